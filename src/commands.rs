@@ -1,0 +1,226 @@
+//! One function per verb. Library errors become `anyhow` here and only here.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use chainstorm::pki::{self, describe_cert, PkiBundle, PkiConfig, Role};
+use chainstorm::trust::TrustProfile;
+
+use crate::cli::{Command, PkiCommand, PkiInitArgs, PkiShowArgs, ProfilesArgs, RunArgs};
+
+/// Appends a line to the process's stdout buffer (see [`flush_stdout`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        crate::commands::OUT.with(|b| {
+            use std::fmt::Write as _;
+            let mut b = b.borrow_mut();
+            let _ = writeln!(b, $($arg)*);
+        })
+    }};
+}
+
+thread_local! {
+    pub(crate) static OUT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Writes what the verb printed. A closed pipe (`| head`) is not an error
+/// worth a panic: the reader has what it wanted.
+pub fn flush_stdout() {
+    use std::io::Write as _;
+    let text = OUT.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+/// Runs a verb.
+pub fn dispatch(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::Pki(PkiCommand::Init(a)) => pki_init(a),
+        Command::Pki(PkiCommand::Show(a)) => pki_show(a),
+        Command::Profiles(a) => profiles(a),
+        Command::Run(a) => run(a),
+    }
+}
+
+fn parse_time(flag: &str, s: &str) -> Result<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .with_context(|| format!("{flag}: {s:?} is not an RFC 3339 time such as 2019-04-16T23:59:59Z"))
+}
+
+fn pki_init(a: PkiInitArgs) -> Result<ExitCode> {
+    if !pki::regions::is_known(&a.region) {
+        bail!("--region: unknown region {:?}", a.region);
+    }
+    if a.out.join(pki::store::MANIFEST).exists() && !a.force {
+        bail!(
+            "{} already holds a PKI; pass --force to replace it",
+            a.out.display()
+        );
+    }
+    let mut config = PkiConfig {
+        primary_region: a.region.clone(),
+        ..PkiConfig::default()
+    };
+    if let Some(s) = &a.legacy_leaf_not_before {
+        config.legacy_leaf_not_before = Some(parse_time("--legacy-leaf-not-before", s)?);
+    }
+    if let Some(s) = &a.legacy_intermediate_not_after {
+        config.legacy_intermediate_not_after = parse_time("--legacy-intermediate-not-after", s)?;
+    }
+    let t = Instant::now();
+    let bundle = PkiBundle::generate(config)?;
+    let gen = t.elapsed();
+    let manifest = bundle.write_to(&a.out)?;
+    outln!(
+        "wrote {} certificates to {} in {:.2}s (manifest: {})",
+        manifest.files.len(),
+        a.out.display(),
+        gen.as_secs_f64(),
+        a.out.join(pki::store::MANIFEST).display()
+    );
+    if a.devices > 0 {
+        let dir = a.out.join("devices");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let ca = bundle.device_ca();
+        let t = Instant::now();
+        let mut minted = Vec::with_capacity(a.devices as usize);
+        for i in 0..a.devices {
+            minted.push(ca.mint(&format!("device-{i:06}"))?);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        for d in &minted {
+            let cert = pem::encode(&pem::Pem::new("CERTIFICATE", d.cert.as_ref().to_vec()));
+            std::fs::write(dir.join(format!("{}.pem", d.client_id)), cert)?;
+            let key = pem::encode(&pem::Pem::new("PRIVATE KEY", d.key.secret_der().to_vec()));
+            write_private(&dir.join(format!("{}.key", d.client_id)), key.as_bytes())?;
+        }
+        outln!(
+            "minted {} device certificates (P-256) in {:.3}s: {:.0} certs/s",
+            a.devices,
+            secs,
+            f64::from(a.devices) / secs
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn pki_show(a: PkiShowArgs) -> Result<ExitCode> {
+    let manifest = pki::store::read_manifest(&a.dir.join(pki::store::MANIFEST))?;
+    let mut rows = Vec::new();
+    for f in &manifest.files {
+        let path = a.dir.join(&f.cert);
+        let pem_text =
+            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let block = pem::parse(&pem_text).with_context(|| format!("{}: bad PEM", path.display()))?;
+        let s = describe_cert(block.contents()).with_context(|| path.display().to_string())?;
+        rows.push((f.role, s));
+    }
+    if a.json {
+        let out: Vec<_> = rows
+            .iter()
+            .map(|(r, s)| serde_json::json!({"role": r, "certificate": s}))
+            .collect();
+        let text = serde_json::to_string_pretty(&out)?;
+        outln!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!("PKI {} (generated {})", a.dir.display(), manifest.generated_at);
+    for (role, s) in rows {
+        outln!("\n{}", role.name());
+        outln!("  subject    {}", s.subject);
+        outln!("  issuer     {}", s.issuer);
+        outln!("  key        {}   signature {}", s.key, s.signature);
+        outln!(
+            "  validity   {} .. {}",
+            s.not_before.date(),
+            s.not_after.date()
+        );
+        outln!("  sha256     {}", s.sha256);
+        outln!("  spki256    {}", s.spki_sha256);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_pki(dir: Option<&std::path::Path>) -> Result<PkiBundle> {
+    match dir {
+        Some(d) => Ok(PkiBundle::load(d)?),
+        None => {
+            let cache = pki::store::default_cache_dir();
+            let (b, _) = PkiBundle::load_or_generate(&cache, &PkiConfig::default())
+                .with_context(|| format!("PKI cache {}", cache.display()))?;
+            Ok(b)
+        }
+    }
+}
+
+fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
+    let bundle = load_pki(a.pki.as_deref())?;
+    let mut out = Vec::new();
+    for (name, _) in chainstorm::trust::BUILTIN {
+        if *name == "pem:PATH" || *name == "system" {
+            continue;
+        }
+        let p = TrustProfile::resolve(name, &bundle)?;
+        out.push(p);
+    }
+    if a.json {
+        let v: Vec<_> = out
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.name,
+                    "description": p.description,
+                    "anchors": p.anchor_names(),
+                    "policies": p.policies.iter().map(|x| serde_json::json!({"name": x.name, "description": x.description})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&v)?;
+        outln!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &out {
+        outln!("{:<22} {}", p.name, p.description);
+        let anchors = p.anchor_names();
+        if anchors.len() > 6 {
+            outln!("{:<22}   trusts {} roots", "", anchors.len());
+        } else {
+            outln!("{:<22}   trusts {}", "", anchors.join("; "));
+        }
+        for pol in &p.policies {
+            outln!("{:<22}   distrusts [{}] {}", "", pol.name, pol.description);
+        }
+    }
+    outln!("{:<22} the operating system's root store", "system");
+    outln!("{:<22} every certificate of a PEM bundle", "pem:PATH");
+    let _ = Role::ALL;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(a: RunArgs) -> Result<ExitCode> {
+    if !a.scenario.exists() {
+        bail!("{}: no such file", a.scenario.display());
+    }
+    bail!(
+        "{}: the load engine is not built yet; today chainstorm offers `pki init`, `pki show` and `profiles`",
+        a.scenario.display()
+    )
+}

@@ -1,0 +1,14 @@
+//! chainstorm: a TLS handshake load tester and fuzzer for IoT endpoints.
+//!
+//! The library holds every stage of the data flow; the binary in `main.rs`
+//! only parses arguments and dispatches. Layers, from the bottom:
+//!
+//! - [`pki`]: mock CA hierarchies imitating VeriSign G5 and Amazon Trust Services.
+//! - [`metrics`]: the failure taxonomy shared by every layer that classifies.
+//! - [`trust`]: trust profiles, distrust policies and the timed chain verifier.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod metrics;
+pub mod pki;
+pub mod trust;

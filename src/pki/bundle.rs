@@ -1,0 +1,382 @@
+//! The in-memory PKI: every certificate, the keys that sign, and the issuers
+//! kept so more leaves and device certificates can be minted.
+
+use std::collections::BTreeMap;
+
+use rcgen::{Certificate, KeyPair};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use time::{Duration, OffsetDateTime, Time};
+
+use super::generate::{ca_params, leaf_params, new_key, LeafSpec};
+use super::regions;
+use super::role::{ChainKind, Role};
+use super::spec::{self, CaSpec, KeyKind};
+use super::PkiError;
+
+/// Settings that shape the generated hierarchies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PkiConfig {
+    /// notBefore of the legacy leaf. `None`: a week before generation, as a
+    /// recently renewed AWS certificate has (after 2019-04-16, so the JDK's
+    /// SYMANTEC_TLS policy rejects it, as it does the real one).
+    pub legacy_leaf_not_before: Option<OffsetDateTime>,
+    /// notAfter of the mock Symantec G4 intermediate (the real one expired
+    /// 2023-10-30; the default keeps the legacy chain valid).
+    pub legacy_intermediate_not_after: OffsetDateTime,
+    /// Validity of the generated server leaves, in days.
+    pub leaf_validity_days: u32,
+    /// Region whose wildcard is the leaves' CN.
+    pub primary_region: String,
+}
+
+impl Default for PkiConfig {
+    fn default() -> Self {
+        PkiConfig {
+            legacy_leaf_not_before: None,
+            legacy_intermediate_not_after: spec::SYMANTEC_G4_DEFAULT_NOT_AFTER,
+            leaf_validity_days: 395,
+            primary_region: "us-east-1".to_string(),
+        }
+    }
+}
+
+/// A CA kept able to sign: its rcgen certificate (for the issuer name and
+/// key identifier) and its key.
+pub(crate) struct Issuer {
+    pub(crate) cert: Certificate,
+    pub(crate) key: KeyPair,
+}
+
+/// A chain as a server presents it, with the key that proves it.
+#[derive(Debug)]
+pub struct ServedChain {
+    /// Leaf first, then the certificates sent along with it.
+    pub certs: Vec<CertificateDer<'static>>,
+    /// The leaf's private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ServedChain {
+    fn clone(&self) -> Self {
+        ServedChain {
+            certs: self.certs.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+/// Every certificate of the mock PKI, in memory.
+pub struct PkiBundle {
+    pub(crate) config: PkiConfig,
+    pub(crate) generated_at: OffsetDateTime,
+    pub(crate) certs: BTreeMap<Role, CertificateDer<'static>>,
+    pub(crate) keys: BTreeMap<Role, KeyPair>,
+    pub(crate) issuers: BTreeMap<Role, Issuer>,
+}
+
+impl std::fmt::Debug for PkiBundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PkiBundle")
+            .field("config", &self.config)
+            .field("generated_at", &self.generated_at)
+            .field("roles", &self.certs.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Midnight UTC of the day `at` falls on.
+fn day_start(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_time(Time::MIDNIGHT)
+}
+
+impl PkiBundle {
+    /// Generates every hierarchy. Costs eight RSA-2048 key generations.
+    pub fn generate(config: PkiConfig) -> Result<PkiBundle, PkiError> {
+        let now = OffsetDateTime::now_utc();
+        let mut b = PkiBundle {
+            config,
+            generated_at: now,
+            certs: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            issuers: BTreeMap::new(),
+        };
+        let today = day_start(now);
+        let leaf_from = today - Duration::days(7);
+        let leaf_to = leaf_from + Duration::days(i64::from(b.config.leaf_validity_days));
+
+        // Roots.
+        b.make_root(Role::LegacyRoot, &spec::VERISIGN_G5)?;
+        b.make_root(Role::AtsRsaRoot, &spec::AMAZON_ROOT_CA_1)?;
+        b.make_root(Role::AtsEccRoot, &spec::AMAZON_ROOT_CA_3)?;
+        b.make_root(Role::StarfieldRoot, &spec::STARFIELD_G2)?;
+        b.make_root(Role::UnknownRoot, &spec::UNKNOWN_ROOT)?;
+        b.make_root(Role::DeviceCa, &spec::DEVICE_CA)?;
+
+        // Intermediates.
+        let g4_end = b.config.legacy_intermediate_not_after;
+        b.make_intermediate(
+            Role::LegacyIntermediate,
+            &spec::SYMANTEC_G4,
+            g4_end,
+            Role::LegacyRoot,
+        )?;
+        b.make_intermediate(
+            Role::AtsRsaIntermediate,
+            &spec::AMAZON_RSA_M01,
+            spec::AMAZON_RSA_M01.not_after,
+            Role::AtsRsaRoot,
+        )?;
+        b.make_intermediate(
+            Role::AtsEccIntermediate,
+            &spec::AMAZON_ECDSA_M01,
+            spec::AMAZON_ECDSA_M01.not_after,
+            Role::AtsEccRoot,
+        )?;
+
+        // Amazon Root CA 1 cross-signed by Starfield: the same subject and key
+        // as the self-signed root, so a path can end at either anchor.
+        let mut cross = ca_params(&spec::AMAZON_ROOT_CA_1, spec::CROSS_SIGN_NOT_AFTER);
+        cross.not_before = spec::CROSS_SIGN_NOT_BEFORE;
+        cross.use_authority_key_identifier_extension = true;
+        // The real cross-certificate constrains nothing below it but is
+        // itself a CA certificate; keep it unconstrained like the root.
+        let cross_cert = {
+            let issuer = &b.issuers[&Role::StarfieldRoot];
+            let subject_key = &b.issuers[&Role::AtsRsaRoot].key;
+            cross
+                .signed_by(subject_key, &issuer.cert, &issuer.key)
+                .map_err(|source| PkiError::Generate {
+                    role: Role::AtsRsaCrossSigned.name().to_string(),
+                    source,
+                })?
+        };
+        b.certs
+            .insert(Role::AtsRsaCrossSigned, cross_cert.der().clone());
+
+        // Server leaves.
+        let primary = b.config.primary_region.clone();
+        let legacy_names: Vec<String> = regions::VERISIGN_REGIONS
+            .iter()
+            .map(|r| regions::wildcard_name(r))
+            .collect();
+        let all_names: Vec<String> = regions::all().map(regions::wildcard_name).collect();
+        let legacy_from = b.config.legacy_leaf_not_before.unwrap_or(leaf_from);
+        let legacy_leaf = LeafSpec {
+            common_name: regions::wildcard_name(&primary),
+            organization: Some(spec::LEGACY_LEAF_ORG.to_string()),
+            dns_names: legacy_names,
+            not_before: legacy_from,
+            not_after: legacy_from.max(leaf_from)
+                + Duration::days(i64::from(b.config.leaf_validity_days)),
+        };
+        let ats_leaf = LeafSpec {
+            common_name: regions::wildcard_name(&primary),
+            organization: None,
+            dns_names: all_names,
+            not_before: leaf_from,
+            not_after: leaf_to,
+        };
+        b.make_leaf(Role::LegacyLeaf, &legacy_leaf, KeyKind::Rsa2048, Role::LegacyIntermediate, None)?;
+        b.make_leaf(Role::AtsRsaLeaf, &ats_leaf, KeyKind::Rsa2048, Role::AtsRsaIntermediate, None)?;
+        b.make_leaf(Role::AtsEccLeaf, &ats_leaf, KeyKind::EcP256, Role::AtsEccIntermediate, None)?;
+
+        // Broken variants reuse the ATS RSA leaf key: only the certificate differs.
+        let expired = LeafSpec {
+            not_before: today - Duration::days(400),
+            not_after: today - Duration::days(1),
+            ..ats_leaf.clone()
+        };
+        let not_yet = LeafSpec {
+            not_before: today + Duration::days(30),
+            not_after: today + Duration::days(400),
+            ..ats_leaf.clone()
+        };
+        let wrong_name = LeafSpec {
+            common_name: "device-gateway.example.net".to_string(),
+            dns_names: vec!["device-gateway.example.net".to_string()],
+            ..ats_leaf.clone()
+        };
+        let shared = Some(Role::AtsRsaLeaf);
+        b.make_leaf(Role::ExpiredLeaf, &expired, KeyKind::Rsa2048, Role::AtsRsaIntermediate, shared)?;
+        b.make_leaf(Role::NotYetValidLeaf, &not_yet, KeyKind::Rsa2048, Role::AtsRsaIntermediate, shared)?;
+        b.make_leaf(Role::WrongNameLeaf, &wrong_name, KeyKind::Rsa2048, Role::AtsRsaIntermediate, shared)?;
+        b.make_leaf(Role::UnknownCaLeaf, &ats_leaf, KeyKind::Rsa2048, Role::UnknownRoot, shared)?;
+        Ok(b)
+    }
+
+    fn make_root(&mut self, role: Role, spec: &CaSpec) -> Result<(), PkiError> {
+        let key = new_key(spec.key, role.name())?;
+        let cert = ca_params(spec, spec.not_after)
+            .self_signed(&key)
+            .map_err(|source| PkiError::Generate {
+                role: role.name().to_string(),
+                source,
+            })?;
+        self.certs.insert(role, cert.der().clone());
+        self.issuers.insert(role, Issuer { cert, key });
+        Ok(())
+    }
+
+    fn make_intermediate(
+        &mut self,
+        role: Role,
+        spec: &CaSpec,
+        not_after: OffsetDateTime,
+        parent: Role,
+    ) -> Result<(), PkiError> {
+        let key = new_key(spec.key, role.name())?;
+        let issuer = &self.issuers[&parent];
+        let cert = ca_params(spec, not_after)
+            .signed_by(&key, &issuer.cert, &issuer.key)
+            .map_err(|source| PkiError::Generate {
+                role: role.name().to_string(),
+                source,
+            })?;
+        self.certs.insert(role, cert.der().clone());
+        self.issuers.insert(role, Issuer { cert, key });
+        Ok(())
+    }
+
+    fn make_leaf(
+        &mut self,
+        role: Role,
+        leaf: &LeafSpec,
+        kind: KeyKind,
+        parent: Role,
+        reuse_key_of: Option<Role>,
+    ) -> Result<(), PkiError> {
+        let params = leaf_params(leaf, kind)?;
+        let err = |source| PkiError::Generate {
+            role: role.name().to_string(),
+            source,
+        };
+        let issuer = &self.issuers[&parent];
+        let cert = match reuse_key_of {
+            Some(other) => params
+                .signed_by(&self.keys[&other], &issuer.cert, &issuer.key)
+                .map_err(err)?,
+            None => {
+                let key = new_key(kind, role.name())?;
+                let cert = params
+                    .signed_by(&key, &issuer.cert, &issuer.key)
+                    .map_err(err)?;
+                self.keys.insert(role, key);
+                cert
+            }
+        };
+        self.certs.insert(role, cert.der().clone());
+        Ok(())
+    }
+
+    /// The settings this PKI was generated with.
+    pub fn config(&self) -> &PkiConfig {
+        &self.config
+    }
+
+    /// When it was generated.
+    pub fn generated_at(&self) -> OffsetDateTime {
+        self.generated_at
+    }
+
+    /// The DER certificate of a role.
+    pub fn cert(&self, role: Role) -> &CertificateDer<'static> {
+        &self.certs[&role]
+    }
+
+    /// The PKCS#8 private key of a role that has one of its own.
+    pub fn key(&self, role: Role) -> Option<PrivateKeyDer<'static>> {
+        let key = self
+            .issuers
+            .get(&role)
+            .map(|i| &i.key)
+            .or_else(|| self.keys.get(&role))?;
+        Some(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            key.serialize_der(),
+        )))
+    }
+
+    /// The chain an endpoint presents for `kind`, with its key.
+    pub fn chain(&self, kind: ChainKind) -> ServedChain {
+        ServedChain {
+            certs: kind.roles().iter().map(|r| self.cert(*r).clone()).collect(),
+            key: self
+                .key(kind.key_role())
+                .expect("every chain's key role has a key"),
+        }
+    }
+
+    /// Issues an extra server leaf under a CA of this PKI (tests use it for
+    /// the JDK date boundary). Returns the leaf followed by `path` certificates.
+    pub fn issue_leaf(
+        &self,
+        issuer: Role,
+        leaf: &LeafSpec,
+        kind: KeyKind,
+    ) -> Result<ServedChain, PkiError> {
+        let iss = self.issuers.get(&issuer).ok_or_else(|| PkiError::Invalid {
+            path: issuer.name().into(),
+            message: "not a CA of this PKI".to_string(),
+        })?;
+        let key = new_key(kind, "extra leaf")?;
+        let cert = leaf_params(leaf, kind)?
+            .signed_by(&key, &iss.cert, &iss.key)
+            .map_err(|source| PkiError::Generate {
+                role: "extra leaf".to_string(),
+                source,
+            })?;
+        Ok(ServedChain {
+            certs: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        })
+    }
+
+    /// Issues an extra intermediate CA under `parent` (tests use it to stand
+    /// in for the JDK's exempt Apple sub-CAs) and returns it as a new issuer.
+    pub fn issue_intermediate(
+        &self,
+        parent: Role,
+        spec: &CaSpec,
+    ) -> Result<ExtraCa, PkiError> {
+        let iss = self.issuers.get(&parent).ok_or_else(|| PkiError::Invalid {
+            path: parent.name().into(),
+            message: "not a CA of this PKI".to_string(),
+        })?;
+        let key = new_key(spec.key, "extra intermediate")?;
+        let cert = ca_params(spec, spec.not_after)
+            .signed_by(&key, &iss.cert, &iss.key)
+            .map_err(|source| PkiError::Generate {
+                role: "extra intermediate".to_string(),
+                source,
+            })?;
+        Ok(ExtraCa {
+            inner: Issuer { cert, key },
+        })
+    }
+}
+
+/// A CA issued outside the fixed roles (see [`PkiBundle::issue_intermediate`]).
+pub struct ExtraCa {
+    inner: Issuer,
+}
+
+impl ExtraCa {
+    /// Its DER certificate.
+    pub fn cert(&self) -> &CertificateDer<'static> {
+        self.inner.cert.der()
+    }
+
+    /// Issues a server leaf under it; the chain holds the leaf, then this CA.
+    pub fn issue_leaf(&self, leaf: &LeafSpec, kind: KeyKind) -> Result<ServedChain, PkiError> {
+        let key = new_key(kind, "extra leaf")?;
+        let cert = leaf_params(leaf, kind)?
+            .signed_by(&key, &self.inner.cert, &self.inner.key)
+            .map_err(|source| PkiError::Generate {
+                role: "extra leaf".to_string(),
+                source,
+            })?;
+        Ok(ServedChain {
+            certs: vec![cert.der().clone(), self.cert().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        })
+    }
+}

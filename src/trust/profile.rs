@@ -1,0 +1,235 @@
+//! Trust profiles: a root store plus zero or more distrust policies, named
+//! after the clients they imitate.
+
+use std::path::PathBuf;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, TrustAnchor};
+
+use super::anchors::{fingerprint, AnchorFamily, AnchorInfo};
+use super::policy::{DistrustPolicy, Window};
+use super::TrustError;
+use crate::pki::spec::{dates, real};
+use crate::pki::{PkiBundle, Role};
+
+/// A named trust store and its distrust policies.
+#[derive(Clone, Debug)]
+pub struct TrustProfile {
+    /// Name as scenarios and the CLI spell it.
+    pub name: String,
+    /// One line on what it imitates.
+    pub description: String,
+    /// Anchors in the order webpki tries them.
+    pub anchors: Vec<TrustAnchor<'static>>,
+    /// Facts per anchor, same order as `anchors`.
+    pub anchor_info: Vec<AnchorInfo>,
+    /// Policies applied to every verified path.
+    pub policies: Vec<DistrustPolicy>,
+}
+
+/// The built-in profile names, with their descriptions.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("legacy-only", "device with only VeriSign G5 compiled in"),
+    ("ats-rsa-only", "device with only Amazon Root CA 1"),
+    ("ats-ecc-only", "device with only Amazon Root CA 3"),
+    ("starfield-only", "device with only Starfield Services Root G2"),
+    ("dual", "device holding VeriSign G5, Amazon Root CA 1 and 3, Starfield G2"),
+    ("jdk-8u212", "Java 8u212+ (also 7u221+, 11.0.3+): dual store + SYMANTEC_TLS"),
+    (
+        "jdk-8u212-no-distrust",
+        "Java 8u212+ with jdk.security.caDistrustPolicies emptied (the workaround)",
+    ),
+    ("jdk-8u202", "Java 8u202: dual store, before SYMANTEC_TLS existed"),
+    ("chrome-66", "Chrome 66: dual store, Symantec leaves issued before 2016-06-01 distrusted"),
+    ("chrome-70", "Chrome 70: dual store, every Symantec chain distrusted (SPKI anywhere)"),
+    ("firefox-60", "Firefox 60: dual store, Symantec leaves issued before 2016-06-01 distrusted"),
+    ("firefox-64", "Firefox 64: dual store, every chain under a Symantec root distrusted"),
+    ("webpki-roots", "Mozilla's root set (webpki-roots), for real endpoints"),
+    ("system", "the operating system's root store, for real endpoints"),
+    ("pem:PATH", "every certificate of a PEM bundle"),
+];
+
+/// The mock roots and the families they imitate.
+fn mock_families(pki: &PkiBundle) -> Vec<(AnchorFamily, [u8; 32])> {
+    [
+        (AnchorFamily::Legacy, Role::LegacyRoot),
+        (AnchorFamily::AtsRsa, Role::AtsRsaRoot),
+        (AnchorFamily::AtsEcc, Role::AtsEccRoot),
+        (AnchorFamily::Starfield, Role::StarfieldRoot),
+    ]
+    .into_iter()
+    .map(|(f, r)| (f, super::anchors::sha256(pki.cert(r).as_ref())))
+    .collect()
+}
+
+impl TrustProfile {
+    /// A profile from explicit root certificates and policies.
+    pub fn from_roots(
+        name: &str,
+        description: &str,
+        roots: &[CertificateDer<'_>],
+        policies: Vec<DistrustPolicy>,
+        mock: &[(AnchorFamily, [u8; 32])],
+    ) -> Result<TrustProfile, TrustError> {
+        let mut anchors = Vec::with_capacity(roots.len());
+        let mut anchor_info = Vec::with_capacity(roots.len());
+        for der in roots {
+            let (a, i) = AnchorInfo::from_cert(der, mock)?;
+            anchors.push(a);
+            anchor_info.push(i);
+        }
+        Ok(TrustProfile {
+            name: name.to_string(),
+            description: description.to_string(),
+            anchors,
+            anchor_info,
+            policies,
+        })
+    }
+
+    /// Resolves a profile name against a mock PKI. `pem:PATH` reads a file,
+    /// `system` the OS store.
+    pub fn resolve(name: &str, pki: &PkiBundle) -> Result<TrustProfile, TrustError> {
+        let mock = mock_families(pki);
+        let cert = |r: Role| pki.cert(r).clone();
+        let dual = [
+            cert(Role::LegacyRoot),
+            cert(Role::AtsRsaRoot),
+            cert(Role::AtsEccRoot),
+            cert(Role::StarfieldRoot),
+        ];
+        let describe = |n: &str| {
+            BUILTIN
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, d)| *d)
+                .unwrap_or("")
+        };
+        let mock_legacy_fp = mock[0].1;
+        let mock_legacy_spki = super::anchors::sha256(
+            x509_spki(pki.cert(Role::LegacyRoot).as_ref())?.as_slice(),
+        );
+        let chrome_spkis = vec![fingerprint(real::VERISIGN_G5_SPKI_SHA256), mock_legacy_spki];
+        let (roots, policies): (Vec<CertificateDer<'static>>, Vec<DistrustPolicy>) = match name {
+            "legacy-only" => (vec![cert(Role::LegacyRoot)], vec![]),
+            "ats-rsa-only" => (vec![cert(Role::AtsRsaRoot)], vec![]),
+            "ats-ecc-only" => (vec![cert(Role::AtsEccRoot)], vec![]),
+            "starfield-only" => (vec![cert(Role::StarfieldRoot)], vec![]),
+            "dual" | "jdk-8u212-no-distrust" | "jdk-8u202" => (dual.to_vec(), vec![]),
+            "jdk-8u212" => (
+                dual.to_vec(),
+                vec![DistrustPolicy::jdk_symantec_tls(&[mock_legacy_fp], &[])],
+            ),
+            "chrome-66" => (
+                dual.to_vec(),
+                vec![DistrustPolicy::chrome_symantec(
+                    Window::IssuedBefore(dates::BROWSER_EARLY_CUTOFF),
+                    chrome_spkis,
+                )],
+            ),
+            "chrome-70" => (
+                dual.to_vec(),
+                vec![DistrustPolicy::chrome_symantec(Window::All, chrome_spkis)],
+            ),
+            "firefox-60" => (
+                dual.to_vec(),
+                vec![DistrustPolicy::firefox_symantec(Window::IssuedBefore(
+                    dates::BROWSER_EARLY_CUTOFF,
+                ))],
+            ),
+            "firefox-64" => (dual.to_vec(), vec![DistrustPolicy::firefox_symantec(Window::All)]),
+            "webpki-roots" => return Ok(Self::webpki_roots()),
+            "system" => return Self::system(&mock),
+            other => match other.strip_prefix("pem:") {
+                Some(path) => return Self::from_pem_file(other, PathBuf::from(path), &mock),
+                None => {
+                    return Err(TrustError::UnknownProfile {
+                        name: other.to_string(),
+                        known: BUILTIN.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "),
+                    })
+                }
+            },
+        };
+        Self::from_roots(name, describe(name), &roots, policies, &mock)
+    }
+
+    fn webpki_roots() -> TrustProfile {
+        let anchors: Vec<TrustAnchor<'static>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
+        let anchor_info = anchors.iter().map(AnchorInfo::from_anchor).collect();
+        TrustProfile {
+            name: "webpki-roots".into(),
+            description: "Mozilla's root set (webpki-roots), for real endpoints".into(),
+            anchors,
+            anchor_info,
+            policies: vec![],
+        }
+    }
+
+    fn system(mock: &[(AnchorFamily, [u8; 32])]) -> Result<TrustProfile, TrustError> {
+        let found = rustls_native_certs::load_native_certs();
+        if found.certs.is_empty() {
+            let why = found
+                .errors
+                .first()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "no certificates found".into());
+            return Err(TrustError::SystemStore(why));
+        }
+        // A system store can hold certificates webpki refuses as anchors
+        // (e.g. v1 oddities); skip those rather than fail the whole store.
+        let mut anchors = Vec::new();
+        let mut anchor_info = Vec::new();
+        for der in &found.certs {
+            if let Ok((a, i)) = AnchorInfo::from_cert(der, mock) {
+                anchors.push(a);
+                anchor_info.push(i);
+            }
+        }
+        Ok(TrustProfile {
+            name: "system".into(),
+            description: "the operating system's root store".into(),
+            anchors,
+            anchor_info,
+            policies: vec![],
+        })
+    }
+
+    fn from_pem_file(
+        name: &str,
+        path: PathBuf,
+        mock: &[(AnchorFamily, [u8; 32])],
+    ) -> Result<TrustProfile, TrustError> {
+        let bytes = std::fs::read(&path).map_err(|source| TrustError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+            .collect::<Result<_, _>>()
+            .map_err(|e| TrustError::BadPem {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        if certs.is_empty() {
+            return Err(TrustError::BadPem {
+                path,
+                reason: "no CERTIFICATE blocks".into(),
+            });
+        }
+        Self::from_roots(name, &format!("roots from {}", path.display()), &certs, vec![], mock)
+    }
+
+    /// Anchor names, for `chainstorm profiles`.
+    pub fn anchor_names(&self) -> Vec<String> {
+        self.anchor_info
+            .iter()
+            .map(|a| a.display_name().to_string())
+            .collect()
+    }
+}
+
+fn x509_spki(der: &[u8]) -> Result<Vec<u8>, TrustError> {
+    use x509_parser::prelude::*;
+    let (_, c) =
+        X509Certificate::from_der(der).map_err(|e| TrustError::BadCertificate(e.to_string()))?;
+    Ok(c.public_key().raw.to_vec())
+}

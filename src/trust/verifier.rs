@@ -1,0 +1,370 @@
+//! The chain verifier: rustls-webpki path building, the profile's distrust
+//! policies applied to each candidate path, and a monotonic timing of every
+//! validation handed to the caller through lock-free atomics.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+use super::anchors::AnchorFamily;
+use super::policy::{Distrust, PathView};
+use super::{TrustProfile, VerifyFailure};
+use crate::metrics::VerifyCause;
+
+/// The shape of a verified chain, for per-chain-kind metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathKind {
+    /// Ended at VeriSign G5.
+    LegacyRsa,
+    /// Ended at Amazon Root CA 1.
+    AtsRsa,
+    /// Ended at Amazon Root CA 3.
+    AtsEcc,
+    /// Ended at Starfield G2 through the Amazon Root CA 1 cross-certificate.
+    CrossSigned,
+    /// Ended anywhere else.
+    Other,
+}
+
+impl PathKind {
+    /// Label for tables: `legacy-rsa`, `ats-rsa`, `ats-ecc`, `cross-signed`, `other`.
+    pub fn label(self) -> &'static str {
+        match self {
+            PathKind::LegacyRsa => "legacy-rsa",
+            PathKind::AtsRsa => "ats-rsa",
+            PathKind::AtsEcc => "ats-ecc",
+            PathKind::CrossSigned => "cross-signed",
+            PathKind::Other => "other",
+        }
+    }
+
+    fn from_family(f: AnchorFamily) -> PathKind {
+        match f {
+            AnchorFamily::Legacy => PathKind::LegacyRsa,
+            AnchorFamily::AtsRsa => PathKind::AtsRsa,
+            AnchorFamily::AtsEcc => PathKind::AtsEcc,
+            AnchorFamily::Starfield => PathKind::CrossSigned,
+            AnchorFamily::Other => PathKind::Other,
+        }
+    }
+
+    fn code(self) -> u32 {
+        self as u32
+    }
+
+    fn from_code(c: u32) -> PathKind {
+        match c {
+            0 => PathKind::LegacyRsa,
+            1 => PathKind::AtsRsa,
+            2 => PathKind::AtsEcc,
+            3 => PathKind::CrossSigned,
+            _ => PathKind::Other,
+        }
+    }
+}
+
+/// What a successful verification found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifiedChain {
+    /// Index of the matched anchor in the profile.
+    pub anchor_index: usize,
+    /// Shape of the path.
+    pub kind: PathKind,
+    /// Certificates on the path, leaf and anchor included.
+    pub path_len: u8,
+}
+
+/// Verifies server chains against one trust profile. Shared by every
+/// connection using the profile; holds no per-connection state.
+pub struct ChainVerifier {
+    profile: Arc<TrustProfile>,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl std::fmt::Debug for ChainVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainVerifier")
+            .field("profile", &self.profile.name)
+            .finish()
+    }
+}
+
+impl ChainVerifier {
+    /// A verifier for `profile` using the aws-lc-rs signature algorithms.
+    pub fn new(profile: Arc<TrustProfile>) -> ChainVerifier {
+        ChainVerifier {
+            profile,
+            algs: rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
+        }
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &TrustProfile {
+        &self.profile
+    }
+
+    /// Verifies `end_entity` + `intermediates` for `server_name` at `now`:
+    /// the same path building and name check as rustls' WebPkiServerVerifier,
+    /// plus the profile's distrust policies on each candidate path.
+    pub fn verify(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<VerifiedChain, VerifyFailure> {
+        let p = &*self.profile;
+        let ee = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|e| VerifyFailure::from_webpki(&e, None, &p.name))?;
+        let rejected: Cell<Option<Distrust>> = Cell::new(None);
+        let check = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
+            let idx = anchor_index(p, path.anchor());
+            let mids_owned: Vec<CertificateDer<'_>> =
+                path.intermediate_certificates().map(|c| c.der()).collect();
+            let mid_refs: Vec<&[u8]> = mids_owned.iter().map(|d| d.as_ref()).collect();
+            let view = PathView {
+                leaf: end_entity.as_ref(),
+                intermediates: &mid_refs,
+                anchor: &p.anchor_info[idx],
+            };
+            for policy in &p.policies {
+                if let Err(d) = policy.check(&view) {
+                    rejected.set(Some(d));
+                    return Err(webpki::Error::CertDistrusted);
+                }
+            }
+            Ok(())
+        };
+        // Without policies, pass no callback: exactly rustls' own call.
+        let callback: Option<&dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error>> =
+            if p.policies.is_empty() {
+                None
+            } else {
+                Some(&check)
+            };
+        let path = ee
+            .verify_for_usage(
+                self.algs.all,
+                &p.anchors,
+                intermediates,
+                now,
+                webpki::KeyUsage::server_auth(),
+                None,
+                callback,
+            )
+            .map_err(|e| VerifyFailure::from_webpki(&e, rejected.take(), &p.name))?;
+        let idx = anchor_index(p, path.anchor());
+        let path_len = 2 + path.intermediate_certificates().count() as u8;
+        ee.verify_is_valid_for_subject_name(server_name)
+            .map_err(|e| VerifyFailure::from_webpki(&e, None, &p.name))?;
+        Ok(VerifiedChain {
+            anchor_index: idx,
+            kind: PathKind::from_family(p.anchor_info[idx].family),
+            path_len,
+        })
+    }
+}
+
+/// Finds the anchor webpki matched: it returns a reference into our slice.
+fn anchor_index(p: &TrustProfile, anchor: &rustls_pki_types::TrustAnchor<'_>) -> usize {
+    p.anchors
+        .iter()
+        .position(|a| std::ptr::eq(a, anchor))
+        .or_else(|| {
+            p.anchors.iter().position(|a| {
+                a.subject == anchor.subject
+                    && a.subject_public_key_info == anchor.subject_public_key_info
+            })
+        })
+        .expect("webpki only returns anchors it was given")
+}
+
+/// One validation as the probe saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidationSample {
+    /// Wall time of the validation, monotonic clock, nanoseconds.
+    pub nanos: u64,
+    /// `Ok((anchor index, path kind))` or the failure cause code.
+    pub outcome: Result<(u16, PathKind), CauseCode>,
+}
+
+/// A failure cause packed into a byte, with the index of the rejecting
+/// policy for `Distrusted`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CauseCode {
+    code: u8,
+    policy: u8,
+}
+
+impl CauseCode {
+    fn pack(c: &VerifyCause, profile: &TrustProfile) -> CauseCode {
+        let (code, policy) = match c {
+            VerifyCause::UnknownIssuer => (1, 0),
+            VerifyCause::Expired => (2, 0),
+            VerifyCause::NotYetValid => (3, 0),
+            VerifyCause::NameMismatch => (4, 0),
+            VerifyCause::BadSignature => (5, 0),
+            VerifyCause::Distrusted(name) => (
+                6,
+                profile
+                    .policies
+                    .iter()
+                    .position(|p| &p.name == name)
+                    .map(|i| i as u8)
+                    .unwrap_or(u8::MAX),
+            ),
+            _ => (7, 0),
+        };
+        CauseCode { code, policy }
+    }
+
+    /// Unpacks the cause, naming the policy from the profile.
+    pub fn cause(self, profile: &TrustProfile) -> VerifyCause {
+        match self.code {
+            1 => VerifyCause::UnknownIssuer,
+            2 => VerifyCause::Expired,
+            3 => VerifyCause::NotYetValid,
+            4 => VerifyCause::NameMismatch,
+            5 => VerifyCause::BadSignature,
+            6 => VerifyCause::Distrusted(
+                profile
+                    .policies
+                    .get(self.policy as usize)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_else(|| "webpki".into()),
+            ),
+            _ => VerifyCause::Other,
+        }
+    }
+}
+
+/// Per-connection slot the verifier writes its timing into. Plain atomics:
+/// the writer is the handshake, the reader the same task after it, so there
+/// is never contention and never a lock.
+#[derive(Debug, Default)]
+pub struct ValidationProbe {
+    nanos: AtomicU64,
+    /// bit 31: set once written; bits 16..24: outcome code (0 = ok);
+    /// bits 8..16: policy index; bits 0..8: path kind.
+    meta: AtomicU32,
+    anchor: AtomicU32,
+}
+
+const WRITTEN: u32 = 1 << 31;
+
+impl ValidationProbe {
+    fn record(&self, nanos: u64, outcome: &Result<VerifiedChain, CauseCode>) {
+        let (meta, anchor) = match outcome {
+            Ok(v) => (v.kind.code(), v.anchor_index as u32),
+            Err(c) => ((u32::from(c.code) << 16) | (u32::from(c.policy) << 8), 0),
+        };
+        self.nanos.store(nanos, Ordering::Relaxed);
+        self.anchor.store(anchor, Ordering::Relaxed);
+        self.meta.store(meta | WRITTEN, Ordering::Release);
+    }
+
+    /// The last validation, if one ran; clears the slot.
+    pub fn take(&self) -> Option<ValidationSample> {
+        let meta = self.meta.swap(0, Ordering::Acquire);
+        if meta & WRITTEN == 0 {
+            return None;
+        }
+        let code = ((meta >> 16) & 0xff) as u8;
+        let outcome = if code == 0 {
+            Ok((
+                self.anchor.load(Ordering::Relaxed) as u16,
+                PathKind::from_code(meta & 0xff),
+            ))
+        } else {
+            Err(CauseCode {
+                code,
+                policy: ((meta >> 8) & 0xff) as u8,
+            })
+        };
+        Some(ValidationSample {
+            nanos: self.nanos.load(Ordering::Relaxed),
+            outcome,
+        })
+    }
+}
+
+/// A rustls [`ServerCertVerifier`] that times each chain validation and
+/// writes the result into its [`ValidationProbe`].
+#[derive(Debug)]
+pub struct TimedVerifier {
+    core: Arc<ChainVerifier>,
+    probe: Arc<ValidationProbe>,
+}
+
+impl TimedVerifier {
+    /// A verifier with a fresh probe.
+    pub fn new(core: Arc<ChainVerifier>) -> TimedVerifier {
+        TimedVerifier {
+            core,
+            probe: Arc::new(ValidationProbe::default()),
+        }
+    }
+
+    /// The probe to read after the handshake.
+    pub fn probe(&self) -> Arc<ValidationProbe> {
+        Arc::clone(&self.probe)
+    }
+
+    /// The shared core.
+    pub fn core(&self) -> &Arc<ChainVerifier> {
+        &self.core
+    }
+}
+
+impl ServerCertVerifier for TimedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let start = Instant::now();
+        let result = self.core.verify(end_entity, intermediates, server_name, now);
+        let nanos = start.elapsed().as_nanos() as u64;
+        let profile = self.core.profile();
+        let packed = result
+            .as_ref()
+            .map(|v| *v)
+            .map_err(|f| CauseCode::pack(&f.cause, profile));
+        self.probe.record(nanos, &packed);
+        match result {
+            Ok(_) => Ok(ServerCertVerified::assertion()),
+            Err(f) => Err(f.to_rustls()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.core.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.core.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.core.algs.supported_schemes()
+    }
+}

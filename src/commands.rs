@@ -47,8 +47,9 @@ pub fn dispatch(cmd: Command) -> Result<ExitCode> {
 }
 
 fn parse_time(flag: &str, s: &str) -> Result<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .with_context(|| format!("{flag}: {s:?} is not an RFC 3339 time such as 2019-04-16T23:59:59Z"))
+    OffsetDateTime::parse(s, &Rfc3339).with_context(|| {
+        format!("{flag}: {s:?} is not an RFC 3339 time such as 2019-04-16T23:59:59Z")
+    })
 }
 
 fn pki_init(a: PkiInitArgs) -> Result<ExitCode> {
@@ -129,7 +130,8 @@ fn pki_show(a: PkiShowArgs) -> Result<ExitCode> {
         let path = a.dir.join(&f.cert);
         let pem_text =
             std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let block = pem::parse(&pem_text).with_context(|| format!("{}: bad PEM", path.display()))?;
+        let block =
+            pem::parse(&pem_text).with_context(|| format!("{}: bad PEM", path.display()))?;
         let s = describe_cert(block.contents()).with_context(|| path.display().to_string())?;
         rows.push((f.role, s));
     }
@@ -142,7 +144,11 @@ fn pki_show(a: PkiShowArgs) -> Result<ExitCode> {
         outln!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
-    outln!("PKI {} (generated {})", a.dir.display(), manifest.generated_at);
+    outln!(
+        "PKI {} (generated {})",
+        a.dir.display(),
+        manifest.generated_at
+    );
     for (role, s) in rows {
         outln!("\n{}", role.name());
         outln!("  subject    {}", s.subject);

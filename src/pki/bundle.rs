@@ -176,9 +176,27 @@ impl PkiBundle {
             not_before: leaf_from,
             not_after: leaf_to,
         };
-        b.make_leaf(Role::LegacyLeaf, &legacy_leaf, KeyKind::Rsa2048, Role::LegacyIntermediate, None)?;
-        b.make_leaf(Role::AtsRsaLeaf, &ats_leaf, KeyKind::Rsa2048, Role::AtsRsaIntermediate, None)?;
-        b.make_leaf(Role::AtsEccLeaf, &ats_leaf, KeyKind::EcP256, Role::AtsEccIntermediate, None)?;
+        b.make_leaf(
+            Role::LegacyLeaf,
+            &legacy_leaf,
+            KeyKind::Rsa2048,
+            Role::LegacyIntermediate,
+            None,
+        )?;
+        b.make_leaf(
+            Role::AtsRsaLeaf,
+            &ats_leaf,
+            KeyKind::Rsa2048,
+            Role::AtsRsaIntermediate,
+            None,
+        )?;
+        b.make_leaf(
+            Role::AtsEccLeaf,
+            &ats_leaf,
+            KeyKind::EcP256,
+            Role::AtsEccIntermediate,
+            None,
+        )?;
 
         // Broken variants reuse the ATS RSA leaf key: only the certificate differs.
         let expired = LeafSpec {
@@ -197,10 +215,34 @@ impl PkiBundle {
             ..ats_leaf.clone()
         };
         let shared = Some(Role::AtsRsaLeaf);
-        b.make_leaf(Role::ExpiredLeaf, &expired, KeyKind::Rsa2048, Role::AtsRsaIntermediate, shared)?;
-        b.make_leaf(Role::NotYetValidLeaf, &not_yet, KeyKind::Rsa2048, Role::AtsRsaIntermediate, shared)?;
-        b.make_leaf(Role::WrongNameLeaf, &wrong_name, KeyKind::Rsa2048, Role::AtsRsaIntermediate, shared)?;
-        b.make_leaf(Role::UnknownCaLeaf, &ats_leaf, KeyKind::Rsa2048, Role::UnknownRoot, shared)?;
+        b.make_leaf(
+            Role::ExpiredLeaf,
+            &expired,
+            KeyKind::Rsa2048,
+            Role::AtsRsaIntermediate,
+            shared,
+        )?;
+        b.make_leaf(
+            Role::NotYetValidLeaf,
+            &not_yet,
+            KeyKind::Rsa2048,
+            Role::AtsRsaIntermediate,
+            shared,
+        )?;
+        b.make_leaf(
+            Role::WrongNameLeaf,
+            &wrong_name,
+            KeyKind::Rsa2048,
+            Role::AtsRsaIntermediate,
+            shared,
+        )?;
+        b.make_leaf(
+            Role::UnknownCaLeaf,
+            &ats_leaf,
+            KeyKind::Rsa2048,
+            Role::UnknownRoot,
+            shared,
+        )?;
         Ok(b)
     }
 
@@ -332,11 +374,7 @@ impl PkiBundle {
 
     /// Issues an extra intermediate CA under `parent` (tests use it to stand
     /// in for the JDK's exempt Apple sub-CAs) and returns it as a new issuer.
-    pub fn issue_intermediate(
-        &self,
-        parent: Role,
-        spec: &CaSpec,
-    ) -> Result<ExtraCa, PkiError> {
+    pub fn issue_intermediate(&self, parent: Role, spec: &CaSpec) -> Result<ExtraCa, PkiError> {
         let iss = self.issuers.get(&parent).ok_or_else(|| PkiError::Invalid {
             path: parent.name().into(),
             message: "not a CA of this PKI".to_string(),

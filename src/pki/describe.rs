@@ -1,9 +1,9 @@
 //! Reading certificates back: what `pki show` prints and what the
 //! conformance tests compare with DOMAIN.md.
 
+use ::time::OffsetDateTime;
 use aws_lc_rs::digest::{digest, SHA256};
 use serde::Serialize;
-use ::time::OffsetDateTime;
 use x509_parser::prelude::*;
 
 use super::PkiError;

@@ -133,10 +133,13 @@ pub(crate) fn leaf_params(spec: &LeafSpec, key: KeyKind) -> Result<CertificatePa
     ];
     p.use_authority_key_identifier_extension = true;
     for name in &spec.dns_names {
-        let ia5 = name.as_str().try_into().map_err(|source| PkiError::Generate {
-            role: format!("leaf name {name}"),
-            source,
-        })?;
+        let ia5 = name
+            .as_str()
+            .try_into()
+            .map_err(|source| PkiError::Generate {
+                role: format!("leaf name {name}"),
+                source,
+            })?;
         p.subject_alt_names.push(SanType::DnsName(ia5));
     }
     Ok(p)

@@ -69,7 +69,10 @@ pub const VERISIGN_G5: CaSpec = CaSpec {
         (Attr::C, "US"),
         (Attr::O, "VeriSign, Inc."),
         (Attr::Ou, "VeriSign Trust Network"),
-        (Attr::Ou, "(c) 2006 VeriSign, Inc. - For authorized use only"),
+        (
+            Attr::Ou,
+            "(c) 2006 VeriSign, Inc. - For authorized use only",
+        ),
         (
             Attr::Cn,
             "VeriSign Class 3 Public Primary Certification Authority - G5",

@@ -69,7 +69,8 @@ pub struct ManifestFile {
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).expect("any UTC time formats as RFC 3339")
+    t.format(&Rfc3339)
+        .expect("any UTC time formats as RFC 3339")
 }
 
 fn parse_time(path: &Path, s: &str) -> Result<OffsetDateTime, PkiError> {
@@ -139,7 +140,11 @@ impl PkiBundle {
         let mut files = Vec::new();
         for role in Role::ALL {
             let cert_name = format!("{}.pem", role.name());
-            write_file(&dir.join(&cert_name), cert_pem(self.cert(role)).as_bytes(), false)?;
+            write_file(
+                &dir.join(&cert_name),
+                cert_pem(self.cert(role)).as_bytes(),
+                false,
+            )?;
             let key = if role.has_key() {
                 let name = format!("{}.key", role.name());
                 let key = self
@@ -161,12 +166,22 @@ impl PkiBundle {
         }
         // Convenience bundles for peers such as openssl s_client and mosquitto.
         for (name, kinds) in [
-            ("legacy-chain.pem", &[Role::LegacyLeaf, Role::LegacyIntermediate][..]),
+            (
+                "legacy-chain.pem",
+                &[Role::LegacyLeaf, Role::LegacyIntermediate][..],
+            ),
             (
                 "ats-rsa-chain.pem",
-                &[Role::AtsRsaLeaf, Role::AtsRsaIntermediate, Role::AtsRsaCrossSigned][..],
+                &[
+                    Role::AtsRsaLeaf,
+                    Role::AtsRsaIntermediate,
+                    Role::AtsRsaCrossSigned,
+                ][..],
             ),
-            ("ats-ecc-chain.pem", &[Role::AtsEccLeaf, Role::AtsEccIntermediate][..]),
+            (
+                "ats-ecc-chain.pem",
+                &[Role::AtsEccLeaf, Role::AtsEccIntermediate][..],
+            ),
         ] {
             let pem: String = kinds.iter().map(|r| cert_pem(self.cert(*r))).collect();
             write_file(&dir.join(name), pem.as_bytes(), false)?;
@@ -213,12 +228,12 @@ impl PkiBundle {
                     // and key identifier; rebuild it from the spec with the
                     // stored key (the name is what matters, not the signature).
                     Some(spec) => {
-                        let cert = ca_params(spec, spec.not_after)
-                            .self_signed(&key)
-                            .map_err(|source| PkiError::Generate {
+                        let cert = ca_params(spec, spec.not_after).self_signed(&key).map_err(
+                            |source| PkiError::Generate {
                                 role: f.role.name().to_string(),
                                 source,
-                            })?;
+                            },
+                        )?;
                         issuers.insert(f.role, Issuer { cert, key });
                     }
                     None => {

@@ -60,9 +60,10 @@ impl VerifyFailure {
                     ctx.presented, ctx.expected
                 ),
             ),
-            E::InvalidSignatureForPublicKey => {
-                (VerifyCause::BadSignature, "signature does not verify".into())
-            }
+            E::InvalidSignatureForPublicKey => (
+                VerifyCause::BadSignature,
+                "signature does not verify".into(),
+            ),
             other => (VerifyCause::Other, format!("{other:?}")),
         };
         VerifyFailure { cause, message }

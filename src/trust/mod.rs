@@ -16,7 +16,9 @@ pub use policy::{
     JDK_SYMANTEC_EXEMPT_SUBCAS, JDK_SYMANTEC_ROOTS,
 };
 pub use profile::{TrustProfile, BUILTIN};
-pub use verifier::{ChainVerifier, PathKind, TimedVerifier, ValidationProbe, ValidationSample, VerifiedChain};
+pub use verifier::{
+    ChainVerifier, PathKind, TimedVerifier, ValidationProbe, ValidationSample, VerifiedChain,
+};
 
 /// Errors of the trust layer.
 #[derive(Debug, thiserror::Error)]

@@ -154,7 +154,8 @@ impl DistrustPolicy {
         exempt.extend_from_slice(extra_exempt);
         DistrustPolicy {
             name: "SYMANTEC_TLS".into(),
-            description: "JDK: leaf issued after 2019-04-16 (UTC date) under a Symantec anchor".into(),
+            description: "JDK: leaf issued after 2019-04-16 (UTC date) under a Symantec anchor"
+                .into(),
             matcher: Matcher::AnchorCertSha256(roots),
             window: Window::IssuedAfter(dates::JDK_SYMANTEC_CUTOFF),
             sub_ca_cutoffs: exempt,
@@ -171,7 +172,9 @@ impl DistrustPolicy {
             name: "chrome-symantec".into(),
             description: match window {
                 Window::All => "Chrome 70: any Symantec SPKI on the path".into(),
-                _ => "Chrome 66: Symantec SPKI on the path and leaf issued before 2016-06-01".into(),
+                _ => {
+                    "Chrome 66: Symantec SPKI on the path and leaf issued before 2016-06-01".into()
+                }
             },
             matcher: Matcher::PathSpkiSha256(spkis),
             window,
@@ -191,7 +194,10 @@ impl DistrustPolicy {
                 _ => "Firefox 60: Symantec anchor and leaf issued before 2016-06-01".into(),
             },
             matcher: Matcher::AnchorCommonName(
-                FIREFOX_SYMANTEC_ROOT_CNS.iter().map(|s| s.to_string()).collect(),
+                FIREFOX_SYMANTEC_ROOT_CNS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
             ),
             window,
             sub_ca_cutoffs: Vec::new(),
@@ -204,12 +210,10 @@ impl DistrustPolicy {
     /// anchor's hashes were computed when the profile was built.
     pub fn check(&self, path: &PathView<'_>) -> Result<(), Distrust> {
         let matched_spki = match &self.matcher {
-            Matcher::AnchorCertSha256(set) => {
-                match &path.anchor.cert_sha256 {
-                    Some(fp) if set.contains(fp) => None,
-                    _ => return Ok(()),
-                }
-            }
+            Matcher::AnchorCertSha256(set) => match &path.anchor.cert_sha256 {
+                Some(fp) if set.contains(fp) => None,
+                _ => return Ok(()),
+            },
             Matcher::AnchorCommonName(set) => match &path.anchor.common_name {
                 Some(cn) if set.iter().any(|s| s == cn) => None,
                 _ => return Ok(()),

@@ -32,20 +32,50 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("legacy-only", "device with only VeriSign G5 compiled in"),
     ("ats-rsa-only", "device with only Amazon Root CA 1"),
     ("ats-ecc-only", "device with only Amazon Root CA 3"),
-    ("starfield-only", "device with only Starfield Services Root G2"),
-    ("dual", "device holding VeriSign G5, Amazon Root CA 1 and 3, Starfield G2"),
-    ("jdk-8u212", "Java 8u212+ (also 7u221+, 11.0.3+): dual store + SYMANTEC_TLS"),
+    (
+        "starfield-only",
+        "device with only Starfield Services Root G2",
+    ),
+    (
+        "dual",
+        "device holding VeriSign G5, Amazon Root CA 1 and 3, Starfield G2",
+    ),
+    (
+        "jdk-8u212",
+        "Java 8u212+ (also 7u221+, 11.0.3+): dual store + SYMANTEC_TLS",
+    ),
     (
         "jdk-8u212-no-distrust",
         "Java 8u212+ with jdk.security.caDistrustPolicies emptied (the workaround)",
     ),
-    ("jdk-8u202", "Java 8u202: dual store, before SYMANTEC_TLS existed"),
-    ("chrome-66", "Chrome 66: dual store, Symantec leaves issued before 2016-06-01 distrusted"),
-    ("chrome-70", "Chrome 70: dual store, every Symantec chain distrusted (SPKI anywhere)"),
-    ("firefox-60", "Firefox 60: dual store, Symantec leaves issued before 2016-06-01 distrusted"),
-    ("firefox-64", "Firefox 64: dual store, every chain under a Symantec root distrusted"),
-    ("webpki-roots", "Mozilla's root set (webpki-roots), for real endpoints"),
-    ("system", "the operating system's root store, for real endpoints"),
+    (
+        "jdk-8u202",
+        "Java 8u202: dual store, before SYMANTEC_TLS existed",
+    ),
+    (
+        "chrome-66",
+        "Chrome 66: dual store, Symantec leaves issued before 2016-06-01 distrusted",
+    ),
+    (
+        "chrome-70",
+        "Chrome 70: dual store, every Symantec chain distrusted (SPKI anywhere)",
+    ),
+    (
+        "firefox-60",
+        "Firefox 60: dual store, Symantec leaves issued before 2016-06-01 distrusted",
+    ),
+    (
+        "firefox-64",
+        "Firefox 64: dual store, every chain under a Symantec root distrusted",
+    ),
+    (
+        "webpki-roots",
+        "Mozilla's root set (webpki-roots), for real endpoints",
+    ),
+    (
+        "system",
+        "the operating system's root store, for real endpoints",
+    ),
     ("pem:PATH", "every certificate of a PEM bundle"),
 ];
 
@@ -106,9 +136,8 @@ impl TrustProfile {
                 .unwrap_or("")
         };
         let mock_legacy_fp = mock[0].1;
-        let mock_legacy_spki = super::anchors::sha256(
-            x509_spki(pki.cert(Role::LegacyRoot).as_ref())?.as_slice(),
-        );
+        let mock_legacy_spki =
+            super::anchors::sha256(x509_spki(pki.cert(Role::LegacyRoot).as_ref())?.as_slice());
         let chrome_spkis = vec![fingerprint(real::VERISIGN_G5_SPKI_SHA256), mock_legacy_spki];
         let (roots, policies): (Vec<CertificateDer<'static>>, Vec<DistrustPolicy>) = match name {
             "legacy-only" => (vec![cert(Role::LegacyRoot)], vec![]),
@@ -137,7 +166,10 @@ impl TrustProfile {
                     dates::BROWSER_EARLY_CUTOFF,
                 ))],
             ),
-            "firefox-64" => (dual.to_vec(), vec![DistrustPolicy::firefox_symantec(Window::All)]),
+            "firefox-64" => (
+                dual.to_vec(),
+                vec![DistrustPolicy::firefox_symantec(Window::All)],
+            ),
             "webpki-roots" => return Ok(Self::webpki_roots()),
             "system" => return Self::system(&mock),
             other => match other.strip_prefix("pem:") {
@@ -145,7 +177,11 @@ impl TrustProfile {
                 None => {
                     return Err(TrustError::UnknownProfile {
                         name: other.to_string(),
-                        known: BUILTIN.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "),
+                        known: BUILTIN
+                            .iter()
+                            .map(|(k, _)| *k)
+                            .collect::<Vec<_>>()
+                            .join(", "),
                     })
                 }
             },
@@ -215,7 +251,13 @@ impl TrustProfile {
                 reason: "no CERTIFICATE blocks".into(),
             });
         }
-        Self::from_roots(name, &format!("roots from {}", path.display()), &certs, vec![], mock)
+        Self::from_roots(
+            name,
+            &format!("roots from {}", path.display()),
+            &certs,
+            vec![],
+            mock,
+        )
     }
 
     /// Anchor names, for `chainstorm profiles`.

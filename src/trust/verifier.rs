@@ -332,7 +332,9 @@ impl ServerCertVerifier for TimedVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let start = Instant::now();
-        let result = self.core.verify(end_entity, intermediates, server_name, now);
+        let result = self
+            .core
+            .verify(end_entity, intermediates, server_name, now);
         let nanos = start.elapsed().as_nanos() as u64;
         let profile = self.core.profile();
         let packed = result

@@ -1,0 +1,118 @@
+//! The binary's contract: help on every verb, exit 2 with one line for usage
+//! and input errors, and the pki / profiles verbs end to end.
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = bin().args(args).output().expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_verb_has_help() {
+    for verb in [
+        &["--help"][..],
+        &["pki", "--help"],
+        &["pki", "init", "--help"],
+        &["pki", "show", "--help"],
+        &["profiles", "--help"],
+        &["run", "--help"],
+    ] {
+        let (code, out, _) = run(verb);
+        assert_eq!(code, 0, "{verb:?}");
+        assert!(out.contains("Usage:"), "{verb:?}: {out}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    for args in [
+        &["bogus"][..],
+        &["pki", "init"],
+        &["pki", "init", "--out", "/tmp/x", "--devices", "many"],
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, 2, "{args:?}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("chainstorm: "), "{err}");
+    }
+}
+
+#[test]
+fn input_errors_name_the_path() {
+    let (code, _, err) = run(&["pki", "show", "/nonexistent/pki"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/pki/manifest.json"), "{err}");
+    let (code, _, err) = run(&["run", "/nonexistent/scenario.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/scenario.toml"), "{err}");
+    let (code, _, err) = run(&[
+        "pki",
+        "init",
+        "--out",
+        "/tmp/never",
+        "--legacy-leaf-not-before",
+        "yesterday",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("RFC 3339"), "{err}");
+}
+
+#[test]
+fn pki_init_show_and_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pki");
+    let o = out.to_str().unwrap();
+    let (code, stdout, err) = run(&[
+        "pki",
+        "init",
+        "--out",
+        o,
+        "--devices",
+        "50",
+        "--legacy-leaf-not-before",
+        "2019-04-16T23:59:59Z",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("wrote 17 certificates"), "{stdout}");
+    assert!(stdout.contains("minted 50 device certificates"), "{stdout}");
+    assert!(out.join("devices/device-000049.pem").exists());
+    // A second init without --force refuses to overwrite.
+    let (code, _, err) = run(&["pki", "init", "--out", o]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--force"), "{err}");
+
+    let (code, stdout, _) = run(&["pki", "show", o]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("VeriSign Class 3 Public Primary Certification Authority - G5"));
+    assert!(
+        stdout.contains("2019-04-16 .."),
+        "legacy leaf date honoured:\n{stdout}"
+    );
+    let (code, json, _) = run(&["pki", "show", o, "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 17);
+
+    let (code, stdout, _) = run(&["profiles", "--pki", o]);
+    assert_eq!(code, 0);
+    for p in [
+        "legacy-only",
+        "jdk-8u212",
+        "chrome-70",
+        "firefox-64",
+        "webpki-roots",
+        "pem:PATH",
+    ] {
+        assert!(stdout.contains(p), "{p} missing:\n{stdout}");
+    }
+    assert!(stdout.contains("[SYMANTEC_TLS]"));
+}

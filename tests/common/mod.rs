@@ -1,0 +1,52 @@
+//! Shared fixtures: one mock PKI per test binary (RSA key generation is the
+//! slow part), and helpers to verify a chain against a profile.
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use chainstorm::pki::{ChainKind, PkiBundle, PkiConfig};
+use chainstorm::trust::{ChainVerifier, TrustProfile, VerifyFailure};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+/// The PKI shared by every test of this binary.
+pub fn pki() -> &'static PkiBundle {
+    static PKI: OnceLock<PkiBundle> = OnceLock::new();
+    PKI.get_or_init(|| PkiBundle::generate(PkiConfig::default()).expect("mock PKI generates"))
+}
+
+/// The server name every valid mock chain covers.
+pub fn ats_name() -> ServerName<'static> {
+    ServerName::try_from("a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com").unwrap()
+}
+
+/// The legacy endpoint name.
+pub fn legacy_name() -> ServerName<'static> {
+    ServerName::try_from("a1b2c3d4e5f6g7.iot.us-east-1.amazonaws.com").unwrap()
+}
+
+/// The name a device would use to reach an endpoint serving `kind`.
+pub fn name_for(kind: ChainKind) -> ServerName<'static> {
+    match kind {
+        ChainKind::Legacy => legacy_name(),
+        _ => ats_name(),
+    }
+}
+
+/// Resolves a profile against the shared PKI.
+pub fn profile(name: &str) -> Arc<TrustProfile> {
+    Arc::new(TrustProfile::resolve(name, pki()).unwrap_or_else(|e| panic!("{name}: {e}")))
+}
+
+/// Verifies a served chain with our verifier; `Ok(anchor CN)` or the cause label.
+pub fn verdict(
+    v: &ChainVerifier,
+    certs: &[CertificateDer<'static>],
+    name: &ServerName<'_>,
+) -> Result<String, VerifyFailure> {
+    v.verify(&certs[0], &certs[1..], name, UnixTime::now())
+        .map(|ok| {
+            v.profile().anchor_info[ok.anchor_index]
+                .display_name()
+                .to_string()
+        })
+}

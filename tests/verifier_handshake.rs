@@ -17,16 +17,16 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-/// Runs one handshake; returns the client's result, the server's result and the probe sample.
-fn handshake(
-    profile_name: &str,
-    kind: ChainKind,
-) -> (
+/// Client result, server result, probe sample, and the profile used.
+type Outcome = (
     Result<(), rustls::Error>,
     Result<(), rustls::Error>,
     Option<ValidationSample>,
     Arc<chainstorm::trust::TrustProfile>,
-) {
+);
+
+/// Runs one handshake; returns the client's result, the server's result and the probe sample.
+fn handshake(profile_name: &str, kind: ChainKind) -> Outcome {
     let served = pki().chain(kind);
     let server_cfg = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()

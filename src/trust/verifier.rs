@@ -142,12 +142,11 @@ impl ChainVerifier {
             Ok(())
         };
         // Without policies, pass no callback: exactly rustls' own call.
-        let callback: Option<&dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error>> =
-            if p.policies.is_empty() {
-                None
-            } else {
-                Some(&check)
-            };
+        let callback: Option<&PathCheck<'_>> = if p.policies.is_empty() {
+            None
+        } else {
+            Some(&check)
+        };
         let path = ee
             .verify_for_usage(
                 self.algs.all,
@@ -170,6 +169,9 @@ impl ChainVerifier {
         })
     }
 }
+
+/// The callback webpki runs on each candidate path.
+type PathCheck<'a> = dyn Fn(&webpki::VerifiedPath<'_>) -> Result<(), webpki::Error> + 'a;
 
 /// Finds the anchor webpki matched: it returns a reference into our slice.
 fn anchor_index(p: &TrustProfile, anchor: &rustls_pki_types::TrustAnchor<'_>) -> usize {

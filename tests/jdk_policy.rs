@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chainstorm::pki::spec::{Attr, CaSpec, KeyKind};
 use chainstorm::pki::{LeafSpec, Role, ServedChain};
-use chainstorm::trust::{ChainVerifier, DistrustPolicy, TrustProfile};
+use chainstorm::trust::{ChainVerifier, DistrustPolicy, ExemptSubCa, TrustProfile};
 use common::{legacy_name, pki, profile, verdict};
 use proptest::prelude::*;
 use time::macros::{date, datetime};
@@ -94,7 +94,14 @@ fn exempt_sub_ca_has_its_own_cutoff() {
     };
     let base = profile("jdk-8u212");
     let mock_root = base.anchor_info[0].cert_sha256.unwrap();
-    let policy = DistrustPolicy::jdk_symantec_tls(&[mock_root], &[(sub_fp, date!(2019 - 12 - 31))]);
+    let policy = DistrustPolicy::jdk_symantec_tls(
+        &[mock_root],
+        &[ExemptSubCa {
+            sha256: sub_fp,
+            common_name: "Apple IST CA 2 - G1".into(),
+            cutoff: date!(2019 - 12 - 31),
+        }],
+    );
     let prof = TrustProfile {
         policies: vec![policy],
         ..(*base).clone()
@@ -122,6 +129,29 @@ fn exempt_sub_ca_has_its_own_cutoff() {
     assert!(
         verdict(&v, &after_general.certs, &legacy_name()).is_ok(),
         "after 2019-04-16 but before the sub-CA cutoff"
+    );
+    // A sub-CA with the same name but another certificate is not exempt:
+    // the JDK matches the fingerprint, the CN only pre-filters.
+    let impostor = pki()
+        .issue_intermediate(Role::LegacyRoot, &APPLE_IST)
+        .unwrap();
+    let spoof = impostor
+        .issue_leaf(
+            &LeafSpec {
+                common_name: "*.iot.us-east-1.amazonaws.com".into(),
+                organization: None,
+                dns_names: vec!["*.iot.us-east-1.amazonaws.com".into()],
+                not_before: datetime!(2019-06-01 00:00:00 UTC),
+                not_after: datetime!(2036-01-01 00:00:00 UTC),
+            },
+            KeyKind::EcP256,
+        )
+        .unwrap();
+    let f = verdict(&v, &spoof.certs, &legacy_name()).unwrap_err();
+    assert!(
+        f.message.contains("issued after 2019-04-16"),
+        "{}",
+        f.message
     );
     let late = leaf(datetime!(2020-01-01 00:00:00 UTC));
     let f = verdict(&v, &late.certs, &legacy_name()).unwrap_err();

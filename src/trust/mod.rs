@@ -2,6 +2,7 @@
 //! themselves, and the timed chain verifier plugged into rustls.
 
 mod anchors;
+mod der;
 mod failure;
 mod policy;
 mod profile;
@@ -12,8 +13,8 @@ use std::path::PathBuf;
 pub use anchors::{fingerprint, jdk_name, AnchorFamily, AnchorInfo};
 pub use failure::VerifyFailure;
 pub use policy::{
-    Distrust, DistrustPolicy, Matcher, PathView, Window, Wording, FIREFOX_SYMANTEC_ROOT_CNS,
-    JDK_SYMANTEC_EXEMPT_SUBCAS, JDK_SYMANTEC_ROOTS,
+    Distrust, DistrustPolicy, ExemptSubCa, Matcher, PathView, Window, Wording,
+    FIREFOX_SYMANTEC_ROOT_CNS, JDK_SYMANTEC_EXEMPT_SUBCAS, JDK_SYMANTEC_ROOTS,
 };
 pub use profile::{TrustProfile, BUILTIN};
 pub use verifier::{

@@ -4,10 +4,10 @@
 //! after path building. Adding the JDK's ENTRUST_TLS or CAMERFIRMA_TLS is a
 //! new constructor with its fingerprints and cut-off date.
 
-use ::time::{Date, OffsetDateTime};
-use x509_parser::prelude::*;
+use ::time::Date;
 
 use super::anchors::{fingerprint, sha256, AnchorInfo};
+use super::der;
 use crate::pki::spec::dates;
 
 /// The 16 roots of the JDK's SYMANTEC_TLS policy, SHA-256 of the certificate
@@ -31,12 +31,31 @@ pub const JDK_SYMANTEC_ROOTS: [&str; 16] = [
     "2399561127A57125DE8CEFEA610DDF2FA078B5C8067F4E828290BFB860E84B3C", // VeriSign Universal Root
 ];
 
-/// The JDK's exempt sub-CAs (Apple IST CA 2 - G1, Apple IST CA 8 - G1), each
+/// The JDK's exempt sub-CAs (certificate SHA-256, subject CN), each
 /// distrusted only for leaves issued after 2019-12-31.
-pub const JDK_SYMANTEC_EXEMPT_SUBCAS: [&str; 2] = [
-    "AC2B922ECFD5E01711772FEA8ED372DE9D1E2245FCE3F57A9CDBEC77296A424B",
-    "A4FE7C7F15155F3F0AEF7AAA83CF6E06DEB97CA3F909DF920AC1490882D488ED",
+pub const JDK_SYMANTEC_EXEMPT_SUBCAS: [(&str, &str); 2] = [
+    (
+        "AC2B922ECFD5E01711772FEA8ED372DE9D1E2245FCE3F57A9CDBEC77296A424B",
+        "Apple IST CA 2 - G1",
+    ),
+    (
+        "A4FE7C7F15155F3F0AEF7AAA83CF6E06DEB97CA3F909DF920AC1490882D488ED",
+        "Apple IST CA 8 - G1",
+    ),
 ];
+
+/// A sub-CA directly under the anchor with its own cut-off date (the JDK's
+/// exempt Apple sub-CAs). The JDK matches on the certificate's SHA-256; the
+/// CN is only a cheap pre-filter so that ordinary paths are never hashed.
+#[derive(Clone, Debug)]
+pub struct ExemptSubCa {
+    /// SHA-256 of the sub-CA certificate.
+    pub sha256: [u8; 32],
+    /// Its subject CN.
+    pub common_name: String,
+    /// Leaves issued after this UTC date are distrusted.
+    pub cutoff: Date,
+}
 
 /// Root CNs Firefox treats as Symantec roots. Firefox keys on the root's
 /// subject; these are the CNs of the Symantec-operated roots it shipped.
@@ -100,9 +119,9 @@ pub struct DistrustPolicy {
     pub matcher: Matcher,
     /// Which leaves it rejects.
     pub window: Window,
-    /// JDK: certificate SHA-256 of a sub-CA directly under the anchor, with
-    /// its own cut-off date (replaces the window's date).
-    pub sub_ca_cutoffs: Vec<([u8; 32], Date)>,
+    /// JDK: sub-CAs directly under the anchor with their own cut-off date
+    /// (replaces the window's date).
+    pub exempt_sub_cas: Vec<ExemptSubCa>,
     /// Browsers: SPKI SHA-256 of exempt intermediates (independently operated
     /// sub-CAs); a path through one is not distrusted.
     pub spki_exceptions: Vec<[u8; 32]>,
@@ -129,27 +148,28 @@ pub struct PathView<'a> {
     pub anchor: &'a AnchorInfo,
 }
 
-/// The leaf's notBefore, parsed only when a policy matched.
-fn not_before(leaf: &[u8]) -> Option<OffsetDateTime> {
-    let (_, cert) = X509Certificate::from_der(leaf).ok()?;
-    Some(cert.validity().not_before.to_datetime())
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-fn spki_sha256_of(der: &[u8]) -> Option<[u8; 32]> {
-    let (_, cert) = X509Certificate::from_der(der).ok()?;
-    Some(sha256(cert.public_key().raw))
+fn spki_sha256_of(cert: &[u8]) -> Option<[u8; 32]> {
+    der::tbs(cert).map(|t| sha256(t.spki))
 }
 
 impl DistrustPolicy {
     /// The JDK's SYMANTEC_TLS policy (8u212, 7u221, 11.0.3 and later).
     /// `extra_roots` adds anchors to the 16 real ones (the mock VeriSign G5),
     /// `extra_exempt` adds sub-CAs with their own cut-off.
-    pub fn jdk_symantec_tls(extra_roots: &[[u8; 32]], extra_exempt: &[([u8; 32], Date)]) -> Self {
+    pub fn jdk_symantec_tls(extra_roots: &[[u8; 32]], extra_exempt: &[ExemptSubCa]) -> Self {
         let mut roots: Vec<[u8; 32]> = JDK_SYMANTEC_ROOTS.iter().map(|h| fingerprint(h)).collect();
         roots.extend_from_slice(extra_roots);
-        let mut exempt: Vec<([u8; 32], Date)> = JDK_SYMANTEC_EXEMPT_SUBCAS
+        let mut exempt: Vec<ExemptSubCa> = JDK_SYMANTEC_EXEMPT_SUBCAS
             .iter()
-            .map(|h| (fingerprint(h), dates::JDK_APPLE_SUBCA_CUTOFF))
+            .map(|(h, cn)| ExemptSubCa {
+                sha256: fingerprint(h),
+                common_name: cn.to_string(),
+                cutoff: dates::JDK_APPLE_SUBCA_CUTOFF,
+            })
             .collect();
         exempt.extend_from_slice(extra_exempt);
         DistrustPolicy {
@@ -158,7 +178,7 @@ impl DistrustPolicy {
                 .into(),
             matcher: Matcher::AnchorCertSha256(roots),
             window: Window::IssuedAfter(dates::JDK_SYMANTEC_CUTOFF),
-            sub_ca_cutoffs: exempt,
+            exempt_sub_cas: exempt,
             spki_exceptions: Vec::new(),
             wording: Wording::Jdk("Symantec".into()),
         }
@@ -178,7 +198,7 @@ impl DistrustPolicy {
             },
             matcher: Matcher::PathSpkiSha256(spkis),
             window,
-            sub_ca_cutoffs: Vec::new(),
+            exempt_sub_cas: Vec::new(),
             spki_exceptions: Vec::new(),
             wording: Wording::Chrome,
         }
@@ -200,7 +220,7 @@ impl DistrustPolicy {
                     .collect(),
             ),
             window,
-            sub_ca_cutoffs: Vec::new(),
+            exempt_sub_cas: Vec::new(),
             spki_exceptions: Vec::new(),
             wording: Wording::Firefox,
         }
@@ -244,17 +264,15 @@ impl DistrustPolicy {
         let window = path
             .intermediates
             .last()
-            .filter(|_| !self.sub_ca_cutoffs.is_empty())
-            .map(|d| sha256(d))
-            .and_then(|fp| self.sub_ca_cutoffs.iter().find(|(f, _)| *f == fp))
-            .map(|(_, cutoff)| Window::IssuedAfter(*cutoff))
+            .and_then(|d| self.exempt_sub_ca(d))
+            .map(|e| Window::IssuedAfter(e.cutoff))
             .unwrap_or(self.window);
-        let Some(nb) = not_before(path.leaf) else {
+        let Some(nb) = der::tbs(path.leaf).and_then(|t| t.not_before_date()) else {
             return Err(self.reject(path, window, matched_spki, "unparsable notBefore"));
         };
         let distrusted = match window {
-            Window::IssuedAfter(d) => nb.date() > d,
-            Window::IssuedBefore(d) => nb.date() < d,
+            Window::IssuedAfter(d) => nb > d,
+            Window::IssuedBefore(d) => nb < d,
             Window::All => true,
         };
         if distrusted {
@@ -262,6 +280,23 @@ impl DistrustPolicy {
         } else {
             Ok(())
         }
+    }
+
+    /// The exempt sub-CA `cert` is, if any. Hashes the certificate only when
+    /// its subject carries an exempt CN.
+    fn exempt_sub_ca(&self, cert: &[u8]) -> Option<&ExemptSubCa> {
+        if self.exempt_sub_cas.is_empty() {
+            return None;
+        }
+        let subject = der::tbs(cert)?.subject;
+        let mut candidates = self
+            .exempt_sub_cas
+            .iter()
+            .filter(|e| contains(subject, e.common_name.as_bytes()))
+            .peekable();
+        candidates.peek()?;
+        let fp = sha256(cert);
+        candidates.find(|e| e.sha256 == fp)
     }
 
     fn reject(

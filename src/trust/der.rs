@@ -1,0 +1,164 @@
+//! Just enough DER to read a certificate's notBefore date and its
+//! SubjectPublicKeyInfo on the verification hot path, without a full parse
+//! (x509-parser costs microseconds per certificate; this costs nanoseconds).
+//! The certificate has already been parsed and verified by webpki when these
+//! run, so malformed input only has to fail safely, never be diagnosed.
+
+use time::{Date, Month};
+
+/// One tag-length-value: (tag, contents, rest after it, the whole TLV).
+fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = match first {
+        n if n < 0x80 => (usize::from(n), rest),
+        0x81 => (usize::from(*rest.first()?), &rest[1..]),
+        0x82 => (
+            usize::from(*rest.first()?) << 8 | usize::from(*rest.get(1)?),
+            rest.get(2..)?,
+        ),
+        0x83 => (
+            usize::from(*rest.first()?) << 16
+                | usize::from(*rest.get(1)?) << 8
+                | usize::from(*rest.get(2)?),
+            rest.get(3..)?,
+        ),
+        _ => return None,
+    };
+    let contents = rest.get(..len)?;
+    let header = input.len() - rest.len();
+    Some((tag, contents, &rest[len..], &input[..header + len]))
+}
+
+/// The fields of tbsCertificate this module reads.
+pub(crate) struct TbsView<'a> {
+    /// The notBefore Time TLV's tag and contents.
+    not_before: (u8, &'a [u8]),
+    /// The whole subject Name TLV.
+    pub(crate) subject: &'a [u8],
+    /// The whole SubjectPublicKeyInfo TLV.
+    pub(crate) spki: &'a [u8],
+}
+
+/// Walks Certificate → tbsCertificate → validity / subjectPublicKeyInfo.
+pub(crate) fn tbs(cert: &[u8]) -> Option<TbsView<'_>> {
+    let (0x30, cert, _, _) = tlv(cert)? else {
+        return None;
+    };
+    let (0x30, mut t, _, _) = tlv(cert)? else {
+        return None;
+    };
+    // Optional [0] EXPLICIT version.
+    if t.first() == Some(&0xa0) {
+        t = tlv(t)?.2;
+    }
+    let t = tlv(t)?.2; // serialNumber
+    let t = tlv(t)?.2; // signature AlgorithmIdentifier
+    let t = tlv(t)?.2; // issuer
+    let (0x30, validity, t, _) = tlv(t)? else {
+        return None;
+    };
+    let (nb_tag, nb, _, _) = tlv(validity)?;
+    let (_, _, t, subject) = tlv(t)?;
+    let (0x30, _, _, spki) = tlv(t)? else {
+        return None;
+    };
+    Some(TbsView {
+        not_before: (nb_tag, nb),
+        subject,
+        spki,
+    })
+}
+
+fn digits(s: &[u8]) -> Option<u32> {
+    s.iter().try_fold(0u32, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+    })
+}
+
+impl TbsView<'_> {
+    /// notBefore as a UTC calendar date (the JDK and browsers compare dates).
+    pub(crate) fn not_before_date(&self) -> Option<Date> {
+        let (tag, v) = self.not_before;
+        let (year, rest) = match tag {
+            // UTCTime: YY, 1950-2049 (RFC 5280 4.1.2.5.1).
+            0x17 => {
+                let yy = digits(v.get(..2)?)? as i32;
+                (if yy >= 50 { 1900 + yy } else { 2000 + yy }, v.get(2..)?)
+            }
+            // GeneralizedTime: YYYY.
+            0x18 => (digits(v.get(..4)?)? as i32, v.get(4..)?),
+            _ => return None,
+        };
+        let month = Month::try_from(digits(rest.get(..2)?)? as u8).ok()?;
+        let day = digits(rest.get(2..4)?)? as u8;
+        Date::from_calendar_date(year, month, day).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::{PkiBundle, PkiConfig, Role};
+    use x509_parser::prelude::*;
+
+    #[test]
+    fn agrees_with_x509_parser_on_every_mock_certificate() {
+        let pki = PkiBundle::generate(PkiConfig::default()).unwrap();
+        for role in Role::ALL {
+            let der = pki.cert(role).as_ref();
+            let (_, c) = X509Certificate::from_der(der).unwrap();
+            let v = tbs(der).expect(role.name());
+            assert_eq!(v.spki, c.public_key().raw, "{}", role.name());
+            assert_eq!(v.subject, c.subject().as_raw(), "{}", role.name());
+            assert_eq!(
+                v.not_before_date().unwrap(),
+                c.validity().not_before.to_datetime().date(),
+                "{}",
+                role.name()
+            );
+        }
+    }
+
+    #[test]
+    fn generalized_time_and_utc_time_years() {
+        let view = |tag, s: &'static [u8]| TbsView {
+            not_before: (tag, s),
+            subject: &[],
+            spki: &[],
+        };
+        assert_eq!(
+            view(0x17, b"190416235959Z")
+                .not_before_date()
+                .unwrap()
+                .to_string(),
+            "2019-04-16"
+        );
+        assert_eq!(
+            view(0x17, b"991231000000Z")
+                .not_before_date()
+                .unwrap()
+                .to_string(),
+            "1999-12-31"
+        );
+        assert_eq!(
+            view(0x18, b"20500101000000Z")
+                .not_before_date()
+                .unwrap()
+                .to_string(),
+            "2050-01-01"
+        );
+        assert!(view(0x17, b"19041").not_before_date().is_none());
+        assert!(view(0x17, b"191332000000Z").not_before_date().is_none());
+    }
+
+    #[test]
+    fn truncated_input_is_none_not_a_panic() {
+        let pki = PkiBundle::generate(PkiConfig::default()).unwrap();
+        let der = pki.cert(Role::AtsEccLeaf).as_ref();
+        for n in 0..der.len() {
+            let _ = tbs(&der[..n]).and_then(|v| v.not_before_date());
+        }
+        assert!(tbs(&[0x30, 0x84, 0, 0, 0, 1]).is_none());
+    }
+}

@@ -6,8 +6,17 @@
 
 use time::{Date, Month};
 
-/// One tag-length-value: (tag, contents, rest after it, the whole TLV).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One tag-length-value read from the front of a buffer.
+struct Tlv<'a> {
+    tag: u8,
+    contents: &'a [u8],
+    /// What follows it.
+    rest: &'a [u8],
+    /// The whole TLV, header included.
+    whole: &'a [u8],
+}
+
+fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
     let (&tag, rest) = input.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (len, rest) = match first {
@@ -27,7 +36,12 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
     };
     let contents = rest.get(..len)?;
     let header = input.len() - rest.len();
-    Some((tag, contents, &rest[len..], &input[..header + len]))
+    Some(Tlv {
+        tag,
+        contents,
+        rest: &rest[len..],
+        whole: &input[..header + len],
+    })
 }
 
 /// The fields of tbsCertificate this module reads.
@@ -40,33 +54,29 @@ pub(crate) struct TbsView<'a> {
     pub(crate) spki: &'a [u8],
 }
 
-/// Walks Certificate → tbsCertificate → validity / subjectPublicKeyInfo.
+fn sequence(t: Tlv<'_>) -> Option<Tlv<'_>> {
+    (t.tag == 0x30).then_some(t)
+}
+
+/// Walks Certificate → tbsCertificate → validity / subject / subjectPublicKeyInfo.
 pub(crate) fn tbs(cert: &[u8]) -> Option<TbsView<'_>> {
-    let (0x30, cert, _, _) = tlv(cert)? else {
-        return None;
-    };
-    let (0x30, mut t, _, _) = tlv(cert)? else {
-        return None;
-    };
+    let cert = sequence(tlv(cert)?)?;
+    let mut t = sequence(tlv(cert.contents)?)?.contents;
     // Optional [0] EXPLICIT version.
     if t.first() == Some(&0xa0) {
-        t = tlv(t)?.2;
+        t = tlv(t)?.rest;
     }
-    let t = tlv(t)?.2; // serialNumber
-    let t = tlv(t)?.2; // signature AlgorithmIdentifier
-    let t = tlv(t)?.2; // issuer
-    let (0x30, validity, t, _) = tlv(t)? else {
-        return None;
-    };
-    let (nb_tag, nb, _, _) = tlv(validity)?;
-    let (_, _, t, subject) = tlv(t)?;
-    let (0x30, _, _, spki) = tlv(t)? else {
-        return None;
-    };
+    let t = tlv(t)?.rest; // serialNumber
+    let t = tlv(t)?.rest; // signature AlgorithmIdentifier
+    let t = tlv(t)?.rest; // issuer
+    let validity = sequence(tlv(t)?)?;
+    let nb = tlv(validity.contents)?;
+    let subject = tlv(validity.rest)?;
+    let spki = sequence(tlv(subject.rest)?)?;
     Some(TbsView {
-        not_before: (nb_tag, nb),
-        subject,
-        spki,
+        not_before: (nb.tag, nb.contents),
+        subject: subject.whole,
+        spki: spki.whole,
     })
 }
 
@@ -108,7 +118,7 @@ mod tests {
         for role in Role::ALL {
             let der = pki.cert(role).as_ref();
             let (_, c) = X509Certificate::from_der(der).unwrap();
-            let v = tbs(der).expect(role.name());
+            let v = tbs(der).unwrap_or_else(|| panic!("{}", role.name()));
             assert_eq!(v.spki, c.public_key().raw, "{}", role.name());
             assert_eq!(v.subject, c.subject().as_raw(), "{}", role.name());
             assert_eq!(

@@ -47,6 +47,23 @@ pub(crate) struct Issuer {
     pub(crate) key: KeyPair,
 }
 
+impl Issuer {
+    /// Issues a server leaf with a fresh key; the chain holds only the leaf.
+    fn issue_leaf(&self, leaf: &LeafSpec, kind: KeyKind) -> Result<ServedChain, PkiError> {
+        let key = new_key(kind, "extra leaf")?;
+        let cert = leaf_params(leaf, kind)?
+            .signed_by(&key, &self.cert, &self.key)
+            .map_err(|source| PkiError::Generate {
+                role: "extra leaf".to_string(),
+                source,
+            })?;
+        Ok(ServedChain {
+            certs: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        })
+    }
+}
+
 /// A chain as a server presents it, with the key that proves it.
 #[derive(Debug)]
 pub struct ServedChain {
@@ -348,7 +365,7 @@ impl PkiBundle {
     }
 
     /// Issues an extra server leaf under a CA of this PKI (tests use it for
-    /// the JDK date boundary). Returns the leaf followed by `path` certificates.
+    /// the JDK date boundary). The chain holds only the leaf.
     pub fn issue_leaf(
         &self,
         issuer: Role,
@@ -359,17 +376,7 @@ impl PkiBundle {
             path: issuer.name().into(),
             message: "not a CA of this PKI".to_string(),
         })?;
-        let key = new_key(kind, "extra leaf")?;
-        let cert = leaf_params(leaf, kind)?
-            .signed_by(&key, &iss.cert, &iss.key)
-            .map_err(|source| PkiError::Generate {
-                role: "extra leaf".to_string(),
-                source,
-            })?;
-        Ok(ServedChain {
-            certs: vec![cert.der().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        })
+        iss.issue_leaf(leaf, kind)
     }
 
     /// Issues an extra intermediate CA under `parent` (tests use it to stand
@@ -405,16 +412,8 @@ impl ExtraCa {
 
     /// Issues a server leaf under it; the chain holds the leaf, then this CA.
     pub fn issue_leaf(&self, leaf: &LeafSpec, kind: KeyKind) -> Result<ServedChain, PkiError> {
-        let key = new_key(kind, "extra leaf")?;
-        let cert = leaf_params(leaf, kind)?
-            .signed_by(&key, &self.inner.cert, &self.inner.key)
-            .map_err(|source| PkiError::Generate {
-                role: "extra leaf".to_string(),
-                source,
-            })?;
-        Ok(ServedChain {
-            certs: vec![cert.der().clone(), self.cert().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        })
+        let mut chain = self.inner.issue_leaf(leaf, kind)?;
+        chain.certs.push(self.cert().clone());
+        Ok(chain)
     }
 }

@@ -10,5 +10,6 @@
 #![warn(missing_docs)]
 
 pub mod metrics;
+pub mod mqtt;
 pub mod pki;
 pub mod trust;

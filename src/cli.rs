@@ -23,6 +23,8 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Run a load scenario (the load engine is not built yet).
     Run(RunArgs),
+    /// Run the mock IoT endpoint (TLS + MQTT, SNI-routed chains, faults).
+    Serve(ServeArgs),
 }
 
 /// `chainstorm pki ...`
@@ -84,4 +86,88 @@ pub struct ProfilesArgs {
 pub struct RunArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// PKI directory (default: the cache, generated if missing).
+    #[arg(long)]
+    pub pki: Option<PathBuf>,
+    /// MQTT-over-TLS listener, port 8883 semantics (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<std::net::SocketAddr>,
+    /// Listener with port 443 semantics: ALPN x-amzn-mqtt-ca required (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub listen_alpn: Vec<std::net::SocketAddr>,
+    /// Handshake-then-close listener for pure handshake load (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub listen_tls_only: Vec<std::net::SocketAddr>,
+    /// Account prefix of the endpoint names (default: any prefix).
+    #[arg(long)]
+    pub account_prefix: Option<String>,
+    /// Accept ClientHellos without SNI (AWS requires SNI).
+    #[arg(long)]
+    pub allow_no_sni: bool,
+    /// Client certificates: off, optional or required.
+    #[arg(long, default_value = "off", value_parser = ["off", "optional", "required"])]
+    pub mtls: String,
+    /// Security policy (IoTSecurityPolicy_TLS13_1_2_2022_10, IoTSecurityPolicy_TLS13_1_3_2022_10,
+    /// IoTSecurityPolicy_TLS12_1_2_2022_10).
+    #[arg(long, default_value = "IoTSecurityPolicy_TLS13_1_2_2022_10")]
+    pub security_policy: String,
+    /// Serve the ATS ECC chain whenever the client offers ECDSA (default: RSA unless it cannot).
+    #[arg(long)]
+    pub prefer_ecc: bool,
+    /// Enable session resumption (tickets and cache); AWS sends no tickets.
+    #[arg(long)]
+    pub resumption: bool,
+    /// Seed of the per-connection fault decisions.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Fixed delay before answering the ClientHello, ms.
+    #[arg(long)]
+    pub handshake_delay_ms: Option<f64>,
+    /// Fixed delay before the CONNACK, ms.
+    #[arg(long)]
+    pub connack_delay_ms: Option<f64>,
+    /// Fraction of connections closed right after accept.
+    #[arg(long, default_value_t = 0.0)]
+    pub refuse_rate: f64,
+    /// Fraction of connections reset after the ClientHello.
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Fraction of connections accepted and never answered.
+    #[arg(long, default_value_t = 0.0)]
+    pub stall_rate: f64,
+    /// Fraction of CONNECTs refused.
+    #[arg(long, default_value_t = 0.0)]
+    pub connack_refusal_rate: f64,
+    /// 3.1.1 code of refused CONNECTs.
+    #[arg(long, default_value_t = 3)]
+    pub connack_refusal_code_v311: u8,
+    /// 5.0 code of refused CONNECTs (e.g. 0x88 = 136 server unavailable, 0x9F = 159 rate exceeded).
+    #[arg(long, default_value_t = 0x88)]
+    pub connack_refusal_code_v5: u8,
+    /// Account CONNECT rate limit per second (AWS: 500).
+    #[arg(long)]
+    pub account_connect_rate: Option<f64>,
+    /// Per-client-id CONNECT rate limit per second (AWS: 1).
+    #[arg(long)]
+    pub client_connect_rate: Option<f64>,
+    /// Serve a broken chain on ATS names: expired, not-yet-valid, wrong-name, unknown-ca, missing-intermediate.
+    #[arg(long)]
+    pub broken_chain: Option<String>,
+    /// Outage: close the listeners this many seconds after start ...
+    #[arg(long, requires = "outage_duration_s")]
+    pub outage_after_s: Option<f64>,
+    /// ... for this many seconds.
+    #[arg(long, requires = "outage_after_s")]
+    pub outage_duration_s: Option<f64>,
+    /// Seconds between progress lines.
+    #[arg(long, default_value_t = 1.0)]
+    pub interval_s: f64,
+    /// Stop by itself after this many seconds.
+    #[arg(long)]
+    pub duration_s: Option<f64>,
 }

@@ -43,6 +43,7 @@ pub fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Pki(PkiCommand::Show(a)) => pki_show(a),
         Command::Profiles(a) => profiles(a),
         Command::Run(a) => run(a),
+        Command::Serve(a) => crate::serve::serve(a),
     }
 }
 
@@ -165,7 +166,7 @@ fn pki_show(a: PkiShowArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_pki(dir: Option<&std::path::Path>) -> Result<PkiBundle> {
+pub(crate) fn load_pki(dir: Option<&std::path::Path>) -> Result<PkiBundle> {
     match dir {
         Some(d) => Ok(PkiBundle::load(d)?),
         None => {

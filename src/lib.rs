@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod endpoint;
 pub mod metrics;
 pub mod mqtt;
 pub mod pki;

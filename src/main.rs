@@ -4,6 +4,8 @@
 
 mod cli;
 mod commands;
+mod limits;
+mod serve;
 
 use std::process::ExitCode;
 

@@ -50,3 +50,35 @@ pub fn verdict(
                 .to_string()
         })
 }
+
+pub mod client;
+
+/// A new endpoint with one listener of each mode on 127.0.0.1 (port 0).
+pub async fn endpoint(
+    f: impl FnOnce(&mut chainstorm::endpoint::EndpointConfig),
+) -> chainstorm::endpoint::EndpointHandle {
+    use chainstorm::endpoint::{EndpointConfig, ListenerConfig, ListenerMode};
+    let mut cfg = EndpointConfig::mqtt("127.0.0.1:0".parse().unwrap());
+    cfg.listeners.push(ListenerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        mode: ListenerMode::MqttAlpn,
+    });
+    cfg.listeners.push(ListenerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        mode: ListenerMode::TlsOnly,
+    });
+    f(&mut cfg);
+    chainstorm::endpoint::Endpoint::start(cfg, pki())
+        .await
+        .expect("endpoint starts")
+}
+
+/// The ATS host name for a region.
+pub fn ats_host(region: &str) -> String {
+    chainstorm::pki::regions::endpoint_host("a1b2c3d4e5f6g7", region, true)
+}
+
+/// The legacy host name for a region.
+pub fn legacy_host(region: &str) -> String {
+    chainstorm::pki::regions::endpoint_host("a1b2c3d4e5f6g7", region, false)
+}

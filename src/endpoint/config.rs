@@ -1,0 +1,350 @@
+//! Endpoint settings: listeners, SNI routing, mutual TLS, security policy,
+//! MQTT limits and faults. Deserializable so a scenario's embedded target
+//! can carry them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::pki::ChainKind;
+
+/// What a listener does after the TLS handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListenerMode {
+    /// Port 8883 semantics: MQTT over TLS, no ALPN required.
+    Mqtt,
+    /// Port 443 semantics: ALPN `x-amzn-mqtt-ca` required, then MQTT.
+    MqttAlpn,
+    /// Handshake, then close_notify: pure handshake load.
+    TlsOnly,
+}
+
+impl ListenerMode {
+    /// Label for output.
+    pub fn label(self) -> &'static str {
+        match self {
+            ListenerMode::Mqtt => "mqtt (8883)",
+            ListenerMode::MqttAlpn => "mqtt+alpn x-amzn-mqtt-ca (443)",
+            ListenerMode::TlsOnly => "tls-only",
+        }
+    }
+}
+
+/// The ALPN protocol AWS IoT requires for MQTT with X.509 on port 443.
+pub const ALPN_MQTT_CA: &[u8] = b"x-amzn-mqtt-ca";
+
+/// One listening socket.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// Address to bind; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Listener semantics.
+    pub mode: ListenerMode,
+}
+
+/// Client certificate requirement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MtlsMode {
+    /// No client certificate asked for.
+    #[default]
+    Off,
+    /// Asked for, not required.
+    Optional,
+    /// Required and verified against the device CA.
+    Required,
+}
+
+/// Named TLS security policies, after AWS IoT's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum SecurityPolicy {
+    /// AWS's default: TLS 1.3 and 1.2, AES-GCM and ChaCha20 suites.
+    #[default]
+    #[serde(rename = "IoTSecurityPolicy_TLS13_1_2_2022_10")]
+    Tls13And12,
+    /// TLS 1.3 only.
+    #[serde(rename = "IoTSecurityPolicy_TLS13_1_3_2022_10")]
+    Tls13Only,
+    /// TLS 1.2 only (ECDHE with AES-GCM).
+    #[serde(rename = "IoTSecurityPolicy_TLS12_1_2_2022_10")]
+    Tls12Only,
+}
+
+impl SecurityPolicy {
+    /// The AWS name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityPolicy::Tls13And12 => "IoTSecurityPolicy_TLS13_1_2_2022_10",
+            SecurityPolicy::Tls13Only => "IoTSecurityPolicy_TLS13_1_3_2022_10",
+            SecurityPolicy::Tls12Only => "IoTSecurityPolicy_TLS12_1_2_2022_10",
+        }
+    }
+
+    /// Parses an AWS policy name.
+    pub fn from_name(s: &str) -> Option<SecurityPolicy> {
+        [
+            SecurityPolicy::Tls13And12,
+            SecurityPolicy::Tls13Only,
+            SecurityPolicy::Tls12Only,
+        ]
+        .into_iter()
+        .find(|p| p.name() == s)
+    }
+}
+
+/// Which ATS chain a client that can take either gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyPreference {
+    /// RSA unless the client cannot verify RSA signatures.
+    #[default]
+    PreferRsa,
+    /// ECC whenever the client offers ECDSA P-256.
+    PreferEcc,
+}
+
+/// A delay: fixed, or drawn per connection.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
+pub enum Delay {
+    /// Always this long.
+    Fixed {
+        /// Milliseconds.
+        ms: f64,
+    },
+    /// Uniform between `min_ms` and `max_ms`.
+    Uniform {
+        /// Lower bound, ms.
+        min_ms: f64,
+        /// Upper bound, ms.
+        max_ms: f64,
+    },
+    /// Exponential with this mean.
+    Exponential {
+        /// Mean, ms.
+        mean_ms: f64,
+    },
+}
+
+/// Refusing CONNECTs with a chosen code.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnackRefusal {
+    /// Fraction of CONNECTs refused (0..=1).
+    pub rate: f64,
+    /// 3.1.1 return code (default 3, server unavailable).
+    #[serde(default = "default_v3_refusal")]
+    pub code_v311: u8,
+    /// 5.0 reason code (default 0x88, server unavailable).
+    #[serde(default = "default_v5_refusal")]
+    pub code_v5: u8,
+}
+
+fn default_v3_refusal() -> u8 {
+    crate::mqtt::codes::V3_SERVER_UNAVAILABLE
+}
+
+fn default_v5_refusal() -> u8 {
+    crate::mqtt::codes::V5_SERVER_UNAVAILABLE
+}
+
+/// A window during which the listeners are closed (connections refused).
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    /// Seconds after the endpoint starts.
+    pub after_s: f64,
+    /// Seconds it lasts.
+    pub duration_s: f64,
+}
+
+/// Faults, each decided per connection from the seed, so a run is repeatable.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Seed of the per-connection decisions.
+    pub seed: u64,
+    /// Delay before the server answers the ClientHello.
+    pub handshake_delay: Option<Delay>,
+    /// Delay before the CONNACK.
+    pub connack_delay: Option<Delay>,
+    /// Fraction of connections closed right after accept.
+    pub refuse_rate: f64,
+    /// Fraction reset (RST) after the ClientHello arrives.
+    pub reset_rate: f64,
+    /// Fraction accepted and never answered.
+    pub stall_rate: f64,
+    /// CONNACK refusals.
+    pub connack_refusal: Option<ConnackRefusal>,
+    /// Account-wide CONNECT rate limit per second (AWS: 500).
+    pub account_connect_rate: Option<f64>,
+    /// Per-client-id CONNECT rate limit per second (AWS: 1).
+    pub client_connect_rate: Option<f64>,
+    /// Serve this broken chain on ATS names instead of the real one.
+    pub broken_chain: Option<ChainKind>,
+    /// Scheduled outage.
+    pub outage: Option<Outage>,
+}
+
+impl Faults {
+    /// Checks rates and delays are in range.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, r) in [
+            ("refuse_rate", self.refuse_rate),
+            ("reset_rate", self.reset_rate),
+            ("stall_rate", self.stall_rate),
+            (
+                "connack_refusal.rate",
+                self.connack_refusal.map(|c| c.rate).unwrap_or(0.0),
+            ),
+        ] {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(format!("{name} must be between 0 and 1, got {r}"));
+            }
+        }
+        if self.refuse_rate + self.reset_rate + self.stall_rate > 1.0 {
+            return Err("refuse_rate + reset_rate + stall_rate must not exceed 1".into());
+        }
+        for (name, r) in [
+            ("account_connect_rate", self.account_connect_rate),
+            ("client_connect_rate", self.client_connect_rate),
+        ] {
+            if let Some(r) = r {
+                if r.is_nan() || r <= 0.0 {
+                    return Err(format!("{name} must be > 0, got {r}"));
+                }
+            }
+        }
+        if let Some(b) = self.broken_chain {
+            if matches!(
+                b,
+                ChainKind::Legacy
+                    | ChainKind::AtsRsa
+                    | ChainKind::AtsEcc
+                    | ChainKind::AtsRsaCrossSigned
+            ) {
+                return Err(format!("broken_chain {} is not a broken variant", b.name()));
+            }
+        }
+        for d in [self.handshake_delay, self.connack_delay]
+            .into_iter()
+            .flatten()
+        {
+            let ok = match d {
+                Delay::Fixed { ms } => ms >= 0.0,
+                Delay::Uniform { min_ms, max_ms } => min_ms >= 0.0 && max_ms >= min_ms,
+                Delay::Exponential { mean_ms } => mean_ms > 0.0,
+            };
+            if !ok {
+                return Err(format!("invalid delay {d:?}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// MQTT limits, AWS IoT Core's by default.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttLimits {
+    /// Longest client id accepted (AWS: 128 bytes).
+    pub max_client_id: usize,
+    /// Longest keep alive accepted, seconds (AWS: 1200).
+    pub max_keep_alive: u16,
+    /// Shortest keep alive; lower requests are raised to it (AWS: 30, unconfirmed).
+    pub min_keep_alive: u16,
+    /// 3.1.1 code for a keep alive above the limit (no code fits; configurable).
+    pub keep_alive_code_v311: u8,
+    /// 5.0 code for a keep alive above the limit.
+    pub keep_alive_code_v5: u8,
+    /// Largest packet accepted, bytes (AWS: 128 KiB).
+    pub max_packet: u32,
+    /// Seconds to wait for CONNECT after the handshake.
+    pub connect_timeout_s: f64,
+}
+
+impl Default for MqttLimits {
+    fn default() -> Self {
+        MqttLimits {
+            max_client_id: 128,
+            max_keep_alive: 1200,
+            min_keep_alive: 30,
+            keep_alive_code_v311: crate::mqtt::codes::V3_IDENTIFIER_REJECTED,
+            keep_alive_code_v5: crate::mqtt::codes::V5_PROTOCOL_ERROR,
+            max_packet: crate::mqtt::DEFAULT_MAX_REMAINING,
+            connect_timeout_s: 10.0,
+        }
+    }
+}
+
+/// Everything the endpoint needs besides the PKI.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// Listening sockets.
+    pub listeners: Vec<ListenerConfig>,
+    /// Account prefix of the endpoint names (`<prefix>-ats.iot.<region>...`);
+    /// `None` accepts any prefix.
+    #[serde(default)]
+    pub account_prefix: Option<String>,
+    /// Reject connections without SNI (AWS does).
+    #[serde(default = "yes")]
+    pub require_sni: bool,
+    /// Client certificates.
+    #[serde(default)]
+    pub mtls: MtlsMode,
+    /// Versions and suites.
+    #[serde(default)]
+    pub security_policy: SecurityPolicy,
+    /// RSA or ECC for clients that accept both.
+    #[serde(default)]
+    pub key_preference: KeyPreference,
+    /// Session resumption (tickets and cache). AWS sends no tickets.
+    #[serde(default)]
+    pub resumption: bool,
+    /// MQTT limits.
+    #[serde(default)]
+    pub mqtt: MqttLimits,
+    /// Faults.
+    #[serde(default)]
+    pub faults: Faults,
+    /// Seconds allowed for the TLS handshake.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_s: f64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_handshake_timeout() -> f64 {
+    10.0
+}
+
+impl EndpointConfig {
+    /// One MQTT listener on `addr` with AWS-like defaults.
+    pub fn mqtt(addr: SocketAddr) -> EndpointConfig {
+        EndpointConfig {
+            listeners: vec![ListenerConfig {
+                addr,
+                mode: ListenerMode::Mqtt,
+            }],
+            account_prefix: None,
+            require_sni: true,
+            mtls: MtlsMode::Off,
+            security_policy: SecurityPolicy::default(),
+            key_preference: KeyPreference::default(),
+            resumption: false,
+            mqtt: MqttLimits::default(),
+            faults: Faults::default(),
+            handshake_timeout_s: default_handshake_timeout(),
+        }
+    }
+
+    pub(crate) fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.handshake_timeout_s)
+    }
+}

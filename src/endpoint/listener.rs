@@ -1,0 +1,239 @@
+//! Accept loops and the per-connection TLS phase: faults, ClientHello,
+//! SNI routing, chain choice, handshake, then the listener's mode.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::server::Acceptor;
+use rustls::AlertDescription;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::time::{sleep, sleep_until, timeout, Instant};
+use tokio_rustls::LazyConfigAcceptor;
+
+use super::broker::Broker;
+use super::config::{EndpointConfig, ListenerMode, ALPN_MQTT_CA};
+use super::counters::Counters;
+use super::faults::{ConnFault, PerClientLimit, TokenBucket};
+use super::routing::{choose_chain, route, RouteError};
+use super::session::{self, SessionCtx};
+use super::tls::TlsConfigs;
+
+/// State shared by every connection of an endpoint.
+pub(crate) struct Shared {
+    pub config: EndpointConfig,
+    pub tls: TlsConfigs,
+    pub counters: Arc<Counters>,
+    pub broker: Arc<Broker>,
+    pub account_limit: Option<Arc<TokenBucket>>,
+    pub client_limit: Option<Arc<PerClientLimit>>,
+    pub default_region: String,
+    pub assigned_seq: Arc<AtomicU64>,
+    /// Connection tasks alive (any phase), for graceful shutdown.
+    pub live: AtomicI64,
+}
+
+/// Binds with SO_REUSEPORT so several processes can serve one port.
+pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let s = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    s.set_reuseaddr(true)?;
+    s.set_reuseport(true)?;
+    s.set_nodelay(true)?;
+    s.bind(addr)?;
+    s.listen(4096)
+}
+
+/// Accepts until shutdown; closes the listener during a scheduled outage.
+pub(crate) async fn accept_loop(
+    index: usize,
+    mode: ListenerMode,
+    mut listener: Option<TcpListener>,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let started = Instant::now();
+    let mut outage = shared.config.faults.outage.map(|o| {
+        (
+            started + Duration::from_secs_f64(o.after_s),
+            Duration::from_secs_f64(o.duration_s),
+        )
+    });
+    let mut n: u64 = 0;
+    loop {
+        let Some(l) = listener.as_ref() else { return };
+        let outage_at = outage.map(|(at, _)| at);
+        tokio::select! {
+            r = l.accept() => {
+                let Ok((tcp, _)) = r else { continue };
+                let shared = shared.clone();
+                let shutdown = shutdown.clone();
+                let plan_n = n;
+                n += 1;
+                shared.live.fetch_add(1, Relaxed);
+                tokio::spawn(async move {
+                    handle(index, plan_n, mode, tcp, &shared, shutdown).await;
+                    shared.live.fetch_sub(1, Relaxed);
+                });
+            }
+            _ = async { match outage_at { Some(t) => sleep_until(t).await, None => std::future::pending().await } } => {
+                let (_, dur) = outage.take().expect("outage armed");
+                // Closing the socket makes new connections fail with
+                // ECONNREFUSED, as an endpoint that is down does.
+                drop(listener.take());
+                tokio::select! {
+                    _ = sleep(dur) => {}
+                    _ = shutdown.changed() => return,
+                }
+                listener = bind(addr).ok();
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+}
+
+/// Writes a fatal TLS alert record by hand (the ClientHello was read, no
+/// rustls connection exists yet to send it).
+async fn send_alert(tcp: &mut TcpStream, desc: AlertDescription) {
+    let record = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, u8::from(desc)];
+    let _ = tcp.write_all(&record).await;
+    let _ = tcp.shutdown().await;
+}
+
+async fn handle(
+    index: usize,
+    n: u64,
+    mode: ListenerMode,
+    tcp: TcpStream,
+    shared: &Shared,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let c = &shared.counters;
+    let cfg = &shared.config;
+    c.accepted.fetch_add(1, Relaxed);
+    let plan = cfg.faults.plan(index, n);
+    let _ = tcp.set_nodelay(true);
+    match plan.fault {
+        ConnFault::Refuse => {
+            c.refused.fetch_add(1, Relaxed);
+            return;
+        }
+        ConnFault::Stall => {
+            c.stalled.fetch_add(1, Relaxed);
+            // Hold the socket open and silent; bounded so nothing lives forever.
+            tokio::select! {
+                _ = sleep(Duration::from_secs(300)) => {}
+                _ = shutdown.changed() => {}
+            }
+            return;
+        }
+        ConnFault::Reset | ConnFault::None => {}
+    }
+    let hs_timeout = cfg.handshake_timeout();
+    let acceptor = LazyConfigAcceptor::new(Acceptor::default(), tcp);
+    let start = match timeout(hs_timeout, acceptor).await {
+        Ok(Ok(s)) => s,
+        _ => {
+            c.handshake_failed.fetch_add(1, Relaxed);
+            return;
+        }
+    };
+    if plan.fault == ConnFault::Reset {
+        c.reset.fetch_add(1, Relaxed);
+        let tcp = start.io;
+        // Linger 0: close() sends RST instead of FIN. (tokio deprecates
+        // set_linger because a non-zero linger blocks on drop; zero does not.)
+        #[allow(deprecated)]
+        let _ = tcp.set_linger(Some(Duration::ZERO));
+        drop(tcp);
+        return;
+    }
+    let hello = start.client_hello();
+    let routed = route(
+        hello.server_name(),
+        cfg.account_prefix.as_deref(),
+        cfg.require_sni,
+        &shared.default_region,
+    );
+    let kind = match &routed {
+        Ok(r) => choose_chain(
+            r,
+            hello.signature_schemes(),
+            cfg.key_preference,
+            cfg.faults.broken_chain,
+        ),
+        Err(e) => {
+            c.unknown_name.fetch_add(1, Relaxed);
+            let desc = match e {
+                RouteError::NoSni => AlertDescription::HandshakeFailure,
+                RouteError::UnknownName(_) => AlertDescription::UnrecognisedName,
+            };
+            c.alert_sent(desc);
+            let mut tcp = start.io;
+            send_alert(&mut tcp, desc).await;
+            return;
+        }
+    };
+    if let Some(d) = plan.handshake_delay {
+        sleep(d).await;
+    }
+    let Some(server_config) = shared.tls.get(kind, mode) else {
+        c.handshake_failed.fetch_add(1, Relaxed);
+        return;
+    };
+    let tls = match timeout(hs_timeout, start.into_stream(server_config)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            c.handshake_failed.fetch_add(1, Relaxed);
+            if let Some(rustls::Error::AlertReceived(d)) = rustls_error(&e) {
+                c.alert_received(*d);
+            }
+            return;
+        }
+        Err(_) => {
+            c.handshake_failed.fetch_add(1, Relaxed);
+            return;
+        }
+    };
+    let (_, conn) = tls.get_ref();
+    let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+    c.handshake(kind, tls13);
+    if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+        c.resumed.fetch_add(1, Relaxed);
+    }
+    match mode {
+        ListenerMode::TlsOnly => {
+            let mut tls = tls;
+            let _ = tls.shutdown().await;
+        }
+        ListenerMode::MqttAlpn if conn.alpn_protocol() != Some(ALPN_MQTT_CA) => {
+            c.alpn_rejected.fetch_add(1, Relaxed);
+            let mut tls = tls;
+            let _ = tls.shutdown().await;
+        }
+        ListenerMode::Mqtt | ListenerMode::MqttAlpn => {
+            let ctx = SessionCtx {
+                broker: shared.broker.clone(),
+                counters: shared.counters.clone(),
+                limits: cfg.mqtt.clone(),
+                plan,
+                account_limit: shared.account_limit.clone(),
+                client_limit: shared.client_limit.clone(),
+                shutdown,
+                assigned_seq: shared.assigned_seq.clone(),
+            };
+            session::run(tls, ctx).await;
+        }
+    }
+}

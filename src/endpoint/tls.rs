@@ -1,0 +1,157 @@
+//! Server TLS configurations: one per (chain, listener mode), built once at
+//! start, with the security policy's versions and suites, optional mutual
+//! TLS against the device CA, and resumption off unless asked for.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
+use rustls::{CipherSuite, RootCertStore, ServerConfig, SupportedProtocolVersion};
+
+use super::config::{EndpointConfig, ListenerMode, MtlsMode, SecurityPolicy, ALPN_MQTT_CA};
+use super::EndpointError;
+use crate::pki::{ChainKind, PkiBundle, Role};
+
+/// The aws-lc-rs provider restricted to the suites AWS IoT's policies name
+/// (versions are picked per policy by [`versions_for`]).
+pub fn aws_iot_provider() -> CryptoProvider {
+    let mut p = rustls::crypto::aws_lc_rs::default_provider();
+    p.cipher_suites.retain(|s| {
+        matches!(
+            s.suite(),
+            CipherSuite::TLS13_AES_128_GCM_SHA256
+                | CipherSuite::TLS13_AES_256_GCM_SHA384
+                | CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+                | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+                | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+                | CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+        )
+    });
+    p
+}
+
+/// The protocol versions a policy allows.
+pub fn versions_for(policy: SecurityPolicy) -> &'static [&'static SupportedProtocolVersion] {
+    static BOTH: [&SupportedProtocolVersion; 2] =
+        [&rustls::version::TLS13, &rustls::version::TLS12];
+    static TLS13: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+    static TLS12: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS12];
+    match policy {
+        SecurityPolicy::Tls13And12 => &BOTH,
+        SecurityPolicy::Tls13Only => &TLS13,
+        SecurityPolicy::Tls12Only => &TLS12,
+    }
+}
+
+/// Prebuilt server configurations.
+pub struct TlsConfigs {
+    configs: HashMap<(ChainKind, ListenerMode), Arc<ServerConfig>>,
+}
+
+impl TlsConfigs {
+    /// Builds a configuration for every chain the endpoint may present.
+    pub fn build(cfg: &EndpointConfig, pki: &PkiBundle) -> Result<TlsConfigs, EndpointError> {
+        let provider = Arc::new(aws_iot_provider());
+        let mut chains = vec![
+            ChainKind::Legacy,
+            ChainKind::AtsRsaCrossSigned,
+            ChainKind::AtsEcc,
+        ];
+        if let Some(b) = cfg.faults.broken_chain {
+            chains.push(b);
+        }
+        let client_verifier = match cfg.mtls {
+            MtlsMode::Off => None,
+            mode => {
+                let mut roots = RootCertStore::empty();
+                roots
+                    .add(pki.cert(Role::DeviceCa).clone())
+                    .map_err(|e| EndpointError::Tls(format!("device CA: {e}")))?;
+                let b =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+                let b = if mode == MtlsMode::Optional {
+                    b.allow_unauthenticated()
+                } else {
+                    b
+                };
+                Some(
+                    b.build()
+                        .map_err(|e| EndpointError::Tls(format!("client verifier: {e}")))?,
+                )
+            }
+        };
+        let ticketer = if cfg.resumption {
+            Some(
+                rustls::crypto::aws_lc_rs::Ticketer::new()
+                    .map_err(|e| EndpointError::Tls(format!("ticketer: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let mut configs = HashMap::new();
+        let modes: Vec<ListenerMode> = cfg.listeners.iter().map(|l| l.mode).collect();
+        for kind in chains {
+            let served = pki.chain(kind);
+            for &mode in &modes {
+                let builder = ServerConfig::builder_with_provider(provider.clone())
+                    .with_protocol_versions(versions_for(cfg.security_policy))
+                    .map_err(|e| EndpointError::Tls(e.to_string()))?;
+                let builder = match &client_verifier {
+                    Some(v) => builder.with_client_cert_verifier(v.clone()),
+                    None => builder.with_no_client_auth(),
+                };
+                let mut sc = builder
+                    .with_single_cert(served.certs.clone(), served.key.clone_key())
+                    .map_err(|e| EndpointError::Tls(format!("{}: {e}", kind.name())))?;
+                if mode == ListenerMode::MqttAlpn {
+                    sc.alpn_protocols = vec![ALPN_MQTT_CA.to_vec()];
+                }
+                match &ticketer {
+                    Some(t) => {
+                        sc.ticketer = t.clone();
+                        sc.session_storage = ServerSessionMemoryCache::new(16 * 1024);
+                        sc.send_tls13_tickets = 1;
+                    }
+                    None => {
+                        // AWS IoT sends no tickets and keeps no session cache.
+                        sc.session_storage = Arc::new(NoServerSessionStorage {});
+                        sc.send_tls13_tickets = 0;
+                    }
+                }
+                configs.insert((kind, mode), Arc::new(sc));
+            }
+        }
+        Ok(TlsConfigs { configs })
+    }
+
+    /// The configuration for a chain on a listener.
+    pub fn get(&self, kind: ChainKind, mode: ListenerMode) -> Option<Arc<ServerConfig>> {
+        self.configs.get(&(kind, mode)).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resumption_switch_sets_tickets() {
+        let pki = PkiBundle::generate(crate::pki::PkiConfig::default()).unwrap();
+        let mut cfg = EndpointConfig::mqtt("127.0.0.1:0".parse().unwrap());
+        let off = TlsConfigs::build(&cfg, &pki).unwrap();
+        let c = off
+            .get(ChainKind::AtsRsaCrossSigned, ListenerMode::Mqtt)
+            .unwrap();
+        assert_eq!(c.send_tls13_tickets, 0);
+        assert!(!c.ticketer.enabled());
+        cfg.resumption = true;
+        let on = TlsConfigs::build(&cfg, &pki).unwrap();
+        let c = on
+            .get(ChainKind::AtsRsaCrossSigned, ListenerMode::Mqtt)
+            .unwrap();
+        assert_eq!(c.send_tls13_tickets, 1);
+        assert!(c.ticketer.enabled());
+    }
+}

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command -> Debian package
-declare -A NEED=( [openssl]=openssl )
+declare -A NEED=( [openssl]=openssl [mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients [mosquitto_sub]=mosquitto-clients [tmux]=tmux )
 missing=()
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
@@ -17,6 +17,7 @@ if ((${#missing[@]})); then
     exit 2
   fi
   apt-get update -qq
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 

@@ -14,6 +14,8 @@ pub struct Cli {
 }
 
 /// The verbs.
+// Parsed once per process: the size difference between variants is irrelevant.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write or describe the mock CA hierarchies.

@@ -153,7 +153,7 @@ async fn empty_client_id_gets_one_assigned_in_v5() {
     let mut m = session(ep.addr(ListenerMode::Mqtt).unwrap(), Protocol::V5).await;
     let ack = m.connect(connect(Protocol::V5, "")).await.unwrap();
     assert_eq!(ack.code, 0);
-    match ack.properties.get(prop::ASSIGNED_CLIENT_ID) {
+    match ack.properties.get(prop_id::ASSIGNED_CLIENT_ID) {
         Some(PropValue::Str(s)) => assert!(s.starts_with("chainstorm-assigned-")),
         other => panic!("{other:?}"),
     }
@@ -167,7 +167,7 @@ async fn empty_client_id_gets_one_assigned_in_v5() {
         .await
         .unwrap();
     assert_eq!(
-        ack.properties.get(prop::SERVER_KEEP_ALIVE),
+        ack.properties.get(prop_id::SERVER_KEEP_ALIVE),
         Some(&PropValue::U16(30))
     );
 }

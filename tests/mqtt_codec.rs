@@ -166,19 +166,19 @@ fn props(v5: bool) -> BoxedStrategy<Properties> {
     }
     let prop = prop_oneof![
         any::<u32>().prop_map(|v| Property {
-            id: prop::SESSION_EXPIRY,
+            id: prop_id::SESSION_EXPIRY,
             value: PropValue::U32(v)
         }),
         any::<u16>().prop_map(|v| Property {
-            id: prop::SERVER_KEEP_ALIVE,
+            id: prop_id::SERVER_KEEP_ALIVE,
             value: PropValue::U16(v)
         }),
         string().prop_map(|s| Property {
-            id: prop::REASON_STRING,
+            id: prop_id::REASON_STRING,
             value: PropValue::Str(s)
         }),
         (string(), string()).prop_map(|(k, v)| Property {
-            id: prop::USER_PROPERTY,
+            id: prop_id::USER_PROPERTY,
             value: PropValue::Pair(k, v)
         }),
         (0u32..268_435_455).prop_map(|v| Property {

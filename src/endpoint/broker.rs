@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::counters::Counters;
 use crate::mqtt::{topic, QoS};
@@ -21,8 +21,6 @@ pub(crate) enum Outbound {
         payload: Bytes,
         qos: QoS,
     },
-    /// Another connection with the same client id arrived: close.
-    TakenOver,
 }
 
 struct SubEntry {
@@ -34,7 +32,10 @@ struct SubEntry {
 
 /// Sessions and subscriptions of one endpoint.
 pub(crate) struct Broker {
-    sessions: Mutex<HashMap<String, (u64, mpsc::Sender<Outbound>)>>,
+    /// Per client id: the session's number and how to tell it to go.
+    /// (A Notify, not a channel: sessions that never subscribe should not
+    /// pay for a channel's buffer.)
+    sessions: Mutex<HashMap<String, (u64, Arc<Notify>)>>,
     subs: RwLock<Vec<SubEntry>>,
     next_id: AtomicU64,
     counters: Arc<Counters>,
@@ -51,16 +52,16 @@ impl Broker {
     }
 
     /// Registers a session, telling an older one with the same id to go.
-    pub(crate) fn register(&self, client_id: &str, tx: mpsc::Sender<Outbound>) -> u64 {
+    pub(crate) fn register(&self, client_id: &str, kick: Arc<Notify>) -> u64 {
         let id = self.next_id.fetch_add(1, Relaxed);
         let old = self
             .sessions
             .lock()
             .expect("sessions lock")
-            .insert(client_id.to_string(), (id, tx));
-        if let Some((_, old_tx)) = old {
-            // The old session may be gone or busy; either way it must stop.
-            let _ = old_tx.try_send(Outbound::TakenOver);
+            .insert(client_id.to_string(), (id, kick));
+        if let Some((_, old_kick)) = old {
+            // notify_one stores a permit if the old session is not waiting yet.
+            old_kick.notify_one();
         }
         id
     }

@@ -79,8 +79,20 @@ pub(crate) async fn accept_loop(
                 n += 1;
                 shared.live.fetch_add(1, Relaxed);
                 tokio::spawn(async move {
-                    handle(index, plan_n, mode, tcp, &shared, shutdown).await;
-                    shared.live.fetch_sub(1, Relaxed);
+                    let session = handle(index, plan_n, mode, tcp, &shared, shutdown).await;
+                    match session {
+                        // The session runs in a task of its own so that an idle
+                        // connection does not keep the handshake task's state.
+                        Some((tls, ctx)) => {
+                            tokio::spawn(async move {
+                                session::run(tls, ctx).await;
+                                shared.live.fetch_sub(1, Relaxed);
+                            });
+                        }
+                        None => {
+                            shared.live.fetch_sub(1, Relaxed);
+                        }
+                    }
                 });
             }
             _ = async { match outage_at { Some(t) => sleep_until(t).await, None => std::future::pending().await } } => {
@@ -111,6 +123,10 @@ async fn send_alert(tcp: &mut TcpStream, desc: AlertDescription) {
     let _ = tcp.shutdown().await;
 }
 
+/// A handshaken connection ready for its MQTT session.
+type Ready = (tokio_rustls::server::TlsStream<TcpStream>, SessionCtx);
+
+/// The TLS phase of one connection; `Some` when an MQTT session follows.
 async fn handle(
     index: usize,
     n: u64,
@@ -118,7 +134,7 @@ async fn handle(
     tcp: TcpStream,
     shared: &Shared,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> Option<Ready> {
     let c = &shared.counters;
     let cfg = &shared.config;
     c.accepted.fetch_add(1, Relaxed);
@@ -127,7 +143,7 @@ async fn handle(
     match plan.fault {
         ConnFault::Refuse => {
             c.refused.fetch_add(1, Relaxed);
-            return;
+            return None;
         }
         ConnFault::Stall => {
             c.stalled.fetch_add(1, Relaxed);
@@ -136,7 +152,7 @@ async fn handle(
                 _ = sleep(Duration::from_secs(300)) => {}
                 _ = shutdown.changed() => {}
             }
-            return;
+            return None;
         }
         ConnFault::Reset | ConnFault::None => {}
     }
@@ -146,7 +162,7 @@ async fn handle(
         Ok(Ok(s)) => s,
         _ => {
             c.handshake_failed.fetch_add(1, Relaxed);
-            return;
+            return None;
         }
     };
     if plan.fault == ConnFault::Reset {
@@ -157,7 +173,7 @@ async fn handle(
         #[allow(deprecated)]
         let _ = tcp.set_linger(Some(Duration::ZERO));
         drop(tcp);
-        return;
+        return None;
     }
     let hello = start.client_hello();
     let routed = route(
@@ -182,7 +198,7 @@ async fn handle(
             c.alert_sent(desc);
             let mut tcp = start.io;
             send_alert(&mut tcp, desc).await;
-            return;
+            return None;
         }
     };
     if let Some(d) = plan.handshake_delay {
@@ -190,20 +206,20 @@ async fn handle(
     }
     let Some(server_config) = shared.tls.get(kind, mode) else {
         c.handshake_failed.fetch_add(1, Relaxed);
-        return;
+        return None;
     };
-    let tls = match timeout(hs_timeout, start.into_stream(server_config)).await {
+    let tls = match Box::pin(timeout(hs_timeout, start.into_stream(server_config))).await {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             c.handshake_failed.fetch_add(1, Relaxed);
             if let Some(rustls::Error::AlertReceived(d)) = rustls_error(&e) {
                 c.alert_received(*d);
             }
-            return;
+            return None;
         }
         Err(_) => {
             c.handshake_failed.fetch_add(1, Relaxed);
-            return;
+            return None;
         }
     };
     let (_, conn) = tls.get_ref();
@@ -216,11 +232,13 @@ async fn handle(
         ListenerMode::TlsOnly => {
             let mut tls = tls;
             let _ = tls.shutdown().await;
+            None
         }
         ListenerMode::MqttAlpn if conn.alpn_protocol() != Some(ALPN_MQTT_CA) => {
             c.alpn_rejected.fetch_add(1, Relaxed);
             let mut tls = tls;
             let _ = tls.shutdown().await;
+            None
         }
         ListenerMode::Mqtt | ListenerMode::MqttAlpn => {
             let ctx = SessionCtx {
@@ -233,7 +251,7 @@ async fn handle(
                 shutdown,
                 assigned_seq: shared.assigned_seq.clone(),
             };
-            session::run(tls, ctx).await;
+            Some((tls, ctx))
         }
     }
 }

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::{sleep, timeout_at, Instant};
 
 use super::broker::{Broker, Outbound};
 use super::config::MqttLimits;
 use super::counters::Counters;
 use super::faults::{ConnPlan, PerClientLimit, TokenBucket};
-use crate::mqtt::{self, codes, prop, Connect, Packet, PropValue, Properties, Protocol, QoS};
+use crate::mqtt::{self, codes, prop_id, Connect, Packet, PropValue, Properties, Protocol, QoS};
 
 /// What a session needs from the endpoint.
 pub(crate) struct SessionCtx {
@@ -126,26 +126,27 @@ fn validate(c: &Connect, limits: &MqttLimits) -> Result<(), Option<(u8, u8)>> {
     Ok(())
 }
 
-/// Runs a session to its end.
-pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: SessionCtx) {
-    let mut conn = Conn {
-        stream,
-        buf: BytesMut::with_capacity(256),
-        out: BytesMut::with_capacity(64),
-        protocol: Protocol::V311,
-        max_packet: ctx.limits.max_packet,
-    };
-    let counters = ctx.counters.clone();
-    let deadline = Instant::now() + Duration::from_secs_f64(ctx.limits.connect_timeout_s);
+/// What the CONNECT phase settled.
+struct Accepted {
+    client_id: String,
+    will: Option<mqtt::Will>,
+    keep_alive: u16,
+}
 
-    // 1. CONNECT.
+/// Reads and answers the CONNECT. `None`: the connection is done.
+async fn accept_connect<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    ctx: &SessionCtx,
+) -> Option<Accepted> {
+    let counters = &ctx.counters;
+    let deadline = Instant::now() + Duration::from_secs_f64(ctx.limits.connect_timeout_s);
     let connect = loop {
         match conn.buffered() {
             Ok(Some(Packet::Connect(c))) => break c,
             Ok(Some(_)) => {
                 // Anything before CONNECT is a protocol violation.
                 counters.protocol_errors.fetch_add(1, Relaxed);
-                return conn.close().await;
+                return None;
             }
             Ok(None) => {}
             Err(ReadEnd::Malformed) => {
@@ -157,25 +158,25 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
                         .send(&connack(codes::V5_MALFORMED, Properties::default()))
                         .await;
                 }
-                return conn.close().await;
+                return None;
             }
-            Err(ReadEnd::Closed) => return,
+            Err(ReadEnd::Closed) => return None,
         }
         match timeout_at(deadline, conn.fill()).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) | Err(_) => return conn.close().await,
+            Ok(Err(_)) | Err(_) => return None,
         }
     };
     let v5 = connect.level == 5;
     conn.protocol = if v5 { Protocol::V5 } else { Protocol::V311 };
     let pick = |(c3, c5): (u8, u8)| if v5 { c5 } else { c3 };
 
-    // 2. Validation, faults, limits, in the order a real broker meets them.
+    // Validation, faults, limits, in the order a real broker meets them.
     let mut refusal = match validate(&connect, &ctx.limits) {
         Ok(()) => None,
         Err(None) => {
             counters.protocol_errors.fetch_add(1, Relaxed);
-            return conn.close().await;
+            return None;
         }
         Err(Some(codes)) => Some(pick(codes)),
     };
@@ -205,7 +206,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
     if let Some(code) = refusal {
         counters.connack(code);
         let _ = conn.send(&connack(code, Properties::default())).await;
-        return conn.close().await;
+        return None;
     }
 
     let mut props = Properties::default();
@@ -215,11 +216,11 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
             ctx.assigned_seq.fetch_add(1, Relaxed)
         );
         if v5 {
-            props.push(prop::ASSIGNED_CLIENT_ID, PropValue::Str(id.clone()));
+            props.push(prop_id::ASSIGNED_CLIENT_ID, PropValue::Str(id.clone()));
         }
         id
     } else {
-        connect.client_id.clone()
+        connect.client_id
     };
     // Keep alive 0 means none to the spec; AWS applies its maximum instead,
     // so no connection lives forever in silence.
@@ -229,26 +230,60 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
         k => k.max(ctx.limits.min_keep_alive),
     };
     if v5 && keep_alive != requested {
-        props.push(prop::SERVER_KEEP_ALIVE, PropValue::U16(keep_alive));
+        props.push(prop_id::SERVER_KEEP_ALIVE, PropValue::U16(keep_alive));
     }
     if v5 {
-        props.push(prop::MAX_QOS, PropValue::Byte(1));
-        props.push(prop::SHARED_SUB_AVAILABLE, PropValue::Byte(0));
+        props.push(prop_id::MAX_QOS, PropValue::Byte(1));
+        props.push(prop_id::SHARED_SUB_AVAILABLE, PropValue::Byte(0));
     }
     counters.connack(codes::V3_ACCEPTED);
-    if conn
-        .send(&connack(codes::V3_ACCEPTED, props))
-        .await
-        .is_err()
-    {
-        return;
-    }
+    conn.send(&connack(codes::V3_ACCEPTED, props)).await.ok()?;
+    Some(Accepted {
+        client_id,
+        will: connect.will,
+        keep_alive,
+    })
+}
 
-    // 3. The session proper.
-    let (tx, mut rx) = mpsc::channel::<Outbound>(16);
-    let session = ctx.broker.register(&client_id, tx.clone());
+/// Waits for a delivery when the session has subscribed, forever otherwise.
+async fn next_delivery(rx: &mut Option<mpsc::Receiver<Outbound>>) -> Option<Outbound> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Per-session state the packet handler may change.
+pub(crate) struct Live {
+    session: u64,
+    /// Created on the first SUBSCRIBE: only subscribers pay for a channel.
+    tx: Option<mpsc::Sender<Outbound>>,
+    rx: Option<mpsc::Receiver<Outbound>>,
+}
+
+/// Runs a session to its end.
+pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: SessionCtx) {
+    let mut conn = Conn {
+        stream,
+        buf: BytesMut::with_capacity(256),
+        out: BytesMut::new(),
+        protocol: Protocol::V311,
+        max_packet: ctx.limits.max_packet,
+    };
+    let counters = ctx.counters.clone();
+    // Boxed so the long-lived session future does not carry the CONNECT
+    // phase's state.
+    let Some(accepted) = Box::pin(accept_connect(&mut conn, &ctx)).await else {
+        return conn.close().await;
+    };
+    let kick = Arc::new(Notify::new());
+    let mut live = Live {
+        session: ctx.broker.register(&accepted.client_id, kick.clone()),
+        tx: None,
+        rx: None,
+    };
     counters.sessions_open.fetch_add(1, Relaxed);
-    let silence = Duration::from_millis(u64::from(keep_alive) * 1500);
+    let silence = Duration::from_millis(u64::from(accepted.keep_alive) * 1500);
     let mut idle_deadline = Instant::now() + silence;
     let mut next_pid: u16 = 0;
     let mut clean_exit = false;
@@ -258,7 +293,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
             match conn.buffered() {
                 Ok(Some(p)) => {
                     idle_deadline = Instant::now() + silence;
-                    match handle(&mut conn, p, &ctx, session, &tx).await {
+                    match Box::pin(handle(&mut conn, p, &ctx, &mut live)).await {
                         Step::Continue => {}
                         Step::Disconnect => {
                             clean_exit = true;
@@ -281,7 +316,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
         }
         tokio::select! {
             r = conn.fill() => if r.is_err() { break 'session },
-            msg = rx.recv() => match msg {
+            msg = next_delivery(&mut live.rx) => match msg {
                 Some(Outbound::Deliver { topic, payload, qos }) => {
                     let packet_id = (qos != QoS::AtMostOnce).then(|| {
                         next_pid = next_pid.wrapping_add(1).max(1);
@@ -296,15 +331,15 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
                         properties: Properties::default(),
                         payload,
                     });
-                    if conn.send(&p).await.is_err() { break 'session }
-                }
-                Some(Outbound::TakenOver) => {
-                    counters.taken_over.fetch_add(1, Relaxed);
-                    send_disconnect(&mut conn, codes::V5_SESSION_TAKEN_OVER).await;
-                    break 'session;
+                    if Box::pin(conn.send(&p)).await.is_err() { break 'session }
                 }
                 None => break 'session,
             },
+            _ = kick.notified() => {
+                counters.taken_over.fetch_add(1, Relaxed);
+                send_disconnect(&mut conn, codes::V5_SESSION_TAKEN_OVER).await;
+                break 'session;
+            }
             _ = tokio::time::sleep_until(idle_deadline) => {
                 counters.keepalive_timeouts.fetch_add(1, Relaxed);
                 send_disconnect(&mut conn, codes::V5_KEEP_ALIVE_TIMEOUT).await;
@@ -318,12 +353,12 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
         }
     }
     if !clean_exit {
-        if let Some(w) = &connect.will {
+        if let Some(w) = &accepted.will {
             let qos = QoS::from_bits(w.qos).unwrap_or(QoS::AtMostOnce);
             ctx.broker.publish(&w.topic, w.payload.clone(), qos);
         }
     }
-    ctx.broker.unregister(&client_id, session);
+    ctx.broker.unregister(&accepted.client_id, live.session);
     counters.sessions_open.fetch_sub(1, Relaxed);
     conn.close().await;
 }
@@ -349,9 +384,9 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     p: Packet,
     ctx: &SessionCtx,
-    session: u64,
-    tx: &mpsc::Sender<Outbound>,
+    live: &mut Live,
 ) -> Step {
+    let session = live.session;
     let v5 = conn.protocol == Protocol::V5;
     let sent = match p {
         Packet::PingReq => conn.send(&Packet::PingResp).await,
@@ -389,6 +424,11 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                         }
                     }
                     Some(q @ (QoS::AtMostOnce | QoS::AtLeastOnce)) => {
+                        let tx = live.tx.get_or_insert_with(|| {
+                            let (tx, rx) = mpsc::channel(16);
+                            live.rx = Some(rx);
+                            tx
+                        });
                         ctx.broker.subscribe(session, &f.filter, q, tx);
                         q as u8
                     }

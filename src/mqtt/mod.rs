@@ -16,7 +16,7 @@ pub mod topic;
 pub use decode::{decode, decode_connect_level, Decoded, DEFAULT_MAX_REMAINING};
 pub use encode::encode;
 pub use packet::*;
-pub use properties::{id as prop, PropValue, Properties, Property};
+pub use properties::{id as prop_id, PropValue, Properties, Property};
 
 /// Why bytes are not a valid MQTT packet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

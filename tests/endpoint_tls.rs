@@ -64,7 +64,9 @@ async fn sni_routes_to_the_aws_chains() {
     let s = tls(addr, &ats_host("us-east-1"), &o).await.unwrap();
     assert!(presented(&s)[0].contains("Amazon ECDSA 256 M01"));
 
-    let snap = ep.counters().snapshot();
+    let c = ep.counters();
+    assert!(common::eventually(|| c.snapshot().handshakes_total() == 4).await);
+    let snap = c.snapshot();
     assert_eq!(snap.handshakes.get("legacy/tls1.3"), Some(&1));
     assert_eq!(snap.handshakes.get("ats-rsa-xsign/tls1.3"), Some(&2));
     assert_eq!(snap.handshakes.get("ats-ecc/tls1.3"), Some(&1));
@@ -118,9 +120,8 @@ async fn client_rejection_is_counted_as_alert_received() {
             rustls::CertificateError::UnknownIssuer
         ))
     ));
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let snap = ep.counters().snapshot();
-    assert_eq!(snap.alerts_received.get("UnknownCA"), Some(&1), "{snap:?}");
+    let c = ep.counters();
+    assert!(common::eventually(|| c.snapshot().alerts_received.get("UnknownCA") == Some(&1)).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,7 +159,8 @@ async fn mutual_tls_required_and_optional() {
         ))
         .await;
     assert_eq!(ack.map(|a| a.code), Some(0));
-    assert!(ep.counters().snapshot().handshake_failed >= 1);
+    let c = ep.counters();
+    assert!(common::eventually(|| c.snapshot().handshake_failed >= 1).await);
 
     // Optional: both work.
     let ep = endpoint(|c| c.mtls = MtlsMode::Optional).await;
@@ -286,8 +288,7 @@ async fn two_endpoints_share_a_port_with_reuseport() {
             .await
             .unwrap();
     }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let a = first.counters().snapshot().handshakes_total();
-    let b = second.counters().snapshot().handshakes_total();
-    assert_eq!(a + b, 20);
+    let (c1, c2) = (first.counters(), second.counters());
+    let total = || c1.snapshot().handshakes_total() + c2.snapshot().handshakes_total();
+    assert!(common::eventually(|| total() == 20).await, "{}", total());
 }

@@ -82,3 +82,16 @@ pub fn ats_host(region: &str) -> String {
 pub fn legacy_host(region: &str) -> String {
     chainstorm::pki::regions::endpoint_host("a1b2c3d4e5f6g7", region, false)
 }
+
+/// Waits (up to 5 s) until `cond` holds: server-side counters are bumped a
+/// moment after the client sees its side complete.
+pub async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    cond()
+}

@@ -118,6 +118,9 @@ pub struct ServeArgs {
     /// IoTSecurityPolicy_TLS12_1_2_2022_10).
     #[arg(long, default_value = "IoTSecurityPolicy_TLS13_1_2_2022_10")]
     pub security_policy: String,
+    /// With mutual TLS: refuse a CONNECT whose client id is not the certificate's CN.
+    #[arg(long)]
+    pub client_id_must_match_cn: bool,
     /// Serve the ATS ECC chain whenever the client offers ECDSA (default: RSA unless it cannot).
     #[arg(long)]
     pub prefer_ecc: bool,

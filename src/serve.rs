@@ -81,7 +81,10 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
             KeyPreference::PreferRsa
         },
         resumption: a.resumption,
-        mqtt: MqttLimits::default(),
+        mqtt: MqttLimits {
+            client_id_must_match_cn: a.client_id_must_match_cn,
+            ..MqttLimits::default()
+        },
         faults,
         handshake_timeout_s: 10.0,
     })

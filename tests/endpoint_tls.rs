@@ -162,6 +162,27 @@ async fn mutual_tls_required_and_optional() {
     let c = ep.counters();
     assert!(common::eventually(|| c.snapshot().handshake_failed >= 1).await);
 
+    // The certificate's CN is the device identity: with the AWS-style
+    // policy, another client id is not authorized.
+    let ep2 = endpoint(|c| {
+        c.mtls = MtlsMode::Required;
+        c.mqtt.client_id_must_match_cn = true;
+    })
+    .await;
+    let addr2 = ep2.addr(ListenerMode::Mqtt).unwrap();
+    for (id, want) in [("thing-42", 0u8), ("someone-else", 5)] {
+        let s = tls(addr2, &host, &o).await.unwrap();
+        let mut m = common::client::Mqtt::new(s, chainstorm::mqtt::Protocol::V311);
+        let ack = m
+            .connect(chainstorm::mqtt::Connect::new(
+                chainstorm::mqtt::Protocol::V311,
+                id,
+                60,
+            ))
+            .await;
+        assert_eq!(ack.map(|a| a.code), Some(want), "{id}");
+    }
+
     // Optional: both work.
     let ep = endpoint(|c| c.mtls = MtlsMode::Optional).await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();

@@ -264,6 +264,10 @@ pub struct MqttLimits {
     pub max_packet: u32,
     /// Seconds to wait for CONNECT after the handshake.
     pub connect_timeout_s: f64,
+    /// Refuse (not authorized) a CONNECT whose client id differs from the
+    /// client certificate's CN, as an AWS policy using
+    /// `${iot:Connection.Thing.ThingName}` does. Only with mutual TLS.
+    pub client_id_must_match_cn: bool,
 }
 
 impl Default for MqttLimits {
@@ -276,6 +280,7 @@ impl Default for MqttLimits {
             keep_alive_code_v5: crate::mqtt::codes::V5_PROTOCOL_ERROR,
             max_packet: crate::mqtt::DEFAULT_MAX_REMAINING,
             connect_timeout_s: 10.0,
+            client_id_must_match_cn: false,
         }
     }
 }

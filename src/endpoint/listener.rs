@@ -250,6 +250,11 @@ async fn handle(
                 client_limit: shared.client_limit.clone(),
                 shutdown,
                 assigned_seq: shared.assigned_seq.clone(),
+                identity: conn
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| crate::pki::describe_cert(c.as_ref()).ok())
+                    .and_then(|s| s.common_name),
             };
             Some((tls, ctx))
         }

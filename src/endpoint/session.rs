@@ -30,6 +30,8 @@ pub(crate) struct SessionCtx {
     pub shutdown: watch::Receiver<bool>,
     /// Process-wide counter for assigned client ids.
     pub assigned_seq: Arc<std::sync::atomic::AtomicU64>,
+    /// The device identity: CN of the client certificate, with mutual TLS.
+    pub identity: Option<String>,
 }
 
 /// Why reading a packet ended.
@@ -180,6 +182,12 @@ async fn accept_connect<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Err(Some(codes)) => Some(pick(codes)),
     };
+    if refusal.is_none()
+        && ctx.limits.client_id_must_match_cn
+        && ctx.identity.as_deref() != Some(connect.client_id.as_str())
+    {
+        refusal = Some(pick((codes::V3_NOT_AUTHORIZED, codes::V5_NOT_AUTHORIZED)));
+    }
     if refusal.is_none() {
         refusal = ctx.plan.connack_refusal.map(pick);
     }

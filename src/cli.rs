@@ -23,7 +23,7 @@ pub enum Command {
     Pki(PkiCommand),
     /// List the trust profiles and what each trusts or distrusts.
     Profiles(ProfilesArgs),
-    /// Run a load scenario (the load engine is not built yet).
+    /// Run a load scenario: a fleet against an endpoint, results under results/.
     Run(RunArgs),
     /// Run the mock IoT endpoint (TLS + MQTT, SNI-routed chains, faults).
     Serve(ServeArgs),
@@ -88,6 +88,27 @@ pub struct ProfilesArgs {
 pub struct RunArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
+    /// Allow targets outside 127.0.0.0/8 and ::1.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Results root (default: the scenario's run.output_dir).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Print the summary as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Headless progress lines even on a terminal (the TUI is not built yet).
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Override the scenario's duration, seconds.
+    #[arg(long)]
+    pub duration_s: Option<f64>,
+    /// Cap every fleet group at this many devices.
+    #[arg(long)]
+    pub devices: Option<u64>,
 }
 
 /// Arguments of `serve`.

@@ -223,11 +223,72 @@ fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
 }
 
 fn run(a: RunArgs) -> Result<ExitCode> {
-    if !a.scenario.exists() {
-        bail!("{}: no such file", a.scenario.display());
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::Arc;
+
+    use chainstorm::engine::Control;
+    use chainstorm::runner::{self, RunOptions};
+
+    if let Some(d) = a.duration_s {
+        if !(d > 0.0) {
+            bail!("--duration-s must be > 0");
+        }
     }
-    bail!(
-        "{}: the load engine is not built yet; today chainstorm offers `pki init`, `pki show` and `profiles`",
-        a.scenario.display()
-    )
+    let opts = RunOptions {
+        allow_remote: a.allow_remote,
+        output_dir: a.output.clone(),
+        progress: !a.quiet,
+        duration: a.duration_s.map(std::time::Duration::from_secs_f64),
+        devices: a.devices,
+    };
+    let scenario = runner::prepare(&a.scenario, &opts)?;
+    let control = Control::new();
+    // Ctrl-C and SIGTERM stop arrivals and drain; results are still written.
+    let signal = Arc::new(AtomicU8::new(0));
+    {
+        let (control, signal) = (control.clone(), signal.clone());
+        std::thread::Builder::new()
+            .name("chainstorm-signals".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    let Ok(mut term) =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    else {
+                        return;
+                    };
+                    let sig = tokio::select! {
+                        _ = tokio::signal::ctrl_c() => 2,
+                        _ = term.recv() => 15,
+                    };
+                    signal.store(sig, Ordering::SeqCst);
+                    eprintln!(
+                        "chainstorm: stopping (signal {sig}): draining, then writing results"
+                    );
+                    control.stop();
+                });
+            })
+            .context("starting the signal thread")?;
+    }
+    let outcome = runner::run_scenario(scenario, opts, control)?;
+    if a.json {
+        let text = serde_json::to_string_pretty(&outcome.summary)?;
+        outln!("{text}");
+    } else {
+        let text = runner::render(&outcome);
+        outln!("{text}");
+    }
+    let sig = signal.load(Ordering::SeqCst);
+    Ok(if sig != 0 {
+        ExitCode::from(128 + sig)
+    } else if outcome.summary.verdict != "pass" {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -10,7 +10,11 @@
 #![warn(missing_docs)]
 
 pub mod endpoint;
+pub mod engine;
 pub mod metrics;
 pub mod mqtt;
 pub mod pki;
+pub mod results;
+pub mod runner;
+pub mod scenario;
 pub mod trust;

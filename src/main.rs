@@ -4,7 +4,6 @@
 
 mod cli;
 mod commands;
-mod limits;
 mod serve;
 
 use std::process::ExitCode;

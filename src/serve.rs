@@ -99,7 +99,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         .build()
         .context("starting the tokio runtime")?;
     rt.block_on(async move {
-        crate::limits::raise_nofile();
+        chainstorm::runner::limits::raise_nofile();
         let handle = Endpoint::start(cfg.clone(), &pki).await?;
         let prefix = cfg.account_prefix.as_deref().unwrap_or("<any-prefix>");
         for (mode, addr) in handle.addrs() {

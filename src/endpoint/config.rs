@@ -10,10 +10,11 @@ use serde::Deserialize;
 use crate::pki::ChainKind;
 
 /// What a listener does after the TLS handshake.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ListenerMode {
     /// Port 8883 semantics: MQTT over TLS, no ALPN required.
+    #[default]
     Mqtt,
     /// Port 443 semantics: ALPN `x-amzn-mqtt-ca` required, then MQTT.
     MqttAlpn,

@@ -1,7 +1,16 @@
-//! Measurement vocabulary shared by every layer that classifies or records:
-//! phases and the failure taxonomy (DESIGN.md). Knows nothing of the engine,
-//! the endpoint or the UI.
+//! Measurement vocabulary and recording, shared by every layer that measures
+//! or classifies: phases, series keys, the failure taxonomy, per-worker
+//! recorders, the aggregate and the snapshots the UI and results read.
+//! Knows nothing of the engine, the endpoint or the UI.
 
+mod failure;
+mod phase;
+mod recorder;
+mod snapshot;
 mod taxonomy;
 
+pub use failure::{dial_cause, FailPhase, Failure, FailureKey, FailureStat};
+pub use phase::{EndpointKind, Phase, SeriesKey};
+pub use recorder::{histogram, Aggregate, Counts, IntervalData, LocalRecorder, MAX_NANOS};
+pub use snapshot::{FailureRow, PhaseRow, Snapshot, Stats};
 pub use taxonomy::VerifyCause;

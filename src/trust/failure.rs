@@ -112,9 +112,20 @@ impl VerifyFailure {
             }
             _ => VerifyCause::Other,
         };
-        Some(VerifyFailure {
-            cause,
-            message: format!("{ce:?}"),
-        })
+        let message = match cause {
+            VerifyCause::UnknownIssuer => {
+                "no path from the server's chain to any anchor of the trust store".into()
+            }
+            VerifyCause::Expired => format!("a certificate of the chain has expired ({ce:?})"),
+            VerifyCause::NotYetValid => {
+                format!("a certificate of the chain is not valid yet ({ce:?})")
+            }
+            VerifyCause::NameMismatch => {
+                format!("the certificate does not cover the server name ({ce:?})")
+            }
+            VerifyCause::BadSignature => "a signature of the chain does not verify".into(),
+            _ => format!("{ce:?}"),
+        };
+        Some(VerifyFailure { cause, message })
     }
 }

@@ -18,7 +18,8 @@ pub use policy::{
 };
 pub use profile::{TrustProfile, BUILTIN};
 pub use verifier::{
-    ChainVerifier, PathKind, TimedVerifier, ValidationProbe, ValidationSample, VerifiedChain,
+    with_probe, CauseCode, ChainVerifier, PathKind, TimedVerifier, ValidationProbe,
+    ValidationSample, VerifiedChain,
 };
 
 /// Errors of the trust layer.

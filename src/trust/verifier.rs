@@ -104,6 +104,18 @@ impl ChainVerifier {
         }
     }
 
+    /// A verifier using `provider`'s signature algorithms (e.g. an
+    /// ECDSA-only device's).
+    pub fn new_with_provider(
+        profile: Arc<TrustProfile>,
+        provider: &rustls::crypto::CryptoProvider,
+    ) -> ChainVerifier {
+        ChainVerifier {
+            profile,
+            algs: provider.signature_verification_algorithms,
+        }
+    }
+
     /// The profile.
     pub fn profile(&self) -> &TrustProfile {
         &self.profile
@@ -296,8 +308,23 @@ impl ValidationProbe {
     }
 }
 
+tokio::task_local! {
+    /// The probe of the connection being handshaken by the current task.
+    static TASK_PROBE: Arc<ValidationProbe>;
+}
+
+/// Runs `fut` (a TLS handshake) with `probe` as the place where any
+/// [`TimedVerifier`] it calls reports. This is how one `ClientConfig` (one
+/// verifier) is shared by thousands of devices while each connection still
+/// gets its own timing, without a lock: the verifier runs inside the
+/// handshake's poll, in the task that owns the probe.
+pub async fn with_probe<F: std::future::Future>(probe: Arc<ValidationProbe>, fut: F) -> F::Output {
+    TASK_PROBE.scope(probe, fut).await
+}
+
 /// A rustls [`ServerCertVerifier`] that times each chain validation and
-/// writes the result into its [`ValidationProbe`].
+/// writes the result into the calling task's probe (see [`with_probe`]), or
+/// into its own [`ValidationProbe`] outside such a scope.
 #[derive(Debug)]
 pub struct TimedVerifier {
     core: Arc<ChainVerifier>,
@@ -343,7 +370,9 @@ impl ServerCertVerifier for TimedVerifier {
             .as_ref()
             .map(|v| *v)
             .map_err(|f| CauseCode::pack(&f.cause, profile));
-        self.probe.record(nanos, &packed);
+        if TASK_PROBE.try_with(|p| p.record(nanos, &packed)).is_err() {
+            self.probe.record(nanos, &packed);
+        }
         match result {
             Ok(_) => Ok(ServerCertVerified::assertion()),
             Err(f) => Err(f.to_rustls()),

@@ -1,0 +1,272 @@
+//! The load engine: an open-loop scheduler feeding device sessions to
+//! worker threads, per-worker recording merged each tick into snapshots.
+//!
+//! The engine talks to an endpoint only over sockets; it never imports the
+//! `endpoint` module, even when the endpoint runs in the same process.
+
+mod client;
+mod device;
+mod dialer;
+mod shared;
+mod snapshot;
+mod worker;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+pub use client::{with_device_cert, ClientConfigs, ClientKey, DeviceCertResolver};
+pub use dialer::{loopback_sources, Dialer};
+pub use shared::RunInputs;
+
+use crate::metrics::{Aggregate, IntervalData, Snapshot};
+
+/// Errors of the engine layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A TLS configuration could not be built.
+    #[error("TLS client configuration: {0}")]
+    Tls(String),
+    /// A trust profile could not be resolved.
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
+    /// Minting device certificates failed.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    /// A bad input file.
+    #[error("{0}")]
+    Input(String),
+    /// Worker threads could not start.
+    #[error("starting worker threads: {0}")]
+    Threads(std::io::Error),
+    /// The accounting identity failed: a bug, reported loudly.
+    #[error("accounting identity violated: {0}")]
+    Accounting(String),
+}
+
+/// One tick, as observers see it.
+pub struct Tick<'a> {
+    /// Seconds since start.
+    pub elapsed_s: f64,
+    /// Everything recorded in this interval (all workers merged).
+    pub interval: &'a IntervalData,
+    /// The snapshot built from it.
+    pub snapshot: &'a Snapshot,
+}
+
+/// What a finished run returns.
+pub struct RunReport {
+    /// Everything recorded.
+    pub aggregate: Aggregate,
+    /// The last snapshot.
+    pub snapshot: Snapshot,
+    /// Stopped by a signal before the planned end.
+    pub interrupted: bool,
+    /// Wall time of the run, s.
+    pub wall_s: f64,
+}
+
+/// Controls of a running engine (stop early, pause arrivals).
+#[derive(Clone)]
+pub struct Control {
+    stop: Arc<watch::Sender<bool>>,
+    paused: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Control {
+    /// A fresh control.
+    pub fn new() -> Control {
+        Control {
+            stop: Arc::new(watch::channel(false).0),
+            paused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    /// Stops arrivals, ends holds, starts the drain.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Pauses or resumes arrivals.
+    pub fn set_paused(&self, p: bool) {
+        self.paused.store(p, Relaxed);
+    }
+
+    /// Whether arrivals are paused.
+    pub fn paused(&self) -> bool {
+        self.paused.load(Relaxed)
+    }
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control::new()
+    }
+}
+
+/// Runs a plan to its end. `observe` is called once per tick and once at the end.
+pub async fn run(
+    inputs: RunInputs<'_>,
+    control: Control,
+    mut observe: impl FnMut(&Tick<'_>),
+) -> Result<RunReport, EngineError> {
+    let s = inputs.scenario;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (abort_tx, abort_rx) = watch::channel(false);
+    // A short lead so the first arrivals are not late by construction.
+    let start = Instant::now() + Duration::from_millis(50);
+    let sh = Arc::new(shared::build(&inputs, stop_rx.clone(), abort_rx, start)?);
+    let labels = snapshot::Labels {
+        groups: s.groups.iter().map(|g| g.name.clone()).collect(),
+        profiles: s.groups.iter().map(|g| g.profile.clone()).collect(),
+    };
+    let workers_n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let (data_tx, data_rx) = std::sync::mpsc::channel::<IntervalData>();
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for id in 0..workers_n {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        senders.push(tx);
+        handles.push(
+            worker::spawn(id, rx, sh.clone(), data_tx.clone(), s.interval)
+                .map_err(EngineError::Threads)?,
+        );
+    }
+    drop(data_tx);
+
+    // The open-loop scheduler: each device is handed to a worker at its
+    // intended start, whatever happened to the previous ones. A plain thread
+    // with std sleeps: tokio's timer rounds up to whole milliseconds, which
+    // would show up as scheduler lag.
+    let devices = inputs.plan.devices.clone();
+    let sched_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let paused = control.paused.clone();
+    let std_start = std::time::Instant::now() + start.saturating_duration_since(Instant::now());
+    let scheduler = {
+        let sched_stop = sched_stop.clone();
+        std::thread::Builder::new()
+            .name("chainstorm-scheduler".into())
+            .spawn(move || {
+                let mut pause_shift = Duration::ZERO;
+                for (i, d) in devices.into_iter().enumerate() {
+                    loop {
+                        if sched_stop.load(Relaxed) {
+                            return;
+                        }
+                        if paused.load(Relaxed) {
+                            std::thread::sleep(Duration::from_millis(20));
+                            pause_shift += Duration::from_millis(20);
+                            continue;
+                        }
+                        let at = std_start + d.arrival + pause_shift;
+                        let now = std::time::Instant::now();
+                        if now >= at {
+                            break;
+                        }
+                        // Sleep in slices so a stop is noticed promptly.
+                        std::thread::sleep((at - now).min(Duration::from_millis(20)));
+                    }
+                    let mut d = d;
+                    d.arrival += pause_shift;
+                    if senders[i % senders.len()].send(d).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(EngineError::Threads)?
+    };
+
+    let mut agg = Aggregate::default();
+    let mut ext_stop = control.stop.subscribe();
+    let mut ticker = tokio::time::interval_at(start + s.interval, s.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stopped_at: Option<Instant> = None;
+    let mut interrupted = false;
+    let mut aborted = false;
+    let mut last_tick = start;
+    let final_snapshot;
+    loop {
+        let end_at = sh.end;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = tokio::time::sleep_until(end_at), if stopped_at.is_none() => {}
+            _ = ext_stop.wait_for(|v| *v), if stopped_at.is_none() => { interrupted = true; }
+        }
+        let now = Instant::now();
+        if stopped_at.is_none() && (now >= sh.end || interrupted) {
+            stopped_at = Some(now);
+            sched_stop.store(true, Relaxed);
+            let _ = stop_tx.send(true);
+        }
+        if let Some(t) = stopped_at {
+            if !aborted && now >= t + s.drain {
+                aborted = true;
+                let _ = abort_tx.send(true);
+            }
+        }
+        let done = handles.iter().all(|h| h.is_finished());
+        let mut interval = IntervalData::default();
+        while let Ok(d) = data_rx.try_recv() {
+            interval.merge(d);
+        }
+        agg.absorb(&interval);
+        let secs = now.duration_since(last_tick).as_secs_f64();
+        last_tick = now;
+        let mut snap = snapshot::build(&agg, &interval, secs, &labels);
+        snap.elapsed_s = now.saturating_duration_since(start).as_secs_f64();
+        snap.planned_s = s.duration.as_secs_f64();
+        snap.connected = sh.connected.load(Relaxed);
+        snap.planned_devices = inputs.plan.devices.len() as u64;
+        snap.state = match (stopped_at, done) {
+            (_, true) => "done",
+            (Some(_), false) => "draining",
+            (None, _) if control.paused() => "paused",
+            (None, _) if scheduler.is_finished() => "holding",
+            _ => "ramping",
+        }
+        .to_string();
+        observe(&Tick {
+            elapsed_s: snap.elapsed_s,
+            interval: &interval,
+            snapshot: &snap,
+        });
+        if done {
+            final_snapshot = snap;
+            break;
+        }
+    }
+    let _ = scheduler.join();
+    for h in handles {
+        let _ = h.join();
+    }
+    // Anything sent between the last check and the joins.
+    let mut rest = IntervalData::default();
+    while let Ok(d) = data_rx.try_recv() {
+        rest.merge(d);
+    }
+    agg.absorb(&rest);
+    let c = &agg.counts;
+    if c.attempted != c.succeeded + c.failed() + c.aborted {
+        return Err(EngineError::Accounting(format!(
+            "attempted {} != succeeded {} + failed {} + in flight at stop {}",
+            c.attempted,
+            c.succeeded,
+            c.failed(),
+            c.aborted
+        )));
+    }
+    let wall_s = start.elapsed().as_secs_f64();
+    Ok(RunReport {
+        aggregate: agg,
+        snapshot: final_snapshot,
+        interrupted,
+        wall_s,
+    })
+}

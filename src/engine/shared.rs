@@ -1,0 +1,230 @@
+//! What every worker and device shares for a run: groups with their TLS
+//! configurations and names, the dialer, device certificates, signals.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::sign::CertifiedKey;
+use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
+
+use super::client::{ClientConfigs, ClientKey};
+use super::dialer::Dialer;
+use super::EngineError;
+use crate::pki::{regions, PkiBundle};
+use crate::scenario::schema::{AtsKey, EndpointChoice, Protocol, Reconnect};
+use crate::scenario::{DevicePlan, MigrationSpec, Plan, Scenario};
+use crate::trust::TrustProfile;
+
+/// A fleet group, ready to run.
+pub(crate) struct GroupRt {
+    pub name: String,
+    pub protocol: Protocol,
+    pub endpoint: EndpointChoice,
+    pub keepalive_s: u16,
+    pub hold: Duration,
+    pub publish_per_s: f64,
+    pub mtls: bool,
+    pub sni_legacy: String,
+    pub sni_ats: String,
+    pub config: Arc<rustls::ClientConfig>,
+}
+
+/// Run-wide state.
+pub(crate) struct Shared {
+    pub seed: u64,
+    pub start: Instant,
+    pub run_start: std::time::Instant,
+    pub end: Instant,
+    pub stop: watch::Receiver<bool>,
+    pub abort: watch::Receiver<bool>,
+    pub in_flight: Option<Arc<Semaphore>>,
+    pub connected: Arc<AtomicI64>,
+    pub groups: Vec<GroupRt>,
+    pub dialer: Dialer,
+    pub device_certs: HashMap<(u16, u32), Arc<CertifiedKey>>,
+    pub reconnect: Reconnect,
+    pub migration: Option<MigrationSpec>,
+    pub tls_timeout: Duration,
+    pub mqtt_timeout: Duration,
+}
+
+impl Shared {
+    pub(crate) fn device_cert(&self, d: &DevicePlan) -> Option<Arc<CertifiedKey>> {
+        self.device_certs.get(&(d.group, d.index)).cloned()
+    }
+
+    /// Which endpoint a device uses for an attempt at `t_s` seconds.
+    pub(crate) fn endpoint_for(
+        &self,
+        d: &DevicePlan,
+        g: &GroupRt,
+        t_s: f64,
+        attempt: u32,
+    ) -> EndpointChoice {
+        let Some(m) = &self.migration else {
+            return g.endpoint;
+        };
+        if !m.groups.contains(&(d.group as usize)) {
+            return g.endpoint;
+        }
+        if d.flips {
+            // Dual-root devices switching back and forth at every reconnect.
+            return if attempt % 2 == 0 {
+                EndpointChoice::Legacy
+            } else {
+                EndpointChoice::Ats
+            };
+        }
+        if d.rank < m.fraction_at(t_s) {
+            EndpointChoice::Ats
+        } else {
+            EndpointChoice::Legacy
+        }
+    }
+}
+
+/// What building the shared state needs besides the scenario.
+pub struct RunInputs<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// Its plan.
+    pub plan: &'a Plan,
+    /// The PKI (mock roots for profiles, device CA).
+    pub pki: &'a PkiBundle,
+    /// Where to connect.
+    pub targets: Vec<SocketAddr>,
+    /// Loopback source addresses to rotate over.
+    pub source_addresses: usize,
+}
+
+fn certified_key(id: &crate::pki::DeviceIdentity) -> Result<Arc<CertifiedKey>, EngineError> {
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let key = provider
+        .key_provider
+        .load_private_key(id.key.clone_key())
+        .map_err(|e| EngineError::Tls(format!("device key: {e}")))?;
+    Ok(Arc::new(CertifiedKey::new(vec![id.cert.clone()], key)))
+}
+
+pub(crate) fn build(
+    inp: &RunInputs<'_>,
+    stop: watch::Receiver<bool>,
+    abort: watch::Receiver<bool>,
+    start: Instant,
+) -> Result<Shared, EngineError> {
+    let s = inp.scenario;
+    let mut configs = ClientConfigs::default();
+    let mut groups = Vec::new();
+    for g in &s.groups {
+        let key = ClientKey {
+            profile: g.profile.clone(),
+            tls13: g.tls13,
+            tls12: g.tls12,
+            ecdsa_only: g.ats_key == AtsKey::Ecc,
+            alpn: s.target.alpn.clone(),
+            mtls: g.mtls,
+        };
+        let (config, _profile) = configs.get_or_build(&key, || {
+            TrustProfile::resolve(&g.profile, inp.pki).map_err(EngineError::Trust)
+        })?;
+        let prefix = &s.target.account_prefix;
+        groups.push(GroupRt {
+            name: g.name.clone(),
+            protocol: g.protocol,
+            endpoint: g.endpoint,
+            keepalive_s: g.keepalive_s,
+            hold: g.hold,
+            publish_per_s: g.publish_per_s,
+            mtls: g.mtls,
+            sni_legacy: s
+                .target
+                .sni_legacy
+                .clone()
+                .unwrap_or_else(|| regions::endpoint_host(prefix, &g.region, false)),
+            sni_ats: s
+                .target
+                .sni_ats
+                .clone()
+                .unwrap_or_else(|| regions::endpoint_host(prefix, &g.region, true)),
+            config,
+        });
+    }
+    // Device certificates are minted before the run: minting is not what
+    // the run measures.
+    let mut device_certs = HashMap::new();
+    let shared_cert = match &s.target.client_cert {
+        Some((c, k)) => Some(load_shared_cert(c, k)?),
+        None => None,
+    };
+    for d in &inp.plan.devices {
+        if !groups[d.group as usize].mtls {
+            continue;
+        }
+        let ck = match &shared_cert {
+            Some(c) => c.clone(),
+            None => {
+                let id = inp
+                    .pki
+                    .device_ca()
+                    .mint(&d.client_id)
+                    .map_err(EngineError::Pki)?;
+                certified_key(&id)?
+            }
+        };
+        device_certs.insert((d.group, d.index), ck);
+    }
+    let in_flight = (s.arrival.max_in_flight > 0).then(|| {
+        Arc::new(Semaphore::new(
+            s.arrival.max_in_flight.min(Semaphore::MAX_PERMITS as u64) as usize,
+        ))
+    });
+    Ok(Shared {
+        seed: s.seed,
+        start,
+        run_start: std::time::Instant::now(),
+        end: start + s.duration,
+        stop,
+        abort,
+        in_flight,
+        connected: Arc::new(AtomicI64::new(0)),
+        groups,
+        dialer: Dialer::new(
+            inp.targets.clone(),
+            inp.source_addresses,
+            Duration::from_secs(5),
+        ),
+        device_certs,
+        reconnect: Reconnect {
+            policy: s.reconnect.policy,
+            base_ms: s.reconnect.base_ms,
+            cap_ms: s.reconnect.cap_ms,
+            max_attempts: s.reconnect.max_attempts,
+        },
+        migration: s.migration.clone(),
+        tls_timeout: Duration::from_secs(10),
+        mqtt_timeout: Duration::from_secs(10),
+    })
+}
+
+fn load_shared_cert(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Arc<CertifiedKey>, EngineError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|i| i.collect())
+        .map_err(|e| EngineError::Input(format!("{}: {e}", cert.display())))?;
+    let k = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| EngineError::Input(format!("{}: {e}", key.display())))?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let key = provider
+        .key_provider
+        .load_private_key(k)
+        .map_err(|e| EngineError::Input(format!("{}: {e}", key.display())))?;
+    Ok(Arc::new(CertifiedKey::new(certs, key)))
+}

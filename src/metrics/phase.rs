@@ -1,0 +1,111 @@
+//! What is measured: phases, endpoint kinds and the key of a latency series.
+
+use serde::{Deserialize, Serialize};
+
+/// A measured phase (DESIGN.md "Measurement rules").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// TCP connect, SYN to established.
+    TcpConnect,
+    /// First flight sent to handshake complete.
+    TlsHandshake,
+    /// Inside the verifier, per verification.
+    ChainValidation,
+    /// CONNECT sent to CONNACK read.
+    MqttConnack,
+    /// Intended start to connected (coordinated-omission corrected).
+    ConnectTotal,
+    /// Actual start to connected (what a closed-loop tool would report).
+    ServiceTime,
+    /// How late the attempt started after its intended start.
+    SchedulerLag,
+}
+
+impl Phase {
+    /// Every phase, in display order.
+    pub const ALL: [Phase; 7] = [
+        Phase::TcpConnect,
+        Phase::TlsHandshake,
+        Phase::ChainValidation,
+        Phase::MqttConnack,
+        Phase::ConnectTotal,
+        Phase::ServiceTime,
+        Phase::SchedulerLag,
+    ];
+
+    /// snake_case name, as thresholds and results spell it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::TcpConnect => "tcp_connect",
+            Phase::TlsHandshake => "tls_handshake",
+            Phase::ChainValidation => "chain_validation",
+            Phase::MqttConnack => "mqtt_connack",
+            Phase::ConnectTotal => "connect_total",
+            Phase::ServiceTime => "service_time",
+            Phase::SchedulerLag => "scheduler_lag",
+        }
+    }
+
+    /// Parses a label.
+    pub fn from_label(s: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.label() == s)
+    }
+}
+
+/// Which endpoint an attempt talked to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointKind {
+    /// The VeriSign-chained endpoint.
+    Legacy,
+    /// The ATS endpoint, RSA chain.
+    AtsRsa,
+    /// The ATS endpoint, ECC chain.
+    AtsEcc,
+    /// The ATS endpoint, chain not known (the attempt failed before it).
+    Ats,
+    /// A target that is neither (external, custom names).
+    Custom,
+}
+
+impl EndpointKind {
+    /// Label: `legacy`, `ats-rsa`, `ats-ecc`, `ats`, `custom`.
+    pub fn label(self) -> &'static str {
+        match self {
+            EndpointKind::Legacy => "legacy",
+            EndpointKind::AtsRsa => "ats-rsa",
+            EndpointKind::AtsEcc => "ats-ecc",
+            EndpointKind::Ats => "ats",
+            EndpointKind::Custom => "custom",
+        }
+    }
+}
+
+/// The key of one latency series: phase × fleet group × endpoint kind, and
+/// for chain validation the matched anchor's path kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey {
+    /// Phase.
+    pub phase: Phase,
+    /// Fleet group index.
+    pub group: u16,
+    /// Endpoint kind.
+    pub endpoint: EndpointKind,
+    /// Path kind label of the matched anchor (chain validation only).
+    pub anchor: Option<&'static str>,
+}
+
+impl SeriesKey {
+    /// A tag for interval logs: `phase/group/endpoint[/anchor]`, group by name.
+    pub fn tag(&self, groups: &[String]) -> String {
+        let g = groups
+            .get(self.group as usize)
+            .map(String::as_str)
+            .unwrap_or("?");
+        match self.anchor {
+            Some(a) => format!("{}/{g}/{}/{a}", self.phase.label(), self.endpoint.label()),
+            None => format!("{}/{g}/{}", self.phase.label(), self.endpoint.label()),
+        }
+    }
+}

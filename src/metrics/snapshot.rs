@@ -1,0 +1,139 @@
+//! Snapshots: what the UI, the progress line and the results read. Built by
+//! the aggregator once per tick; readers never touch the hot path.
+
+use serde::{Deserialize, Serialize};
+
+use super::failure::FailPhase;
+use super::phase::{EndpointKind, Phase};
+use hdrhistogram::Histogram;
+
+/// Percentiles of one histogram, ns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Stats {
+    /// Reads a histogram.
+    pub fn of(h: &Histogram<u64>) -> Stats {
+        if h.is_empty() {
+            return Stats::default();
+        }
+        Stats {
+            count: h.len(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+        }
+    }
+
+    /// A statistic by name: `p50`, `p90`, `p99`, `p99.9`, `max`, `mean`, `count`.
+    pub fn get(&self, stat: &str) -> Option<f64> {
+        Some(match stat {
+            "p50" | "median" => self.p50 as f64,
+            "p90" => self.p90 as f64,
+            "p99" => self.p99 as f64,
+            "p99.9" | "p999" => self.p999 as f64,
+            "max" => self.max as f64,
+            "mean" | "avg" => self.mean,
+            "count" => self.count as f64,
+            _ => return None,
+        })
+    }
+}
+
+/// Per-phase statistics over all groups and endpoints.
+#[derive(Clone, Debug, Serialize)]
+pub struct PhaseRow {
+    /// Phase.
+    pub phase: Phase,
+    /// Last interval.
+    pub interval: Stats,
+    /// Whole run so far.
+    pub total: Stats,
+}
+
+/// One row of the failure table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FailureRow {
+    /// Phase.
+    pub phase: FailPhase,
+    /// Cause.
+    pub cause: String,
+    /// Fleet group name.
+    pub group: String,
+    /// Trust profile of the group.
+    pub profile: String,
+    /// Endpoint kind.
+    pub endpoint: EndpointKind,
+    /// Count so far.
+    pub count: u64,
+    /// Share of all failures.
+    pub share: f64,
+    /// Occurrences in the last interval, per second.
+    pub rate_now: f64,
+    /// ms since start.
+    pub first_seen_ms: u64,
+    /// ms since start.
+    pub last_seen_ms: u64,
+    /// First message.
+    pub sample: String,
+}
+
+/// The state of a run at one tick.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Snapshot {
+    /// Seconds since the run started.
+    pub elapsed_s: f64,
+    /// Planned duration, s.
+    pub planned_s: f64,
+    /// `ramping`, `holding`, `draining`, `paused`, `done`.
+    pub state: String,
+    /// Attempts started.
+    pub attempted: u64,
+    /// Attempts succeeded.
+    pub succeeded: u64,
+    /// Attempts failed.
+    pub failed: u64,
+    /// Attempts neither succeeded nor failed yet.
+    pub in_flight: u64,
+    /// Devices connected now.
+    pub connected: i64,
+    /// Devices planned.
+    pub planned_devices: u64,
+    /// Attempts per second, last interval.
+    pub attempted_rate: f64,
+    /// Successes per second, last interval.
+    pub succeeded_rate: f64,
+    /// Failures per second, last interval.
+    pub failed_rate: f64,
+    /// Latency per phase.
+    pub phases: Vec<PhaseRow>,
+    /// Chain validation per matched anchor (path kind), whole run.
+    pub anchors: Vec<(String, Stats)>,
+    /// Failures, largest first.
+    pub failures: Vec<FailureRow>,
+}
+
+impl Snapshot {
+    /// The row of a phase.
+    pub fn phase(&self, p: Phase) -> Option<&PhaseRow> {
+        self.phases.iter().find(|r| r.phase == p)
+    }
+}

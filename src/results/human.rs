@@ -1,0 +1,123 @@
+//! The human summary printed at the end of a run.
+
+use std::fmt::Write;
+
+use super::summary::Summary;
+
+/// Formats ns with a unit that stays readable from µs to s.
+pub fn duration(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2}s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2}ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1}µs", ns / 1e3)
+    } else {
+        format!("{ns:.0}ns")
+    }
+}
+
+/// Renders the summary as tables: totals, per phase, per group × phase,
+/// failures, thresholds.
+pub fn render(s: &Summary) -> String {
+    let mut o = String::new();
+    let t = &s.totals;
+    let _ = writeln!(
+        o,
+        "{}: {} attempted, {} succeeded, {} failed, {} in flight at stop, {} hold failures ({:.1}s{})",
+        s.scenario,
+        t.attempted,
+        t.succeeded,
+        t.failed,
+        t.in_flight_at_stop,
+        t.hold_failures,
+        s.wall_s,
+        if s.interrupted { ", interrupted" } else { "" }
+    );
+    let _ = writeln!(
+        o,
+        "\n{:<18} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "phase", "count", "p50", "p90", "p99", "p99.9", "max"
+    );
+    for k in &s.phases {
+        let _ = writeln!(
+            o,
+            "{:<18} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            k.phase,
+            k.count,
+            duration(k.p50 as f64),
+            duration(k.p90 as f64),
+            duration(k.p99 as f64),
+            duration(k.p999 as f64),
+            duration(k.max as f64)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n{:<22} {:<10} {:<18} {:>8} {:>10} {:>10}",
+        "group", "endpoint", "phase", "count", "p50", "p99"
+    );
+    for k in s
+        .keys
+        .iter()
+        .filter(|k| k.phase == "connect_total" || k.phase == "chain_validation")
+    {
+        let phase = match &k.anchor {
+            Some(a) => format!("{}[{a}]", k.phase),
+            None => k.phase.clone(),
+        };
+        let _ = writeln!(
+            o,
+            "{:<22} {:<10} {:<18} {:>8} {:>10} {:>10}",
+            k.group,
+            k.endpoint,
+            phase,
+            k.count,
+            duration(k.p50 as f64),
+            duration(k.p99 as f64)
+        );
+    }
+    if !s.failures.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{:<8} {:<34} {:<22} {:<8} {:>8}  sample",
+            "phase", "cause", "group", "endpoint", "count"
+        );
+        for f in &s.failures {
+            let sample: String = f.sample.chars().take(90).collect();
+            let _ = writeln!(
+                o,
+                "{:<8} {:<34} {:<22} {:<8} {:>8}  {sample}",
+                f.phase.label(),
+                f.cause,
+                f.group,
+                f.endpoint.label(),
+                f.count
+            );
+        }
+    }
+    if !s.thresholds.is_empty() {
+        let _ = writeln!(o, "\nthresholds: {}", s.verdict);
+        for t in &s.thresholds {
+            let v = match t.value {
+                None => "no data".into(),
+                Some(v)
+                    if t.key.starts_with("failures.rate")
+                        || (t.key.starts_with("failures{") && t.key.ends_with(".rate")) =>
+                {
+                    format!("{:.3}%", v * 100.0)
+                }
+                Some(v) if t.key.ends_with(".count") => format!("{v:.0}"),
+                Some(v) => duration(v),
+            };
+            let _ = writeln!(
+                o,
+                "  [{}] {} {}  (measured {v})",
+                if t.pass { "pass" } else { "FAIL" },
+                t.key,
+                t.condition
+            );
+        }
+    }
+    o
+}

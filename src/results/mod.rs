@@ -1,0 +1,85 @@
+//! Results of a run: `results/<name>-<UTC timestamp>/` with `summary.json`,
+//! `latency.hlog` (HdrHistogram interval log, one tag per series),
+//! `timeseries.csv` (per tick) and a copy of the scenario; threshold
+//! evaluation; the human summary.
+
+mod hlog;
+mod human;
+mod summary;
+mod thresholds;
+mod timeseries;
+
+use std::path::{Path, PathBuf};
+
+pub use hlog::HlogWriter;
+pub use human::render as human_summary;
+pub use summary::{KeyStats, Machine, Summary, SummaryInputs, ThresholdResult, Totals};
+pub use thresholds::evaluate;
+pub use timeseries::TimeseriesWriter;
+
+/// Errors of the results layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResultsError {
+    /// A results file could not be written.
+    #[error("cannot write {path}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A histogram could not be serialized.
+    #[error("serializing histograms for {path}: {message}")]
+    Serialize {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+}
+
+pub(crate) fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> ResultsError + '_ {
+    move |source| ResultsError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Maps an I/O error on `path` to [`ResultsError::Write`].
+pub fn write_err_pub(path: &Path) -> impl FnOnce(std::io::Error) -> ResultsError + '_ {
+    write_err(path)
+}
+
+/// Creates `root/<name>-<UTC timestamp>/` (with a suffix if it exists).
+pub fn create_run_dir(root: &Path, name: &str) -> Result<PathBuf, ResultsError> {
+    let ts = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        ts.year(),
+        u8::from(ts.month()),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second()
+    );
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut dir = root.join(format!("{safe}-{stamp}"));
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = root.join(format!("{safe}-{stamp}-{n}"));
+    }
+    std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+    Ok(dir)
+}

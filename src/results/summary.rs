@@ -1,0 +1,253 @@
+//! `summary.json`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{FailureRow, Stats};
+
+/// Statistics of one series.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeyStats {
+    /// Phase label.
+    pub phase: String,
+    /// Fleet group (empty for all).
+    pub group: String,
+    /// Endpoint kind (empty for all).
+    pub endpoint: String,
+    /// Anchor path kind (chain validation).
+    pub anchor: Option<String>,
+    /// Samples.
+    pub count: u64,
+    /// ns.
+    pub p50: u64,
+    /// ns.
+    pub p90: u64,
+    /// ns.
+    pub p99: u64,
+    /// ns.
+    pub p999: u64,
+    /// ns.
+    pub max: u64,
+    /// ns.
+    pub mean: f64,
+}
+
+impl KeyStats {
+    /// From stats and labels.
+    pub fn new(
+        phase: &str,
+        group: &str,
+        endpoint: &str,
+        anchor: Option<&str>,
+        s: &Stats,
+    ) -> KeyStats {
+        KeyStats {
+            phase: phase.into(),
+            group: group.into(),
+            endpoint: endpoint.into(),
+            anchor: anchor.map(str::to_string),
+            count: s.count,
+            p50: s.p50,
+            p90: s.p90,
+            p99: s.p99,
+            p999: s.p999,
+            max: s.max,
+            mean: s.mean,
+        }
+    }
+}
+
+/// The machine a run ran on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Machine {
+    /// Host name.
+    pub hostname: String,
+    /// Logical CPUs.
+    pub cpus: usize,
+    /// OS and architecture.
+    pub os: String,
+    /// Open-files soft limit after raising it.
+    pub nofile_soft: u64,
+    /// Open-files hard limit.
+    pub nofile_hard: u64,
+}
+
+/// One threshold's outcome.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// Key as written.
+    pub key: String,
+    /// Condition as written.
+    pub condition: String,
+    /// Measured value (ns for latencies, a fraction for rates); `None` when no data matched.
+    pub value: Option<f64>,
+    /// Whether it held (no data: fails).
+    pub pass: bool,
+}
+
+/// Attempt accounting.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Totals {
+    /// Attempts started.
+    pub attempted: u64,
+    /// Attempts succeeded.
+    pub succeeded: u64,
+    /// Attempts failed.
+    pub failed: u64,
+    /// Attempts cut off by the drain deadline.
+    pub in_flight_at_stop: u64,
+    /// Sessions that failed while connected.
+    pub hold_failures: u64,
+    /// attempted == succeeded + failed + in_flight_at_stop.
+    pub accounting_ok: bool,
+}
+
+/// The whole summary.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    /// `chainstorm <version>`.
+    pub tool: String,
+    /// Versions of the libraries that shape the numbers.
+    pub libraries: BTreeMap<String, String>,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub scenario_path: String,
+    /// Seed.
+    pub seed: u64,
+    /// Planned duration, s.
+    pub planned_s: f64,
+    /// Target description.
+    pub target: String,
+    /// Whether the target was outside loopback.
+    pub remote: bool,
+    /// Devices planned.
+    pub planned_devices: u64,
+    /// Machine.
+    pub machine: Machine,
+    /// RFC 3339 start.
+    pub started_at: String,
+    /// Wall time, s.
+    pub wall_s: f64,
+    /// Stopped by a signal.
+    pub interrupted: bool,
+    /// Accounting.
+    pub totals: Totals,
+    /// Per phase over all series.
+    pub phases: Vec<KeyStats>,
+    /// Per series (phase × group × endpoint [× anchor]).
+    pub keys: Vec<KeyStats>,
+    /// Failures.
+    pub failures: Vec<FailureRow>,
+    /// Thresholds.
+    pub thresholds: Vec<ThresholdResult>,
+    /// `pass` when every threshold held.
+    pub verdict: String,
+}
+
+/// Everything a summary is built from.
+pub struct SummaryInputs<'a> {
+    /// The scenario.
+    pub scenario: &'a crate::scenario::Scenario,
+    /// Everything recorded.
+    pub aggregate: &'a crate::metrics::Aggregate,
+    /// Final snapshot (failure rows).
+    pub snapshot: &'a crate::metrics::Snapshot,
+    /// Target description.
+    pub target: String,
+    /// Whether the target was remote.
+    pub remote: bool,
+    /// Devices planned.
+    pub planned_devices: u64,
+    /// Machine facts.
+    pub machine: Machine,
+    /// Start time.
+    pub started_at: time::OffsetDateTime,
+    /// Wall time.
+    pub wall_s: f64,
+    /// Stopped by a signal.
+    pub interrupted: bool,
+}
+
+impl Summary {
+    /// Builds the summary and evaluates the thresholds.
+    pub fn build(i: SummaryInputs<'_>) -> Summary {
+        use crate::metrics::{histogram, Phase};
+        let groups: Vec<String> = i.scenario.groups.iter().map(|g| g.name.clone()).collect();
+        let agg = i.aggregate;
+        let mut phases = Vec::new();
+        for p in Phase::ALL {
+            let mut h = histogram();
+            for (_, s) in agg.series.iter().filter(|(k, _)| k.phase == p) {
+                let _ = h.add(s);
+            }
+            phases.push(KeyStats::new(p.label(), "", "", None, &Stats::of(&h)));
+        }
+        let keys = agg
+            .series
+            .iter()
+            .map(|(k, h)| {
+                let g = groups
+                    .get(k.group as usize)
+                    .map(String::as_str)
+                    .unwrap_or("");
+                KeyStats::new(
+                    k.phase.label(),
+                    g,
+                    k.endpoint.label(),
+                    k.anchor,
+                    &Stats::of(h),
+                )
+            })
+            .collect();
+        let thresholds = super::evaluate(&i.scenario.thresholds, agg, &groups);
+        let verdict = if thresholds.iter().all(|t| t.pass) {
+            "pass"
+        } else {
+            "fail"
+        };
+        let c = &agg.counts;
+        let mut libraries = BTreeMap::new();
+        for (k, v) in [
+            ("rustls", "0.23"),
+            ("rustls-webpki", "0.103"),
+            ("aws-lc-rs", "1"),
+            ("tokio", "1"),
+            ("hdrhistogram", "7"),
+        ] {
+            libraries.insert(k.to_string(), v.to_string());
+        }
+        Summary {
+            tool: format!("chainstorm {}", env!("CARGO_PKG_VERSION")),
+            libraries,
+            scenario: i.scenario.name.clone(),
+            scenario_path: i.scenario.path.display().to_string(),
+            seed: i.scenario.seed,
+            planned_s: i.scenario.duration.as_secs_f64(),
+            target: i.target,
+            remote: i.remote,
+            planned_devices: i.planned_devices,
+            machine: i.machine,
+            started_at: i
+                .started_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            wall_s: i.wall_s,
+            interrupted: i.interrupted,
+            totals: Totals {
+                attempted: c.attempted,
+                succeeded: c.succeeded,
+                failed: c.failed(),
+                in_flight_at_stop: c.aborted,
+                hold_failures: c.hold_failures(),
+                accounting_ok: c.attempted == c.succeeded + c.failed() + c.aborted,
+            },
+            phases,
+            keys,
+            failures: i.snapshot.failures.clone(),
+            thresholds,
+            verdict: verdict.into(),
+        }
+    }
+}

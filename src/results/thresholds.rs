@@ -1,0 +1,96 @@
+//! Evaluating thresholds against everything a run recorded.
+
+use crate::metrics::{histogram, Aggregate, FailPhase, Phase, Stats};
+use crate::scenario::{Metric, Threshold};
+
+use super::summary::ThresholdResult;
+
+fn matches(filters: &[(String, String)], key: &str, value: &str) -> bool {
+    filters
+        .iter()
+        .filter(|(k, _)| k == key)
+        .all(|(_, v)| v == value)
+}
+
+/// Evaluates every threshold. `groups` maps group indices to names.
+pub fn evaluate(ts: &[Threshold], agg: &Aggregate, groups: &[String]) -> Vec<ThresholdResult> {
+    ts.iter()
+        .map(|t| {
+            let value = measure(&t.metric, agg, groups);
+            ThresholdResult {
+                key: t.key.clone(),
+                condition: t.condition.clone(),
+                value,
+                pass: value.is_some_and(|v| t.op.holds(v, t.limit)),
+            }
+        })
+        .collect()
+}
+
+fn group_name(groups: &[String], i: u16) -> &str {
+    groups.get(i as usize).map(String::as_str).unwrap_or("")
+}
+
+fn measure(m: &Metric, agg: &Aggregate, groups: &[String]) -> Option<f64> {
+    match m {
+        Metric::Latency {
+            phase,
+            stat,
+            filters,
+        } => {
+            let phase = Phase::from_label(phase)?;
+            let mut h = histogram();
+            for (k, s) in &agg.series {
+                if k.phase == phase
+                    && matches(filters, "group", group_name(groups, k.group))
+                    && matches(filters, "endpoint", k.endpoint.label())
+                    && matches(filters, "anchor", k.anchor.unwrap_or(""))
+                {
+                    let _ = h.add(s);
+                }
+            }
+            if h.is_empty() {
+                return None;
+            }
+            Stats::of(&h).get(stat)
+        }
+        Metric::Failures { stat, filters } => {
+            let mut failed = 0u64;
+            for (k, f) in &agg.failures {
+                let counted_phase = if filters.iter().any(|(k, _)| k == "phase") {
+                    matches(filters, "phase", k.phase.label())
+                } else {
+                    // Hold failures are not attempt outcomes unless asked for.
+                    k.phase != FailPhase::Hold
+                };
+                if counted_phase
+                    && matches(filters, "group", group_name(groups, k.group))
+                    && matches(filters, "endpoint", k.endpoint.label())
+                    && matches(filters, "cause", &k.cause)
+                {
+                    failed += f.count;
+                }
+            }
+            if stat == "count" {
+                return Some(failed as f64);
+            }
+            // Successes of the matching groups and endpoints: connect_total samples.
+            let succeeded: u64 = agg
+                .series
+                .iter()
+                .filter(|(k, _)| {
+                    k.phase == Phase::ConnectTotal
+                        && matches(filters, "group", group_name(groups, k.group))
+                        && matches(filters, "endpoint", k.endpoint.label())
+                })
+                .map(|(_, h)| h.len())
+                .sum();
+            let finished = failed + succeeded;
+            (finished > 0).then(|| failed as f64 / finished as f64)
+        }
+        Metric::Count(what) => Some(match what.as_str() {
+            "succeeded" => agg.counts.succeeded as f64,
+            _ => agg.counts.attempted as f64,
+        }),
+    }
+}

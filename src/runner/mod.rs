@@ -1,0 +1,315 @@
+//! Running a scenario end to end: load → plan → (embedded endpoint) →
+//! engine → results. The binary's `run` verb is a thin wrapper; tests call
+//! [`run_scenario`] directly.
+
+pub mod limits;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crate::endpoint::{Endpoint, EndpointConfig, ListenerConfig, MqttLimits};
+use crate::engine::{self, Control, RunInputs};
+use crate::metrics::Phase;
+use crate::pki::{PkiBundle, PkiConfig};
+use crate::results::{
+    self, human_summary, HlogWriter, Machine, Summary, SummaryInputs, TimeseriesWriter,
+};
+use crate::scenario::schema::TargetKind;
+use crate::scenario::{self, Plan, Scenario};
+
+/// Errors of a run, by exit code class.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Bad scenario or input (exit 2).
+    #[error(transparent)]
+    Scenario(#[from] scenario::ScenarioError),
+    /// An input that is not the scenario file (exit 2).
+    #[error("{0}")]
+    Input(String),
+    /// The scenario cannot fit this machine or process (exit 2).
+    #[error("{0}")]
+    Capacity(String),
+    /// The embedded endpoint failed to start.
+    #[error(transparent)]
+    Endpoint(#[from] crate::endpoint::EndpointError),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
+    /// Results could not be written.
+    #[error(transparent)]
+    Results(#[from] results::ResultsError),
+    /// The PKI could not be loaded.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+}
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Allow targets outside 127.0.0.0/8 and ::1.
+    pub allow_remote: bool,
+    /// Override the scenario's output directory.
+    pub output_dir: Option<PathBuf>,
+    /// Print a progress line per tick to stderr.
+    pub progress: bool,
+    /// Override the duration (tests shorten scenarios).
+    pub duration: Option<Duration>,
+    /// Override every group's device count (tests shrink scenarios).
+    pub devices: Option<u64>,
+}
+
+/// What a run produced.
+pub struct RunOutcome {
+    /// Results directory.
+    pub dir: PathBuf,
+    /// The summary written there.
+    pub summary: Summary,
+    /// Stopped by a signal.
+    pub interrupted: bool,
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+fn machine(nofile: (u64, u64)) -> Machine {
+    Machine {
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        nofile_soft: nofile.0,
+        nofile_hard: nofile.1,
+    }
+}
+
+/// One progress line.
+fn progress_line(s: &crate::metrics::Snapshot) -> String {
+    let p99 = |p| s.phase(p).map(|r| r.interval.p99).unwrap_or(0) as f64;
+    format!(
+        "[{:>6.1}s/{:.0}s {:<8}] attempted={} ok={} failed={} in_flight={} connected={} rate={:.0}/s connect_total.p99={} chain_validation.p99={}",
+        s.elapsed_s,
+        s.planned_s,
+        s.state,
+        s.attempted,
+        s.succeeded,
+        s.failed,
+        s.in_flight,
+        s.connected,
+        s.attempted_rate,
+        results_duration(p99(Phase::ConnectTotal)),
+        results_duration(p99(Phase::ChainValidation)),
+    )
+}
+
+fn results_duration(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2}s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.1}ms", ns / 1e6)
+    } else {
+        format!("{:.0}µs", ns / 1e3)
+    }
+}
+
+/// Loads a scenario, applying test overrides.
+pub fn prepare(path: &std::path::Path, opts: &RunOptions) -> Result<Scenario, RunError> {
+    let mut s = scenario::load(path)?;
+    if let Some(d) = opts.duration {
+        s.duration = d;
+    }
+    if let Some(n) = opts.devices {
+        for g in &mut s.groups {
+            g.devices = n.min(g.devices);
+        }
+    }
+    if let Some(o) = &opts.output_dir {
+        s.output_dir = o.clone();
+    }
+    Ok(s)
+}
+
+/// Runs a scenario; `control` can stop it early (signals, UI). Blocking:
+/// it builds its own runtimes (one for the embedded endpoint, one for the
+/// scheduler and aggregator; workers have theirs), so call it from a plain
+/// thread, not from inside a tokio runtime.
+pub fn run_scenario(
+    s: Scenario,
+    opts: RunOptions,
+    control: Control,
+) -> Result<RunOutcome, RunError> {
+    if s.target.kind == TargetKind::External && !opts.allow_remote {
+        if let Some(a) = s.target.addresses.iter().find(|a| !is_loopback(a.ip())) {
+            return Err(RunError::Input(format!(
+                "{}: target {a} is outside 127.0.0.0/8 and ::1; pass --allow-remote to send traffic there",
+                s.path.display()
+            )));
+        }
+    }
+    let nofile = limits::raise_nofile();
+    let any_hold = s.groups.iter().any(|g| !g.hold.is_zero());
+    let embedded = s.target.kind == TargetKind::Embedded;
+    let need = limits::sockets_needed(
+        s.total_devices(),
+        any_hold,
+        s.arrival.max_in_flight,
+        embedded,
+    );
+    if need > nofile.0 {
+        return Err(RunError::Capacity(format!(
+            "{}: this run may hold {need} sockets ({} devices{}), but the open-files limit is {} (hard {}); \
+             run the endpoint in another process (`chainstorm serve` + an external target), use fewer devices, \
+             or cap arrival.max_in_flight with no hold",
+            s.path.display(),
+            s.total_devices(),
+            if embedded { ", two sockets each with the embedded endpoint" } else { "" },
+            nofile.0,
+            nofile.1
+        )));
+    }
+    let pki = match &s.target.pki {
+        Some(dir) => PkiBundle::load(dir)?,
+        None => {
+            PkiBundle::load_or_generate(
+                &crate::pki::store::default_cache_dir(),
+                &PkiConfig::default(),
+            )?
+            .0
+        }
+    };
+    let plan = Plan::build(&s);
+
+    // The embedded endpoint runs on its own runtime and threads; the engine
+    // reaches it over loopback sockets only.
+    let mut endpoint_rt = None;
+    let mut endpoint = None;
+    let (targets, target_desc) = if embedded {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("chainstorm-endpoint")
+            .enable_all()
+            .build()
+            .map_err(|e| RunError::Input(format!("starting the endpoint runtime: {e}")))?;
+        let e = &s.target.endpoint;
+        let cfg = EndpointConfig {
+            listeners: vec![ListenerConfig {
+                addr: "127.0.0.1:0".parse().expect("literal"),
+                mode: e.listener,
+            }],
+            account_prefix: Some(s.target.account_prefix.clone()),
+            require_sni: true,
+            mtls: e.mtls,
+            security_policy: e.security_policy,
+            key_preference: e.key_preference,
+            resumption: e.resumption,
+            mqtt: MqttLimits::default(),
+            faults: e.faults.clone(),
+            handshake_timeout_s: 10.0,
+        };
+        let handle = rt.block_on(Endpoint::start(cfg, &pki))?;
+        let addr = handle.addrs()[0].1;
+        endpoint = Some(handle);
+        endpoint_rt = Some(rt);
+        (
+            vec![addr],
+            format!("embedded mock endpoint on {addr} ({:?})", e.listener),
+        )
+    } else {
+        let a: Vec<SocketAddr> = s.target.addresses.clone();
+        let desc = format!(
+            "external {}",
+            a.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        (a, desc)
+    };
+    let remote = targets.iter().any(|a| !is_loopback(a.ip()));
+
+    let dir = results::create_run_dir(&s.output_dir, &s.name)?;
+    std::fs::write(dir.join("scenario.toml"), &s.source)
+        .map_err(results::write_err_pub(&dir.join("scenario.toml")))?;
+    let groups: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
+    let started_at = time::OffsetDateTime::now_utc();
+    let mut hlog = HlogWriter::create(&dir.join("latency.hlog"), groups, SystemTime::now())?;
+    let mut ts = TimeseriesWriter::create(&dir.join("timeseries.csv"))?;
+    let mut write_error: Option<results::ResultsError> = None;
+    let mut last_elapsed = 0.0f64;
+    let control_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Input(format!("starting the control runtime: {e}")))?;
+    let report = control_rt.block_on(engine::run(
+        RunInputs {
+            scenario: &s,
+            plan: &plan,
+            pki: &pki,
+            targets,
+            source_addresses: 16,
+        },
+        control,
+        |tick| {
+            let offset = Duration::from_secs_f64(last_elapsed.max(0.0));
+            let len = Duration::from_secs_f64((tick.elapsed_s - last_elapsed).max(0.0));
+            last_elapsed = tick.elapsed_s;
+            if write_error.is_none() {
+                if let Err(e) = hlog
+                    .write(tick.interval, offset, len)
+                    .and_then(|_| ts.write(tick.interval, tick.snapshot))
+                {
+                    write_error = Some(e);
+                }
+            }
+            if opts.progress {
+                eprintln!("{}", progress_line(tick.snapshot));
+            }
+        },
+    ));
+    if let (Some(h), Some(rt)) = (endpoint.take(), endpoint_rt.as_ref()) {
+        rt.block_on(h.shutdown(Duration::from_secs(2)));
+    }
+    if let Some(rt) = endpoint_rt {
+        rt.shutdown_background();
+    }
+    let report = report?;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    hlog.finish()?;
+    ts.finish()?;
+    let summary = Summary::build(SummaryInputs {
+        scenario: &s,
+        aggregate: &report.aggregate,
+        snapshot: &report.snapshot,
+        target: target_desc,
+        remote,
+        planned_devices: plan.devices.len() as u64,
+        machine: machine(nofile),
+        started_at,
+        wall_s: report.wall_s,
+        interrupted: report.interrupted,
+    });
+    let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
+    let sp = dir.join("summary.json");
+    std::fs::write(&sp, json).map_err(results::write_err_pub(&sp))?;
+    Ok(RunOutcome {
+        dir,
+        interrupted: report.interrupted,
+        summary,
+    })
+}
+
+/// The human summary of an outcome.
+pub fn render(o: &RunOutcome) -> String {
+    format!(
+        "{}\nresults: {}\n",
+        human_summary(&o.summary),
+        o.dir.display()
+    )
+}

@@ -1,0 +1,48 @@
+//! Scenarios: the TOML schema, loading with file:line:col errors, threshold
+//! rules, and the seeded [`Plan`] derived from a scenario.
+
+mod load;
+mod plan;
+pub mod schema;
+pub mod thresholds;
+
+use std::path::PathBuf;
+
+pub use load::{load, parse, ArrivalSpec, Group, MigrationSpec, Scenario, Target};
+pub use plan::{arrival_offsets, DevicePlan, Plan};
+pub use thresholds::{Metric, Op, Threshold};
+
+/// Errors of the scenario layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: cannot read")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A parse or value error at a position.
+    #[error("{path}:{line}:{col}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// A semantic error without a single position.
+    #[error("{path}: {message}")]
+    Semantic {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,242 @@
+//! Pass/fail rules in the k6 spirit:
+//! `"connect_total.p99" = "< 250ms"`, `"failures.rate" = "< 0.5%"`,
+//! `"chain_validation{anchor=legacy-rsa}.p50" = "< 300us"`.
+
+use serde::Serialize;
+
+/// Comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Op {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl Op {
+    /// Applies the operator.
+    pub fn holds(self, value: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => value < limit,
+            Op::Le => value <= limit,
+            Op::Gt => value > limit,
+            Op::Ge => value >= limit,
+        }
+    }
+}
+
+/// What a rule measures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Metric {
+    /// A latency statistic of a phase, over the series that match the filters.
+    Latency {
+        /// Phase label.
+        phase: String,
+        /// Statistic: p50, p90, p99, p99.9, max, mean, count.
+        stat: String,
+        /// `group=`, `endpoint=`, `anchor=` filters.
+        filters: Vec<(String, String)>,
+    },
+    /// `failures.rate` (fraction of finished attempts) or `failures.count`.
+    Failures {
+        /// `rate` or `count`.
+        stat: String,
+        /// `group=`, `endpoint=`, `phase=`, `cause=` filters.
+        filters: Vec<(String, String)>,
+    },
+    /// `succeeded.count`, `attempted.count`.
+    Count(String),
+}
+
+/// One rule.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Threshold {
+    /// The key as written.
+    pub key: String,
+    /// The condition as written.
+    pub condition: String,
+    /// Parsed metric.
+    pub metric: Metric,
+    /// Operator.
+    pub op: Op,
+    /// Limit, in ns for durations, a fraction for percentages.
+    pub limit: f64,
+}
+
+/// Parses a rule; the error says what was expected.
+pub fn parse(key: &str, condition: &str) -> Result<Threshold, String> {
+    let (name, stat) = key
+        .rsplit_once('.')
+        .filter(|(n, _)| !n.is_empty())
+        .ok_or_else(|| {
+            format!("threshold key {key:?}: expected METRIC.STAT, e.g. connect_total.p99")
+        })?;
+    // "p99.9" contains a dot: re-split when the stat would be "9".
+    let (name, stat) = if stat.chars().all(|c| c.is_ascii_digit()) {
+        let (n, s) = name
+            .rsplit_once('.')
+            .ok_or_else(|| format!("threshold key {key:?}: bad statistic"))?;
+        (n, format!("{s}.{stat}"))
+    } else {
+        (name, stat.to_string())
+    };
+    let (base, filters) = match name.split_once('{') {
+        Some((b, rest)) => {
+            let inner = rest
+                .strip_suffix('}')
+                .ok_or_else(|| format!("threshold key {key:?}: unclosed {{"))?;
+            let mut f = Vec::new();
+            for part in inner.split(',').filter(|p| !p.trim().is_empty()) {
+                let (k, v) = part.split_once('=').ok_or_else(|| {
+                    format!("threshold key {key:?}: filter {part:?} is not key=value")
+                })?;
+                let k = k.trim();
+                if !["group", "endpoint", "anchor", "phase", "cause"].contains(&k) {
+                    return Err(format!(
+                        "threshold key {key:?}: unknown filter {k:?} (expected group, endpoint, anchor, phase, cause)"
+                    ));
+                }
+                f.push((k.to_string(), v.trim().to_string()));
+            }
+            (b, f)
+        }
+        None => (name, Vec::new()),
+    };
+    let metric = match base {
+        "failures" => {
+            if stat != "rate" && stat != "count" {
+                return Err(format!("threshold key {key:?}: failures.{stat}: expected rate or count"));
+            }
+            Metric::Failures { stat, filters }
+        }
+        "succeeded" | "attempted" => {
+            if stat != "count" || !filters.is_empty() {
+                return Err(format!("threshold key {key:?}: expected {base}.count"));
+            }
+            Metric::Count(base.to_string())
+        }
+        phase if crate::metrics::Phase::from_label(phase).is_some() => {
+            if crate::metrics::Stats::default().get(&stat).is_none() {
+                return Err(format!(
+                    "threshold key {key:?}: unknown statistic {stat:?} (expected p50, p90, p99, p99.9, max, mean, count)"
+                ));
+            }
+            Metric::Latency {
+                phase: phase.to_string(),
+                stat,
+                filters,
+            }
+        }
+        other => {
+            return Err(format!(
+                "threshold key {key:?}: unknown metric {other:?} (expected a phase such as connect_total, or failures, succeeded, attempted)"
+            ))
+        }
+    };
+    let c = condition.trim();
+    let (op, rest) = if let Some(r) = c.strip_prefix("<=") {
+        (Op::Le, r)
+    } else if let Some(r) = c.strip_prefix(">=") {
+        (Op::Ge, r)
+    } else if let Some(r) = c.strip_prefix('<') {
+        (Op::Lt, r)
+    } else if let Some(r) = c.strip_prefix('>') {
+        (Op::Gt, r)
+    } else {
+        return Err(format!(
+            "threshold {key:?} = {condition:?}: expected an operator <, <=, > or >="
+        ));
+    };
+    let limit = parse_value(rest.trim(), &metric).ok_or_else(|| {
+        format!(
+            "threshold {key:?} = {condition:?}: bad value {:?}",
+            rest.trim()
+        )
+    })?;
+    Ok(Threshold {
+        key: key.to_string(),
+        condition: condition.to_string(),
+        metric,
+        op,
+        limit,
+    })
+}
+
+/// Durations become ns, percentages fractions; counts stay plain.
+fn parse_value(s: &str, m: &Metric) -> Option<f64> {
+    let num = |t: &str| t.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    let is_duration = matches!(m, Metric::Latency { stat, .. } if stat != "count");
+    if is_duration {
+        for (suffix, scale) in [
+            ("ns", 1.0),
+            ("us", 1e3),
+            ("µs", 1e3),
+            ("ms", 1e6),
+            ("s", 1e9),
+        ] {
+            if let Some(v) = s.strip_suffix(suffix) {
+                // "ms" also ends in "s": take the longest matching suffix first.
+                if suffix == "s"
+                    && (s.ends_with("ms")
+                        || s.ends_with("us")
+                        || s.ends_with("ns")
+                        || s.ends_with("µs"))
+                {
+                    continue;
+                }
+                return num(v).map(|x| x * scale);
+            }
+        }
+        return None;
+    }
+    match s.strip_suffix('%') {
+        Some(v) => num(v).map(|x| x / 100.0),
+        None => num(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        let t = parse("connect_total.p99", "< 250ms").unwrap();
+        assert_eq!(t.op, Op::Lt);
+        assert_eq!(t.limit, 250e6);
+        let t = parse("failures.rate", "< 0.5%").unwrap();
+        assert_eq!(t.limit, 0.005);
+        let t = parse("chain_validation{anchor=legacy-rsa}.p50", "< 300us").unwrap();
+        assert_eq!(t.limit, 300e3);
+        assert!(
+            matches!(t.metric, Metric::Latency { ref filters, .. } if filters == &[("anchor".to_string(), "legacy-rsa".to_string())])
+        );
+        let t = parse("tls_handshake.p99.9", "<= 2s").unwrap();
+        assert!(matches!(t.metric, Metric::Latency { ref stat, .. } if stat == "p99.9"));
+        assert_eq!(t.limit, 2e9);
+        assert_eq!(parse("succeeded.count", ">= 100").unwrap().limit, 100.0);
+    }
+
+    #[test]
+    fn errors_say_what_was_expected() {
+        assert!(parse("connect_total.p42", "< 1ms")
+            .unwrap_err()
+            .contains("unknown statistic"));
+        assert!(parse("latency.p99", "< 1ms")
+            .unwrap_err()
+            .contains("unknown metric"));
+        assert!(parse("connect_total.p99", "250ms")
+            .unwrap_err()
+            .contains("operator"));
+        assert!(parse("connect_total.p99", "< fast")
+            .unwrap_err()
+            .contains("bad value"));
+        assert!(parse("connect_total{zone=a}.p99", "< 1ms")
+            .unwrap_err()
+            .contains("unknown filter"));
+    }
+}

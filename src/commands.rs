@@ -230,7 +230,7 @@ fn run(a: RunArgs) -> Result<ExitCode> {
     use chainstorm::runner::{self, RunOptions};
 
     if let Some(d) = a.duration_s {
-        if !(d > 0.0) {
+        if !d.is_finite() || d <= 0.0 {
             bail!("--duration-s must be > 0");
         }
     }

@@ -30,8 +30,8 @@ type Rec = Rc<RefCell<LocalRecorder>>;
 
 /// How an attempt ended.
 enum End {
-    /// Connected; the session follows.
-    Connected(Session),
+    /// Connected; the session follows (boxed: the TLS stream is large).
+    Connected(Box<Session>),
     /// Succeeded and nothing follows (protocol `tls`).
     Done,
     /// Failed (already recorded).
@@ -285,7 +285,7 @@ impl Attempt<'_> {
                 );
                 self.record(Phase::ServiceTime, endpoint, t - actual);
                 self.rec.borrow_mut().success();
-                End::Connected(session)
+                End::Connected(Box::new(session))
             }
             Some(Ok(Packet::ConnAck(a))) => {
                 let name = mqtt::codes::connack_name(proto == Mqtt::V5, a.code);
@@ -351,7 +351,7 @@ async fn recv(s: &mut Session) -> Result<Packet, (&'static str, String)> {
 /// by the device's choice, `false` on a hold failure (recorded).
 async fn hold(
     a: &Attempt<'_>,
-    mut s: Session,
+    mut s: Box<Session>,
     until: Instant,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {

@@ -207,7 +207,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
     })?;
     let duration = cx.positive(&file.run.duration_s, "run.duration_s")?;
-    if !(file.run.drain_timeout_s >= 0.0) || !(file.run.interval_s > 0.0) {
+    let ok =
+        |v: f64, min: f64, strict: bool| v.is_finite() && if strict { v > min } else { v >= min };
+    if !ok(file.run.drain_timeout_s, 0.0, false) || !ok(file.run.interval_s, 0.0, true) {
         return Err(ScenarioError::Semantic {
             path: path.to_path_buf(),
             message: "run.drain_timeout_s must be >= 0 and run.interval_s > 0".into(),
@@ -277,7 +279,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         if !(tls13 || tls12) {
             return Err(cx.err(span, "tls_versions must name at least one version"));
         }
-        if !(g.hold_s >= 0.0) || !(g.publish_per_s >= 0.0) {
+        if !ok(g.hold_s, 0.0, false) || !ok(g.publish_per_s, 0.0, false) {
             return Err(cx.err(span, "hold_s and publish_per_s must be >= 0"));
         }
         groups.push(Group {

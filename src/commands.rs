@@ -240,6 +240,7 @@ fn run(a: RunArgs) -> Result<ExitCode> {
         progress: !a.quiet,
         duration: a.duration_s.map(std::time::Duration::from_secs_f64),
         devices: a.devices,
+        pki: None,
     };
     let scenario = runner::prepare(&a.scenario, &opts)?;
     let control = Control::new();

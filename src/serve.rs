@@ -59,6 +59,7 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
                 after_s,
                 duration_s,
             }),
+        pause: None,
     };
     if let Err(e) = faults.validate() {
         bail!("{e}");

@@ -188,6 +188,10 @@ pub struct Faults {
     pub broken_chain: Option<ChainKind>,
     /// Scheduled outage.
     pub outage: Option<Outage>,
+    /// Scheduled pause: during the window the endpoint reads ClientHellos but
+    /// answers none until the window ends (a stalled server, for
+    /// coordinated-omission checks).
+    pub pause: Option<Outage>,
 }
 
 impl Faults {

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub assigned_seq: Arc<AtomicU64>,
     /// Connection tasks alive (any phase), for graceful shutdown.
     pub live: AtomicI64,
+    /// When the endpoint started (fault windows count from here).
+    pub started: Instant,
 }
 
 /// Binds with SO_REUSEPORT so several processes can serve one port.
@@ -143,6 +145,21 @@ async fn handle(
     match plan.fault {
         ConnFault::Refuse => {
             c.refused.fetch_add(1, Relaxed);
+            // Close with a FIN, then drain until the client closes: dropping a
+            // socket with unread data (the ClientHello) would send a RST and
+            // make a refusal look like a reset.
+            let mut tcp = tcp;
+            let _ = tcp.shutdown().await;
+            let mut sink = [0u8; 1024];
+            let drain = async {
+                loop {
+                    match tokio::io::AsyncReadExt::read(&mut tcp, &mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+            };
+            let _ = timeout(Duration::from_secs(5), drain).await;
             return None;
         }
         ConnFault::Stall => {
@@ -203,6 +220,14 @@ async fn handle(
     };
     if let Some(d) = plan.handshake_delay {
         sleep(d).await;
+    }
+    if let Some(p) = cfg.faults.pause {
+        let from = shared.started + Duration::from_secs_f64(p.after_s);
+        let to = from + Duration::from_secs_f64(p.duration_s);
+        let now = Instant::now();
+        if now >= from && now < to {
+            sleep_until(to).await;
+        }
     }
     let Some(server_config) = shared.tls.get(kind, mode) else {
         c.handshake_failed.fetch_add(1, Relaxed);

@@ -93,6 +93,7 @@ impl Endpoint {
             config,
             assigned_seq: Arc::new(AtomicU64::new(1)),
             live: AtomicI64::new(0),
+            started: tokio::time::Instant::now(),
         });
         let (tx, rx) = watch::channel(false);
         let mut addrs = Vec::new();

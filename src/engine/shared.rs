@@ -205,8 +205,8 @@ pub(crate) fn build(
             max_attempts: s.reconnect.max_attempts,
         },
         migration: s.migration.clone(),
-        tls_timeout: Duration::from_secs(10),
-        mqtt_timeout: Duration::from_secs(10),
+        tls_timeout: s.timeouts.1,
+        mqtt_timeout: s.timeouts.2,
     })
 }
 

@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub duration: Option<Duration>,
     /// Override every group's device count (tests shrink scenarios).
     pub devices: Option<u64>,
+    /// Override the PKI directory.
+    pub pki: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -130,6 +132,9 @@ pub fn prepare(path: &std::path::Path, opts: &RunOptions) -> Result<Scenario, Ru
     }
     if let Some(o) = &opts.output_dir {
         s.output_dir = o.clone();
+    }
+    if let Some(p) = &opts.pki {
+        s.target.pki = Some(p.clone());
     }
     Ok(s)
 }

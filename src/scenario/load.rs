@@ -125,6 +125,8 @@ pub struct Scenario {
     pub output_dir: PathBuf,
     /// Snapshot interval.
     pub interval: Duration,
+    /// Phase timeouts: dial, TLS, MQTT.
+    pub timeouts: (Duration, Duration, Duration),
     /// Target.
     pub target: Target,
     /// Groups.
@@ -209,10 +211,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let duration = cx.positive(&file.run.duration_s, "run.duration_s")?;
     let ok =
         |v: f64, min: f64, strict: bool| v.is_finite() && if strict { v > min } else { v >= min };
-    if !ok(file.run.drain_timeout_s, 0.0, false) || !ok(file.run.interval_s, 0.0, true) {
+    if !ok(file.run.drain_timeout_s, 0.0, false)
+        || !ok(file.run.interval_s, 0.0, true)
+        || ![
+            file.run.dial_timeout_s,
+            file.run.tls_timeout_s,
+            file.run.mqtt_timeout_s,
+        ]
+        .into_iter()
+        .all(|t| ok(t, 0.0, true))
+    {
         return Err(ScenarioError::Semantic {
             path: path.to_path_buf(),
-            message: "run.drain_timeout_s must be >= 0 and run.interval_s > 0".into(),
+            message:
+                "run.drain_timeout_s must be >= 0; run.interval_s and the *_timeout_s must be > 0"
+                    .into(),
         });
     }
     if file.fleet.is_empty() {
@@ -424,6 +437,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         drain: Duration::from_secs_f64(file.run.drain_timeout_s),
         output_dir: PathBuf::from(&file.run.output_dir),
         interval: Duration::from_secs_f64(file.run.interval_s),
+        timeouts: (
+            Duration::from_secs_f64(file.run.dial_timeout_s),
+            Duration::from_secs_f64(file.run.tls_timeout_s),
+            Duration::from_secs_f64(file.run.mqtt_timeout_s),
+        ),
         target: Target {
             kind: file.target.kind,
             account_prefix: file.target.account_prefix.clone(),

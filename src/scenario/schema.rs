@@ -50,6 +50,22 @@ pub struct RunSection {
     /// Seconds between snapshots.
     #[serde(default = "default_interval")]
     pub interval_s: f64,
+    /// TCP connect timeout, s.
+    #[serde(default = "default_dial_timeout")]
+    pub dial_timeout_s: f64,
+    /// TLS handshake timeout, s.
+    #[serde(default = "default_phase_timeout")]
+    pub tls_timeout_s: f64,
+    /// CONNECT → CONNACK timeout, s.
+    #[serde(default = "default_phase_timeout")]
+    pub mqtt_timeout_s: f64,
+}
+
+fn default_dial_timeout() -> f64 {
+    5.0
+}
+fn default_phase_timeout() -> f64 {
+    10.0
 }
 
 fn default_drain() -> f64 {

@@ -116,3 +116,98 @@ fn pki_init_show_and_profiles() {
     }
     assert!(stdout.contains("[SYMANTEC_TLS]"));
 }
+
+const GOOD: &str = r#"[run]
+name = "x"
+duration_s = 1
+[target]
+kind = "embedded"
+[[fleet]]
+name = "g"
+devices = 1
+profile = "dual"
+endpoint = "ats"
+[arrival]
+mode = "rate"
+stages = [{ to_rate = 10, over_s = 1 }]
+"#;
+
+/// Writes a broken variant of a valid scenario and runs it.
+fn run_scenario_text(text: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, text).unwrap();
+    let (code, _, err) = run(&["run", p.to_str().unwrap(), "--quiet"]);
+    (code, err)
+}
+
+#[test]
+fn bad_scenarios_exit_2_with_file_line_col() {
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            GOOD.replace("duration_s = 1", "duration_s = "),
+            "bad.toml:3:",
+            "malformed TOML",
+        ),
+        (
+            GOOD.replace(
+                "kind = \"embedded\"",
+                "kind = \"embedded\"\ncolour = \"red\"",
+            ),
+            "bad.toml:6:1",
+            "unknown field",
+        ),
+        (
+            GOOD.replace("profile = \"dual\"", "profile = \"jdk-9\""),
+            "bad.toml:9:11",
+            "unknown trust profile",
+        ),
+        (
+            GOOD.replace("to_rate = 10", "to_rate = -5"),
+            "bad.toml:13:",
+            "to_rate must be >= 0",
+        ),
+        (
+            GOOD.replace("devices = 1", "devices = 0"),
+            "bad.toml:8:11",
+            "devices must be > 0",
+        ),
+        (
+            GOOD.replace(
+                "profile = \"dual\"",
+                "profile = \"pem:/nonexistent/roots.pem\"",
+            ),
+            "/nonexistent/roots.pem",
+            "no such file",
+        ),
+        (
+            GOOD.replace(
+                "endpoint = \"ats\"",
+                "endpoint = \"legacy\"\nregion = \"ap-south-1\"",
+            ),
+            "bad.toml:11:",
+            "no legacy (VeriSign) endpoint",
+        ),
+    ];
+    for (text, where_, what) in cases {
+        let (code, err) = run_scenario_text(&text);
+        assert_eq!(code, 2, "{what}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(where_), "{what}: expected {where_:?} in {err}");
+        assert!(
+            err.contains(what) || what == "malformed TOML",
+            "{what}: {err}"
+        );
+    }
+}
+
+#[test]
+fn remote_targets_are_refused_without_allow_remote() {
+    let text = GOOD.replace(
+        "kind = \"embedded\"",
+        "kind = \"external\"\naddresses = [\"192.0.2.10:8883\"]",
+    );
+    let (code, err) = run_scenario_text(&text);
+    assert_eq!(code, 2);
+    assert!(err.contains("--allow-remote"), "{err}");
+}

@@ -205,7 +205,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             path: path.to_path_buf(),
             line,
             col,
-            message: e.message().trim().to_string(),
+            message: e.message().trim().lines().collect::<Vec<_>>().join("; "),
         }
     })?;
     let duration = cx.positive(&file.run.duration_s, "run.duration_s")?;

@@ -211,3 +211,22 @@ fn remote_targets_are_refused_without_allow_remote() {
     assert_eq!(code, 2);
     assert!(err.contains("--allow-remote"), "{err}");
 }
+
+#[test]
+fn shipped_scenarios_load() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let s = chainstorm::scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            let plan = chainstorm::scenario::Plan::build(&s);
+            assert!(!plan.devices.is_empty(), "{}", p.display());
+            // Same scenario and seed: the same plan.
+            let again = chainstorm::scenario::Plan::build(&chainstorm::scenario::load(&p).unwrap());
+            assert_eq!(plan.devices, again.devices, "{}", p.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "{n} scenarios");
+}

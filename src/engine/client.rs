@@ -70,6 +70,18 @@ pub struct ClientConfigs {
 
 fn provider(ecdsa_only: bool) -> CryptoProvider {
     let mut p = rustls::crypto::aws_lc_rs::default_provider();
+    // AES-128-GCM with SHA-256 first, as embedded TLS stacks typically order
+    // them: SHA-256 runs on the CPU's SHA extensions, while the SHA-384 of
+    // rustls' default first choice (AES-256-GCM-SHA384) has no hardware path
+    // here and cost ~13 % of the client's CPU in a profile.
+    p.cipher_suites.sort_by_key(|s| match s.suite() {
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256 => 0,
+        rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => 1,
+        rustls::CipherSuite::TLS13_AES_256_GCM_SHA384 => 2,
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 3,
+        _ => 4,
+    });
     if ecdsa_only {
         // A device with an EC-only stack advertises only ECDSA schemes,
         // which makes the ATS endpoint pick its ECC chain.

@@ -463,14 +463,16 @@ pub(crate) async fn run(sh: Arc<Shared>, rec: Rec, d: DevicePlan) {
         if intended > Instant::now() {
             sleep_until(intended).await;
         }
-        let failed = match a.run(&d, choice, intended).await {
+        // Boxed: the attempt's state (the TLS connect future among it) lives
+        // only while the attempt does, not for the whole of a held session.
+        let failed = match Box::pin(a.run(&d, choice, intended)).await {
             End::Aborted => return,
             End::Done => false,
             End::Failed => true,
             End::Connected(s) => {
                 sh.connected.fetch_add(1, Relaxed);
                 let until = (Instant::now() + g.hold).min(sh.end);
-                let clean = hold(&a, s, until, &mut stop).await;
+                let clean = Box::pin(hold(&a, s, until, &mut stop)).await;
                 sh.connected.fetch_sub(1, Relaxed);
                 rec.borrow_mut().disconnected();
                 !clean

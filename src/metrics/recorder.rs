@@ -3,6 +3,7 @@
 //! its interval over once per tick; the [`Aggregate`] merges the intervals.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use hdrhistogram::Histogram;
 
@@ -19,6 +20,50 @@ pub fn histogram() -> Histogram<u64> {
     h.auto(true);
     h
 }
+
+/// A fast, non-cryptographic hasher for the recorder's small keys (the
+/// default SipHash costs more than recording the sample). Keys come from this
+/// process, never from the network, so flooding is not a concern.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        // Multiply-rotate mixing (FxHash's constant).
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+/// Map type of the recorder.
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 /// Counters of one interval.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,9 +107,9 @@ impl Counts {
 #[derive(Debug, Default)]
 pub struct IntervalData {
     /// Latency series.
-    pub series: HashMap<SeriesKey, Histogram<u64>>,
+    pub series: FastMap<SeriesKey, Histogram<u64>>,
     /// Failures.
-    pub failures: HashMap<FailureKey, FailureStat>,
+    pub failures: FastMap<FailureKey, FailureStat>,
     /// Counters.
     pub counts: Counts,
 }
@@ -104,9 +149,18 @@ impl LocalRecorder {
     /// Records a latency in ns (clamped to 1 ns .. 60 s).
     pub fn record(&mut self, key: SeriesKey, nanos: u64) {
         let v = nanos.clamp(1, MAX_NANOS);
-        let h = self.data.series.entry(key).or_insert_with(histogram);
-        // Cannot fail: auto-resize is on and the value is within range.
-        let _ = h.record(v);
+        // get_mut first: the common case needs no owned key for `entry`.
+        match self.data.series.get_mut(&key) {
+            // Cannot fail: auto-resize is on and the value is within range.
+            Some(h) => {
+                let _ = h.record(v);
+            }
+            None => {
+                let mut h = histogram();
+                let _ = h.record(v);
+                self.data.series.insert(key, h);
+            }
+        }
     }
 
     /// Counts an attempt start.

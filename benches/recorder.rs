@@ -30,7 +30,9 @@ fn benches(c: &mut Criterion) {
     c.bench_function("record_one_sample", |b| {
         b.iter(|| {
             i = (i + 1) % keys.len();
-            v = v.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            v = v
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             rec.record(black_box(keys[i]), 50_000 + (v >> 44));
         })
     });

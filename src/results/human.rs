@@ -54,7 +54,7 @@ pub fn render(s: &Summary) -> String {
     }
     let _ = writeln!(
         o,
-        "\n{:<22} {:<10} {:<18} {:>8} {:>10} {:>10}",
+        "\n{:<22} {:<10} {:<32} {:>8} {:>10} {:>10}",
         "group", "endpoint", "phase", "count", "p50", "p99"
     );
     for k in s
@@ -68,7 +68,7 @@ pub fn render(s: &Summary) -> String {
         };
         let _ = writeln!(
             o,
-            "{:<22} {:<10} {:<18} {:>8} {:>10} {:>10}",
+            "{:<22} {:<10} {:<32} {:>8} {:>10} {:>10}",
             k.group,
             k.endpoint,
             phase,

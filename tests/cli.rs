@@ -230,3 +230,57 @@ fn shipped_scenarios_load() {
     }
     assert!(n >= 6, "{n} scenarios");
 }
+
+#[test]
+fn sigterm_drains_writes_results_and_exits_143() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let (code, _, err) = run(&["pki", "init", "--out", pki.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let text = format!(
+        "[run]\nname = \"long\"\nduration_s = 60\noutput_dir = \"{out}\"\n[target]\nkind = \"embedded\"\npki = \"{pki}\"\n\
+         [[fleet]]\nname = \"g\"\ndevices = 5000\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\nhold_s = 60\n\
+         [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 60 }}]\n",
+        out = dir.path().join("results").display(),
+        pki = pki.display()
+    );
+    let p = dir.path().join("long.toml");
+    std::fs::write(&p, text).unwrap();
+    let child = bin()
+        .args(["run", p.to_str().unwrap(), "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("results"))
+        .unwrap()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let run_dir = runs[0].as_ref().unwrap().path();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["interrupted"], true);
+    assert_eq!(summary["totals"]["accounting_ok"], true);
+    assert!(
+        summary["totals"]["succeeded"].as_u64().unwrap() > 10,
+        "{}",
+        summary["totals"]
+    );
+    for f in ["latency.hlog", "timeseries.csv", "scenario.toml"] {
+        assert!(run_dir.join(f).exists(), "{f}");
+    }
+}

@@ -238,6 +238,12 @@ impl Attempt<'_> {
         };
         let t_tls = Instant::now();
         self.record(Phase::TlsHandshake, endpoint, t_tls - t_tcp);
+        let kind = match stream.get_ref().1.handshake_kind() {
+            Some(rustls::HandshakeKind::FullWithHelloRetryRequest) => 1,
+            Some(rustls::HandshakeKind::Resumed) => 2,
+            _ => 0,
+        };
+        self.rec.borrow_mut().handshake(kind);
 
         let proto = match self.g.protocol {
             Protocol::Tls => {

@@ -78,6 +78,8 @@ pub struct Counts {
     pub disconnected: u64,
     /// Attempts cut off at the drain deadline (in flight when the run stopped).
     pub aborted: u64,
+    /// Completed TLS handshakes by kind: full, full after HelloRetryRequest, resumed.
+    pub handshakes: [u64; 3],
 }
 
 impl Counts {
@@ -97,6 +99,9 @@ impl Counts {
         self.succeeded += o.succeeded;
         self.disconnected += o.disconnected;
         self.aborted += o.aborted;
+        for (a, b) in self.handshakes.iter_mut().zip(o.handshakes) {
+            *a += b;
+        }
         for (a, b) in self.failed_by_phase.iter_mut().zip(o.failed_by_phase) {
             *a += b;
         }
@@ -171,6 +176,11 @@ impl LocalRecorder {
     /// Counts a success.
     pub fn success(&mut self) {
         self.data.counts.succeeded += 1;
+    }
+
+    /// Counts a completed handshake by kind: 0 full, 1 full after HelloRetryRequest, 2 resumed.
+    pub fn handshake(&mut self, kind: usize) {
+        self.data.counts.handshakes[kind.min(2)] += 1;
     }
 
     /// Counts an attempt cut off at the drain deadline.

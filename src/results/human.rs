@@ -36,6 +36,11 @@ pub fn render(s: &Summary) -> String {
     );
     let _ = writeln!(
         o,
+        "TLS handshakes: {} full, {} after HelloRetryRequest, {} resumed",
+        t.handshakes_full, t.handshakes_hrr, t.handshakes_resumed
+    );
+    let _ = writeln!(
+        o,
         "\n{:<18} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "phase", "count", "p50", "p90", "p99", "p99.9", "max"
     );

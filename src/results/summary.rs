@@ -101,6 +101,12 @@ pub struct Totals {
     pub hold_failures: u64,
     /// attempted == succeeded + failed + in_flight_at_stop.
     pub accounting_ok: bool,
+    /// Completed TLS handshakes: full.
+    pub handshakes_full: u64,
+    /// Completed TLS handshakes: full after a HelloRetryRequest.
+    pub handshakes_hrr: u64,
+    /// Completed TLS handshakes: resumed.
+    pub handshakes_resumed: u64,
 }
 
 /// The whole summary.
@@ -242,6 +248,9 @@ impl Summary {
                 in_flight_at_stop: c.aborted,
                 hold_failures: c.hold_failures(),
                 accounting_ok: c.attempted == c.succeeded + c.failed() + c.aborted,
+                handshakes_full: c.handshakes[0],
+                handshakes_hrr: c.handshakes[1],
+                handshakes_resumed: c.handshakes[2],
             },
             phases,
             keys,

@@ -100,7 +100,7 @@ pub struct RunArgs {
     /// No progress lines.
     #[arg(long)]
     pub quiet: bool,
-    /// Headless progress lines even on a terminal (the TUI is not built yet).
+    /// Headless progress lines even on a terminal.
     #[arg(long)]
     pub no_tui: bool,
     /// Override the scenario's duration, seconds.

@@ -234,10 +234,16 @@ fn run(a: RunArgs) -> Result<ExitCode> {
             bail!("--duration-s must be > 0");
         }
     }
+    use std::io::IsTerminal;
+    // The TUI when stdout and stdin are a terminal, unless asked otherwise.
+    let tui =
+        !a.no_tui && !a.json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let (ui_tx, ui_rx) = std::sync::mpsc::sync_channel(4);
     let opts = RunOptions {
         allow_remote: a.allow_remote,
         output_dir: a.output.clone(),
-        progress: !a.quiet,
+        progress: !a.quiet && !tui,
+        ui: tui.then_some(ui_tx),
         duration: a.duration_s.map(std::time::Duration::from_secs_f64),
         devices: a.devices,
         pki: None,
@@ -276,7 +282,34 @@ fn run(a: RunArgs) -> Result<ExitCode> {
             })
             .context("starting the signal thread")?;
     }
-    let outcome = runner::run_scenario(scenario, opts, control)?;
+    let outcome = if tui {
+        let header = runner::ui_header(&scenario);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let worker = {
+            let (control, done) = (control.clone(), done.clone());
+            std::thread::Builder::new()
+                .name("chainstorm-run".into())
+                .spawn(move || {
+                    let r = runner::run_scenario(scenario, opts, control);
+                    done.store(true, Ordering::SeqCst);
+                    r
+                })
+                .context("starting the run thread")?
+        };
+        let ui_result = chainstorm::ui::run(header, ui_rx, control.clone(), done);
+        if ui_result.is_err() {
+            // The run goes on headless if the terminal fails; stop it cleanly.
+            control.stop();
+        }
+        let outcome = worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the run thread panicked"))??;
+        ui_result.context("terminal UI")?;
+        outcome
+    } else {
+        drop(ui_rx);
+        runner::run_scenario(scenario, opts, control)?
+    };
     if a.json {
         let text = serde_json::to_string_pretty(&outcome.summary)?;
         outln!("{text}");

@@ -18,3 +18,4 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod trust;
+pub mod ui;

@@ -56,6 +56,8 @@ pub struct Tick<'a> {
     pub interval: &'a IntervalData,
     /// The snapshot built from it.
     pub snapshot: &'a Snapshot,
+    /// Everything recorded so far (for thresholds evaluated live).
+    pub aggregate: &'a Aggregate,
 }
 
 /// What a finished run returns.
@@ -236,6 +238,7 @@ pub async fn run(
             elapsed_s: snap.elapsed_s,
             interval: &interval,
             snapshot: &snap,
+            aggregate: &agg,
         });
         if done {
             final_snapshot = snap;

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::metrics::{
-    histogram, Aggregate, FailureRow, IntervalData, Phase, PhaseRow, Snapshot, Stats,
+    histogram, Aggregate, BreakdownRow, EndpointKind, FailPhase, FailureRow, IntervalData, Phase,
+    PhaseRow, Snapshot, Stats,
 };
 
 /// Group names and profiles, for labels.
@@ -83,6 +84,52 @@ pub(crate) fn build(
         })
         .collect();
     failures.sort_by(|a, b| b.count.cmp(&a.count).then(a.cause.cmp(&b.cause)));
+    let breakdown = |pick: &dyn Fn(u16, EndpointKind) -> bool, name: String, profile: String| {
+        let (mut ct, mut cv) = (histogram(), histogram());
+        for (k, h) in agg.series.iter().filter(|(k, _)| pick(k.group, k.endpoint)) {
+            match k.phase {
+                Phase::ConnectTotal => {
+                    let _ = ct.add(h);
+                }
+                Phase::ChainValidation => {
+                    let _ = cv.add(h);
+                }
+                _ => {}
+            }
+        }
+        let failed = agg
+            .failures
+            .iter()
+            .filter(|(k, _)| k.phase != FailPhase::Hold && pick(k.group, k.endpoint))
+            .map(|(_, f)| f.count)
+            .sum();
+        BreakdownRow {
+            name,
+            profile,
+            connect_total: Stats::of(&ct),
+            chain_validation: Stats::of(&cv),
+            failed,
+        }
+    };
+    let groups = (0..labels.groups.len())
+        .map(|g| {
+            breakdown(
+                &|k, _| usize::from(k) == g,
+                labels.groups[g].clone(),
+                labels.profiles.get(g).cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let endpoints = [
+        EndpointKind::Legacy,
+        EndpointKind::AtsRsa,
+        EndpointKind::AtsEcc,
+        EndpointKind::Ats,
+    ]
+    .into_iter()
+    .map(|e| breakdown(&|_, k| k == e, e.label().to_string(), String::new()))
+    .filter(|r| r.connect_total.count > 0 || r.failed > 0)
+    .collect();
     let c = &agg.counts;
     let i = &interval.counts;
     Snapshot {
@@ -98,6 +145,8 @@ pub(crate) fn build(
         phases,
         anchors,
         failures,
+        groups,
+        endpoints,
         ..Snapshot::default()
     }
 }

@@ -12,5 +12,5 @@ mod taxonomy;
 pub use failure::{dial_cause, FailPhase, Failure, FailureKey, FailureStat};
 pub use phase::{EndpointKind, Phase, SeriesKey};
 pub use recorder::{histogram, Aggregate, Counts, IntervalData, LocalRecorder, MAX_NANOS};
-pub use snapshot::{FailureRow, PhaseRow, Snapshot, Stats};
+pub use snapshot::{BreakdownRow, FailureRow, PhaseRow, Snapshot, Stats};
 pub use taxonomy::VerifyCause;

@@ -8,7 +8,7 @@ use super::phase::{EndpointKind, Phase};
 use hdrhistogram::Histogram;
 
 /// Percentiles of one histogram, ns.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     /// Samples.
     pub count: u64,
@@ -96,6 +96,21 @@ pub struct FailureRow {
     pub sample: String,
 }
 
+/// Connect time and outcomes of one fleet group or endpoint kind.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BreakdownRow {
+    /// Group name or endpoint kind label.
+    pub name: String,
+    /// Trust profile (groups only).
+    pub profile: String,
+    /// connect_total over the run.
+    pub connect_total: Stats,
+    /// chain_validation over the run.
+    pub chain_validation: Stats,
+    /// Failed attempts (all phases but hold).
+    pub failed: u64,
+}
+
 /// The state of a run at one tick.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Snapshot {
@@ -129,6 +144,10 @@ pub struct Snapshot {
     pub anchors: Vec<(String, Stats)>,
     /// Failures, largest first.
     pub failures: Vec<FailureRow>,
+    /// Per fleet group.
+    pub groups: Vec<BreakdownRow>,
+    /// Per endpoint kind.
+    pub endpoints: Vec<BreakdownRow>,
 }
 
 impl Snapshot {

@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub devices: Option<u64>,
     /// Override the PKI directory.
     pub pki: Option<PathBuf>,
+    /// Send a frame per tick to the terminal UI (dropped when it lags).
+    pub ui: Option<std::sync::mpsc::SyncSender<crate::ui::UiFrame>>,
 }
 
 /// What a run produced.
@@ -241,6 +243,7 @@ pub fn run_scenario(
     std::fs::write(dir.join("scenario.toml"), &s.source)
         .map_err(results::write_err_pub(&dir.join("scenario.toml")))?;
     let groups: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
+    let group_names = groups.clone();
     let started_at = time::OffsetDateTime::now_utc();
     let mut hlog = HlogWriter::create(&dir.join("latency.hlog"), groups, SystemTime::now())?;
     let mut ts = TimeseriesWriter::create(&dir.join("timeseries.csv"))?;
@@ -273,6 +276,16 @@ pub fn run_scenario(
             }
             if opts.progress {
                 eprintln!("{}", progress_line(tick.snapshot));
+            }
+            if let Some(ui) = &opts.ui {
+                let thresholds = results::evaluate(&s.thresholds, tick.aggregate, &group_names)
+                    .into_iter()
+                    .map(|t| (format!("{} {}", t.key, t.condition), t.pass))
+                    .collect();
+                let _ = ui.try_send(crate::ui::UiFrame {
+                    snapshot: tick.snapshot.clone(),
+                    thresholds,
+                });
             }
         },
     ));
@@ -308,6 +321,24 @@ pub fn run_scenario(
         interrupted: report.interrupted,
         summary,
     })
+}
+
+/// What the UI header shows about a scenario.
+pub fn ui_header(s: &Scenario) -> crate::ui::UiHeader {
+    crate::ui::UiHeader {
+        scenario: s.name.clone(),
+        target: match s.target.kind {
+            TargetKind::Embedded => "embedded mock endpoint".into(),
+            TargetKind::External => s
+                .target
+                .addresses
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+        seed: s.seed,
+    }
 }
 
 /// The human summary of an outcome.

@@ -22,6 +22,7 @@ fn stats(base: u64) -> Stats {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn failure(
     phase: FailPhase,
     cause: &str,

@@ -27,6 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run the mock IoT endpoint (TLS + MQTT, SNI-routed chains, faults).
     Serve(ServeArgs),
+    /// Compare base run(s) with a new run; exit 1 on a regression (CI gate).
+    Compare(CompareArgs),
 }
 
 /// `chainstorm pki ...`
@@ -196,4 +198,30 @@ pub struct ServeArgs {
     /// Stop by itself after this many seconds.
     #[arg(long)]
     pub duration_s: Option<f64>,
+}
+
+/// Arguments of `compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Base run directories or summary.json files, then the new one (last).
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<PathBuf>,
+    /// PHASE.STAT=PCT, e.g. connect_total.p99=10% (repeatable).
+    #[arg(long, value_name = "RULE")]
+    pub max_regression: Vec<String>,
+    /// Largest failure rate allowed in the new run, e.g. 0.5%.
+    #[arg(long)]
+    pub max_failure_rate: Option<String>,
+    /// Rules from a TOML file (`[max_regression]`, `max_failure_rate`, `noise_aware`).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// A regression must also exceed the spread of the base runs (needs 2+ bases).
+    #[arg(long)]
+    pub noise_aware: bool,
+    /// Output: text, md or junit.
+    #[arg(long, default_value = "text", value_parser = ["text", "md", "junit"])]
+    pub format: String,
+    /// Show every series, not only those a rule applies to.
+    #[arg(long)]
+    pub all: bool,
 }

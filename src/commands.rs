@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use chainstorm::pki::{self, describe_cert, PkiBundle, PkiConfig, Role};
 use chainstorm::trust::TrustProfile;
 
-use crate::cli::{Command, PkiCommand, PkiInitArgs, PkiShowArgs, ProfilesArgs, RunArgs};
+use crate::cli::{Command, CompareArgs, PkiCommand, PkiInitArgs, PkiShowArgs, ProfilesArgs, RunArgs};
 
 /// Appends a line to the process's stdout buffer (see [`flush_stdout`]).
 macro_rules! outln {
@@ -44,6 +44,7 @@ pub fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Profiles(a) => profiles(a),
         Command::Run(a) => run(a),
         Command::Serve(a) => crate::serve::serve(a),
+        Command::Compare(a) => compare(a),
     }
 }
 
@@ -325,4 +326,52 @@ fn run(a: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn compare(a: CompareArgs) -> Result<ExitCode> {
+    use chainstorm::results::compare::{self, Rules};
+    use chainstorm::results::Summary;
+
+    let mut rules = match &a.rules {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            toml::from_str::<Rules>(&text).map_err(|e| {
+                let at = e
+                    .span()
+                    .map(|s| {
+                        let before = &text[..s.start];
+                        format!(":{}:{}", before.matches('\n').count() + 1, before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1)
+                    })
+                    .unwrap_or_default();
+                anyhow::anyhow!("{}{at}: {}", p.display(), e.message().trim().replace('\n', "; "))
+            })?
+        }
+        None => Rules::default(),
+    };
+    for r in &a.max_regression {
+        let (k, v) = r
+            .split_once('=')
+            .with_context(|| format!("--max-regression {r:?}: expected PHASE.STAT=PCT"))?;
+        rules.max_regression.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    if let Some(f) = &a.max_failure_rate {
+        rules.max_failure_rate = Some(f.clone());
+    }
+    rules.noise_aware |= a.noise_aware;
+    let (parsed, max_fr) = rules.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (new_path, base_paths) = a.runs.split_last().expect("clap requires two runs");
+    let new = Summary::read(new_path).map_err(|e| anyhow::anyhow!(e))?;
+    let bases = base_paths
+        .iter()
+        .map(|p| Summary::read(p).map_err(|e| anyhow::anyhow!(e)))
+        .collect::<Result<Vec<_>>>()?;
+    let c = compare::compare(&bases, &new, &parsed, max_fr, rules.noise_aware);
+    let ruled_only = !a.all && !parsed.is_empty();
+    let text = match a.format.as_str() {
+        "md" => compare::render_markdown(&c, ruled_only),
+        "junit" => compare::render_junit(&c),
+        _ => compare::render_text(&c, ruled_only),
+    };
+    outln!("{text}");
+    Ok(if c.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -3,6 +3,7 @@
 //! `timeseries.csv` (per tick) and a copy of the scenario; threshold
 //! evaluation; the human summary.
 
+pub mod compare;
 mod hlog;
 mod human;
 mod summary;
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use hlog::HlogWriter;
 pub use human::render as human_summary;
-pub use summary::{KeyStats, Machine, Summary, SummaryInputs, ThresholdResult, Totals};
+pub use summary::{KeyStats, Machine, Summary, SummaryInputs, ThresholdResult, Totals, FORMAT_VERSION};
 pub use thresholds::evaluate;
 pub use timeseries::TimeseriesWriter;
 

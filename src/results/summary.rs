@@ -109,9 +109,14 @@ pub struct Totals {
     pub handshakes_resumed: u64,
 }
 
+/// Version of the results layout, written into every summary.
+pub const FORMAT_VERSION: u32 = 1;
+
 /// The whole summary.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
+    /// Results layout version ([`FORMAT_VERSION`]); absent in no released layout.
+    pub format_version: u32,
     /// `chainstorm <version>`.
     pub tool: String,
     /// Versions of the libraries that shape the numbers.
@@ -150,6 +155,33 @@ pub struct Summary {
     pub thresholds: Vec<ThresholdResult>,
     /// `pass` when every threshold held.
     pub verdict: String,
+}
+
+impl Summary {
+    /// Reads `summary.json` from a run directory (or the file itself),
+    /// refusing layouts this version cannot read.
+    pub fn read(path: &std::path::Path) -> Result<Summary, String> {
+        let file = if path.is_dir() { path.join("summary.json") } else { path.to_path_buf() };
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
+        match v.get("format_version").and_then(|x| x.as_u64()) {
+            Some(n) if n == u64::from(FORMAT_VERSION) => {}
+            Some(n) => {
+                return Err(format!(
+                    "{}: results format {n}; this chainstorm reads format {FORMAT_VERSION}",
+                    file.display()
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "{}: no format_version: not a chainstorm summary, or from a pre-release layout this version cannot read",
+                    file.display()
+                ))
+            }
+        }
+        serde_json::from_value(v).map_err(|e| format!("{}: {e}", file.display()))
+    }
 }
 
 /// Everything a summary is built from.
@@ -225,6 +257,7 @@ impl Summary {
             libraries.insert(k.to_string(), v.to_string());
         }
         Summary {
+            format_version: FORMAT_VERSION,
             tool: format!("chainstorm {}", env!("CARGO_PKG_VERSION")),
             libraries,
             scenario: i.scenario.name.clone(),

@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 use chainstorm::pki::{self, describe_cert, PkiBundle, PkiConfig, Role};
 use chainstorm::trust::TrustProfile;
 
-use crate::cli::{Command, CompareArgs, PkiCommand, PkiInitArgs, PkiShowArgs, ProfilesArgs, RunArgs};
+use crate::cli::{
+    Command, CompareArgs, PkiCommand, PkiInitArgs, PkiShowArgs, ProfilesArgs, RunArgs,
+};
 
 /// Appends a line to the process's stdout buffer (see [`flush_stdout`]).
 macro_rules! outln {
@@ -334,16 +336,30 @@ fn compare(a: CompareArgs) -> Result<ExitCode> {
 
     let mut rules = match &a.rules {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("{}: cannot read", p.display()))?;
             toml::from_str::<Rules>(&text).map_err(|e| {
                 let at = e
                     .span()
                     .map(|s| {
                         let before = &text[..s.start];
-                        format!(":{}:{}", before.matches('\n').count() + 1, before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1)
+                        format!(
+                            ":{}:{}",
+                            before.matches('\n').count() + 1,
+                            before
+                                .rsplit('\n')
+                                .next()
+                                .map(|l| l.chars().count())
+                                .unwrap_or(0)
+                                + 1
+                        )
                     })
                     .unwrap_or_default();
-                anyhow::anyhow!("{}{at}: {}", p.display(), e.message().trim().replace('\n', "; "))
+                anyhow::anyhow!(
+                    "{}{at}: {}",
+                    p.display(),
+                    e.message().trim().replace('\n', "; ")
+                )
             })?
         }
         None => Rules::default(),
@@ -352,7 +368,9 @@ fn compare(a: CompareArgs) -> Result<ExitCode> {
         let (k, v) = r
             .split_once('=')
             .with_context(|| format!("--max-regression {r:?}: expected PHASE.STAT=PCT"))?;
-        rules.max_regression.insert(k.trim().to_string(), v.trim().to_string());
+        rules
+            .max_regression
+            .insert(k.trim().to_string(), v.trim().to_string());
     }
     if let Some(f) = &a.max_failure_rate {
         rules.max_failure_rate = Some(f.clone());
@@ -373,5 +391,9 @@ fn compare(a: CompareArgs) -> Result<ExitCode> {
         _ => compare::render_text(&c, ruled_only),
     };
     outln!("{text}");
-    Ok(if c.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if c.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

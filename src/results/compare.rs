@@ -40,7 +40,10 @@ pub struct Rule {
 fn pct(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let v = t.strip_suffix('%').unwrap_or(t);
-    let x: f64 = v.trim().parse().map_err(|_| format!("{s:?} is not a percentage such as 10%"))?;
+    let x: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a percentage such as 10%"))?;
     if !x.is_finite() || x < 0.0 {
         return Err(format!("{s:?} must be a percentage >= 0"));
     }
@@ -49,13 +52,17 @@ fn pct(s: &str) -> Result<f64, String> {
 
 /// Parses `PHASE.STAT=PCT`.
 pub fn parse_rule(s: &str) -> Result<Rule, String> {
-    let (k, v) = s.split_once('=').ok_or_else(|| format!("{s:?}: expected PHASE.STAT=PCT, e.g. connect_total.p99=10%"))?;
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected PHASE.STAT=PCT, e.g. connect_total.p99=10%"))?;
     let (phase, stat) = k
         .trim()
         .split_once('.')
         .ok_or_else(|| format!("{k:?}: expected PHASE.STAT, e.g. connect_total.p99"))?;
     if crate::metrics::Phase::from_label(phase).is_none() {
-        return Err(format!("{phase:?} is not a phase (connect_total, tls_handshake, chain_validation, ...)"));
+        return Err(format!(
+            "{phase:?} is not a phase (connect_total, tls_handshake, chain_validation, ...)"
+        ));
     }
     if !STATS.contains(&stat) {
         return Err(format!("{stat:?}: expected one of p50, p90, p99, p99.9"));
@@ -177,10 +184,20 @@ fn failure_rate(s: &Summary) -> f64 {
 }
 
 /// Compares `new` with one or more `bases` under `rules`.
-pub fn compare(bases: &[Summary], new: &Summary, rules: &[Rule], max_failure_rate: Option<f64>, noise_aware: bool) -> Comparison {
+pub fn compare(
+    bases: &[Summary],
+    new: &Summary,
+    rules: &[Rule],
+    max_failure_rate: Option<f64>,
+    noise_aware: bool,
+) -> Comparison {
     // Series of the whole run per phase, then per group × endpoint.
     let index = |s: &Summary| -> BTreeMap<String, KeyStats> {
-        let mut m: BTreeMap<String, KeyStats> = s.phases.iter().map(|k| (format!("{}/all", k.phase), k.clone())).collect();
+        let mut m: BTreeMap<String, KeyStats> = s
+            .phases
+            .iter()
+            .map(|k| (format!("{}/all", k.phase), k.clone()))
+            .collect();
         for k in &s.keys {
             m.insert(key_of(k), k.clone());
         }
@@ -203,11 +220,16 @@ pub fn compare(bases: &[Summary], new: &Summary, rules: &[Rule], max_failure_rat
             let vals: Vec<f64> = present.iter().map(|k| stat(k, st)).collect();
             let base = median(vals.clone());
             let spread = if vals.len() > 1 && base > 0.0 {
-                (vals.iter().cloned().fold(f64::MIN, f64::max) - vals.iter().cloned().fold(f64::MAX, f64::min)) / base
+                (vals.iter().cloned().fold(f64::MIN, f64::max)
+                    - vals.iter().cloned().fold(f64::MAX, f64::min))
+                    / base
             } else {
                 0.0
             };
-            let limit = rules.iter().find(|r| r.phase == nk.phase && r.stat == st).map(|r| r.max);
+            let limit = rules
+                .iter()
+                .find(|r| r.phase == nk.phase && r.stat == st)
+                .map(|r| r.max);
             let new_v = stat(nk, st);
             let mut row = Row {
                 key: key.clone(),
@@ -230,7 +252,8 @@ pub fn compare(bases: &[Summary], new: &Summary, rules: &[Rule], max_failure_rat
     }
     for m in &base_idx {
         for key in m.keys() {
-            if !new_idx.contains_key(key) && !unmatched.iter().any(|u| u.starts_with(key.as_str())) {
+            if !new_idx.contains_key(key) && !unmatched.iter().any(|u| u.starts_with(key.as_str()))
+            {
                 unmatched.push(format!("{key} (base only)"));
             }
         }
@@ -284,18 +307,39 @@ pub fn render_text(c: &Comparison, ruled_only: bool) -> String {
             dur(r.delta()),
             r.relative() * 100.0,
             r.spread * 100.0,
-            r.limit.map(|l| format!("{:.0}%", l * 100.0)).unwrap_or_default(),
+            r.limit
+                .map(|l| format!("{:.0}%", l * 100.0))
+                .unwrap_or_default(),
             verdict(r)
         );
     }
     let (b, n) = c.failure_rate;
-    let _ = write!(o, "failure rate: base {:.3}%, new {:.3}%", b * 100.0, n * 100.0);
+    let _ = write!(
+        o,
+        "failure rate: base {:.3}%, new {:.3}%",
+        b * 100.0,
+        n * 100.0
+    );
     if let Some((m, ok)) = c.failure_rule {
-        let _ = write!(o, " (limit {:.3}%: {})", m * 100.0, if ok { "ok" } else { "EXCEEDED" });
+        let _ = write!(
+            o,
+            " (limit {:.3}%: {})",
+            m * 100.0,
+            if ok { "ok" } else { "EXCEEDED" }
+        );
     }
     let _ = writeln!(o);
-    let broken = c.rows.iter().filter(|r| r.failed).count() + usize::from(c.failure_rule.is_some_and(|(_, ok)| !ok));
-    let _ = writeln!(o, "{}", if broken == 0 { "compare: no regression".to_string() } else { format!("compare: {broken} rule(s) broken") });
+    let broken = c.rows.iter().filter(|r| r.failed).count()
+        + usize::from(c.failure_rule.is_some_and(|(_, ok)| !ok));
+    let _ = writeln!(
+        o,
+        "{}",
+        if broken == 0 {
+            "compare: no regression".to_string()
+        } else {
+            format!("compare: {broken} rule(s) broken")
+        }
+    );
     o
 }
 
@@ -313,18 +357,40 @@ pub fn render_markdown(c: &Comparison, ruled_only: bool) -> String {
             dur(r.delta()),
             r.relative() * 100.0,
             r.spread * 100.0,
-            r.limit.map(|l| format!("{:.0}%", l * 100.0)).unwrap_or_default(),
-            if r.failed { "**REGRESSION**" } else { verdict(r) }
+            r.limit
+                .map(|l| format!("{:.0}%", l * 100.0))
+                .unwrap_or_default(),
+            if r.failed {
+                "**REGRESSION**"
+            } else {
+                verdict(r)
+            }
         );
     }
     let (b, n) = c.failure_rate;
-    let _ = writeln!(o, "\nFailure rate: base {:.3}%, new {:.3}%.", b * 100.0, n * 100.0);
-    let _ = writeln!(o, "\n**{}**", if c.failed() { "Regression: at least one rule broken." } else { "No regression." });
+    let _ = writeln!(
+        o,
+        "\nFailure rate: base {:.3}%, new {:.3}%.",
+        b * 100.0,
+        n * 100.0
+    );
+    let _ = writeln!(
+        o,
+        "\n**{}**",
+        if c.failed() {
+            "Regression: at least one rule broken."
+        } else {
+            "No regression."
+        }
+    );
     o
 }
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// JUnit XML: one test case per ruled row (and the failure-rate rule).
@@ -348,14 +414,20 @@ pub fn render_junit(c: &Comparison) -> String {
                 ))
             );
         } else {
-            let _ = writeln!(cases, "    <testcase classname=\"chainstorm.compare\" name=\"{name}\"/>");
+            let _ = writeln!(
+                cases,
+                "    <testcase classname=\"chainstorm.compare\" name=\"{name}\"/>"
+            );
         }
     }
     let mut tests = ruled.len();
     if let Some((m, ok)) = c.failure_rule {
         tests += 1;
         if ok {
-            let _ = writeln!(cases, "    <testcase classname=\"chainstorm.compare\" name=\"failure_rate\"/>");
+            let _ = writeln!(
+                cases,
+                "    <testcase classname=\"chainstorm.compare\" name=\"failure_rate\"/>"
+            );
         } else {
             failures += 1;
             let _ = writeln!(

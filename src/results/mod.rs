@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 pub use hlog::HlogWriter;
 pub use human::render as human_summary;
-pub use summary::{KeyStats, Machine, Summary, SummaryInputs, ThresholdResult, Totals, FORMAT_VERSION};
+pub use summary::{
+    KeyStats, Machine, Summary, SummaryInputs, ThresholdResult, Totals, FORMAT_VERSION,
+};
 pub use thresholds::evaluate;
 pub use timeseries::TimeseriesWriter;
 

@@ -161,10 +161,15 @@ impl Summary {
     /// Reads `summary.json` from a run directory (or the file itself),
     /// refusing layouts this version cannot read.
     pub fn read(path: &std::path::Path) -> Result<Summary, String> {
-        let file = if path.is_dir() { path.join("summary.json") } else { path.to_path_buf() };
-        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
+        let file = if path.is_dir() {
+            path.join("summary.json")
+        } else {
+            path.to_path_buf()
+        };
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
         match v.get("format_version").and_then(|x| x.as_u64()) {
             Some(n) if n == u64::from(FORMAT_VERSION) => {}
             Some(n) => {

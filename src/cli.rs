@@ -29,6 +29,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Compare base run(s) with a new run; exit 1 on a regression (CI gate).
     Compare(CompareArgs),
+    /// Text summary, SVG plots and a self-contained report.html for a run.
+    Report(ReportArgs),
 }
 
 /// `chainstorm pki ...`
@@ -224,4 +226,11 @@ pub struct CompareArgs {
     /// Show every series, not only those a rule applies to.
     #[arg(long)]
     pub all: bool,
+}
+
+/// Arguments of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run directory (results/<name>-<timestamp>).
+    pub run: PathBuf,
 }

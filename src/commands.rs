@@ -47,6 +47,7 @@ pub fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Run(a) => run(a),
         Command::Serve(a) => crate::serve::serve(a),
         Command::Compare(a) => compare(a),
+        Command::Report(a) => report(a),
     }
 }
 
@@ -396,4 +397,14 @@ fn compare(a: CompareArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn report(a: crate::cli::ReportArgs) -> Result<ExitCode> {
+    let out = chainstorm::results::report::report(&a.run).map_err(|e| anyhow::anyhow!(e))?;
+    outln!("{}", out.text);
+    for s in &out.svgs {
+        outln!("wrote {}", s.display());
+    }
+    outln!("wrote {}", out.html.display());
+    Ok(ExitCode::SUCCESS)
 }

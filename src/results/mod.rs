@@ -6,6 +6,7 @@
 pub mod compare;
 mod hlog;
 mod human;
+pub mod report;
 mod summary;
 mod thresholds;
 mod timeseries;

@@ -1,0 +1,291 @@
+//! `chainstorm report RUN_DIR`: the text summary, SVG plots (plotters, SVG
+//! backend) and one self-contained `report.html` with the SVGs inline.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+use plotters::prelude::*;
+
+use super::summary::Summary;
+use crate::metrics::histogram;
+
+/// What `report` wrote.
+pub struct ReportOutput {
+    /// The human summary text.
+    pub text: String,
+    /// SVG files written.
+    pub svgs: Vec<PathBuf>,
+    /// The HTML file.
+    pub html: PathBuf,
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|c| *c != b'=').collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= val(*c)? << (18 - 6 * i);
+        }
+        for i in 0..(chunk.len() * 6 / 8) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Merges the interval log's histograms by a function of the tag.
+fn merged_by(log: &[u8], key: impl Fn(&str) -> Option<String>) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+    let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    let mut de = Deserializer::new();
+    for e in IntervalLogIterator::new(log) {
+        let e = e.map_err(|e| format!("latency.hlog: {e:?}"))?;
+        if let LogEntry::Interval(ilh) = e {
+            let Some(k) = ilh.tag().and_then(|t| key(t.as_str())) else { continue };
+            let bytes = base64_decode(ilh.encoded_histogram()).ok_or("latency.hlog: bad base64")?;
+            let h: Histogram<u64> = de
+                .deserialize(&mut &bytes[..])
+                .map_err(|e| format!("latency.hlog: {e:?}"))?;
+            let _ = out.entry(k).or_insert_with(histogram).add(&h);
+        }
+    }
+    Ok(out)
+}
+
+fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .ok_or_else(|| format!("{}: empty", path.display()))?
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines.map(|l| l.split(',').map(str::to_string).collect()).collect();
+    Ok((header, rows))
+}
+
+fn col(header: &[String], name: &str) -> Option<usize> {
+    header.iter().position(|h| h == name)
+}
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+type PlotResult = Result<(), Box<dyn std::error::Error>>;
+
+fn percentile_plot(path: &Path, phases: &BTreeMap<String, Histogram<u64>>) -> PlotResult {
+    let root = SVGBackend::new(path, (900, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    // x = 1 / (1 - q): the classic HdrHistogram percentile axis.
+    let qs: Vec<f64> = (0..=500).map(|i| 1.0 - 10f64.powf(-(i as f64) / 100.0)).filter(|q| *q < 0.99999).collect();
+    let max_ms = phases.values().map(|h| h.max() as f64 / 1e6).fold(0.001, f64::max);
+    let mut c = ChartBuilder::on(&root)
+        .caption("latency by percentile (ms)", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d((1f64..100_000f64).log_scale(), 0f64..max_ms * 1.05)?;
+    c.configure_mesh()
+        .x_desc("percentile")
+        .x_label_formatter(&|x| format!("{:.3}%", 100.0 * (1.0 - 1.0 / x)))
+        .y_desc("ms")
+        .draw()?;
+    for (i, (name, h)) in phases.iter().enumerate() {
+        if h.is_empty() {
+            continue;
+        }
+        let color = COLORS[i % COLORS.len()];
+        c.draw_series(LineSeries::new(
+            qs.iter().map(|q| (1.0 / (1.0 - q), h.value_at_quantile(*q) as f64 / 1e6)),
+            color.stroke_width(2),
+        ))?
+        .label(name.clone())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+    }
+    c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn time_plot(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)>)]) -> PlotResult {
+    let root = SVGBackend::new(path, (900, 360)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let x_max = series.iter().flat_map(|(_, v)| v.iter().map(|p| p.0)).fold(1.0, f64::max);
+    let y_max = series.iter().flat_map(|(_, v)| v.iter().map(|p| p.1)).fold(1.0, f64::max);
+    let mut c = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max * 1.1)?;
+    c.configure_mesh().x_desc("seconds").draw()?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        c.draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+    }
+    if !series.is_empty() {
+        c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn anchor_plot(path: &Path, anchors: &BTreeMap<String, Histogram<u64>>) -> PlotResult {
+    let root = SVGBackend::new(path, (900, 360)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let names: Vec<&String> = anchors.keys().collect();
+    let y_max = anchors.values().map(|h| h.value_at_quantile(0.99) as f64 / 1e3).fold(1.0, f64::max);
+    let mut c = ChartBuilder::on(&root)
+        .caption("chain validation per anchor: p50 and p99 (µs)", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..names.len().max(1) as f64, 0f64..y_max * 1.15)?;
+    c.configure_mesh()
+        .disable_x_mesh()
+        .x_labels(names.len().max(1))
+        .x_label_formatter(&|x| names.get(x.floor() as usize).map(|s| s.to_string()).unwrap_or_default())
+        .y_desc("µs")
+        .draw()?;
+    for (i, h) in anchors.values().enumerate() {
+        let x = i as f64;
+        let p50 = h.value_at_quantile(0.5) as f64 / 1e3;
+        let p99 = h.value_at_quantile(0.99) as f64 / 1e3;
+        c.draw_series([
+            Rectangle::new([(x + 0.15, 0.0), (x + 0.48, p50)], COLORS[0].filled()),
+            Rectangle::new([(x + 0.52, 0.0), (x + 0.85, p99)], COLORS[1].filled()),
+        ])?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Writes the plots and report.html into `dir` and returns the text summary.
+pub fn report(dir: &Path) -> Result<ReportOutput, String> {
+    let summary = Summary::read(dir)?;
+    let text = super::human_summary(&summary);
+    let log = std::fs::read(dir.join("latency.hlog")).map_err(|e| format!("{}: {e}", dir.join("latency.hlog").display()))?;
+    let plot = |r: PlotResult, p: &Path| r.map_err(|e| format!("{}: {e}", p.display()));
+    let mut svgs = Vec::new();
+
+    let phases = merged_by(&log, |t| {
+        let phase = t.split('/').next()?;
+        ["tcp_connect", "tls_handshake", "chain_validation", "mqtt_connack", "connect_total"]
+            .contains(&phase)
+            .then(|| phase.to_string())
+    })?;
+    let p = dir.join("percentiles.svg");
+    plot(percentile_plot(&p, &phases), &p)?;
+    svgs.push(p);
+
+    let (h, rows) = read_csv(&dir.join("timeseries.csv"))?;
+    let series = |name: &str| -> Vec<(f64, f64)> {
+        match (col(&h, "elapsed_s"), col(&h, name)) {
+            (Some(t), Some(c)) => rows
+                .iter()
+                .filter_map(|r| Some((r.get(t)?.parse().ok()?, r.get(c)?.parse().ok()?)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let p = dir.join("throughput.svg");
+    plot(
+        time_plot(
+            &p,
+            "attempts, successes and failures per interval",
+            &[
+                ("attempted".into(), series("attempted")),
+                ("succeeded".into(), series("succeeded")),
+                ("failed".into(), series("failed")),
+            ],
+        ),
+        &p,
+    )?;
+    svgs.push(p);
+    let p = dir.join("connected.svg");
+    plot(time_plot(&p, "connected devices", &[("connected".into(), series("connected"))]), &p)?;
+    svgs.push(p);
+
+    let anchors = merged_by(&log, |t| {
+        let parts: Vec<&str> = t.split('/').collect();
+        (parts.first() == Some(&"chain_validation") && parts.len() == 4).then(|| parts[3].to_string())
+    })?;
+    let p = dir.join("anchors.svg");
+    plot(anchor_plot(&p, &anchors), &p)?;
+    svgs.push(p);
+
+    let fpath = dir.join("failures.csv");
+    let mut by_cause: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    if fpath.exists() {
+        let (fh, frows) = read_csv(&fpath)?;
+        if let (Some(t), Some(ph), Some(c), Some(n)) = (col(&fh, "elapsed_s"), col(&fh, "phase"), col(&fh, "cause"), col(&fh, "count")) {
+            for r in &frows {
+                if let (Some(tv), Some(nv)) = (r.get(t).and_then(|v| v.parse().ok()), r.get(n).and_then(|v| v.parse().ok())) {
+                    let key = format!("{} {}", r.get(ph).cloned().unwrap_or_default(), r.get(c).cloned().unwrap_or_default());
+                    by_cause.entry(key).or_default().push((tv, nv));
+                }
+            }
+        }
+    }
+    let p = dir.join("failures.svg");
+    let fs: Vec<(String, Vec<(f64, f64)>)> = by_cause.into_iter().collect();
+    plot(time_plot(&p, "failures by cause per interval", &fs), &p)?;
+    svgs.push(p);
+
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>chainstorm report</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1000px}pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:12px}h2{margin-top:1.5em}</style></head><body>\n",
+    );
+    html.push_str(&format!(
+        "<h1>chainstorm report: {}</h1>\n<p>{} · {} · seed {} · started {} · {:.1} s · verdict <b>{}</b></p>\n",
+        escape(&summary.scenario),
+        escape(&summary.tool),
+        escape(&summary.target),
+        summary.seed,
+        escape(&summary.started_at),
+        summary.wall_s,
+        escape(&summary.verdict)
+    ));
+    html.push_str("<h2>Summary</h2>\n<pre>");
+    html.push_str(&escape(&text));
+    html.push_str("</pre>\n");
+    for svg in &svgs {
+        let body = std::fs::read_to_string(svg).map_err(|e| format!("{}: {e}", svg.display()))?;
+        let name = svg.file_stem().and_then(|s| s.to_str()).unwrap_or("plot");
+        html.push_str(&format!("<h2>{name}</h2>\n"));
+        // SVG inline: the report needs no other file and fetches nothing.
+        html.push_str(&body);
+        html.push('\n');
+    }
+    html.push_str("</body></html>\n");
+    let hp = dir.join("report.html");
+    std::fs::write(&hp, html).map_err(|e| format!("{}: {e}", hp.display()))?;
+    Ok(ReportOutput { text, svgs, html: hp })
+}

@@ -17,5 +17,7 @@ for est in sorted(root.glob("**/new/estimates.json")):
     rows.append((bench["full_id"], med["point_estimate"], med["confidence_interval"]))
 print("| benchmark | median | 95% CI |")
 print("|---|---:|---|")
+def fmt(ns):
+    return f"{ns:.1f} ns" if ns < 1000 else f"{ns / 1000:.1f} µs"
 for name, point, ci in rows:
-    print(f"| {name} | {point / 1000:.1f} µs | {ci['lower_bound'] / 1000:.1f} – {ci['upper_bound'] / 1000:.1f} µs |")
+    print(f"| {name} | {fmt(point)} | {fmt(ci['lower_bound'])} – {fmt(ci['upper_bound'])} |")

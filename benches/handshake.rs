@@ -15,7 +15,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rustls::client::Resumption;
 use rustls::pki_types::ServerName;
 use rustls::server::ServerSessionMemoryCache;
-use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection, SupportedProtocolVersion};
+use rustls::{
+    ClientConfig, ClientConnection, ServerConfig, ServerConnection, SupportedProtocolVersion,
+};
 
 fn pump(client: &mut ClientConnection, server: &mut ServerConnection) {
     let mut buf = Vec::with_capacity(8192);
@@ -72,7 +74,11 @@ fn configs(
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    client.resumption = if resume { Resumption::in_memory_sessions(64) } else { Resumption::disabled() };
+    client.resumption = if resume {
+        Resumption::in_memory_sessions(64)
+    } else {
+        Resumption::disabled()
+    };
     (Arc::new(client), Arc::new(server))
 }
 
@@ -86,11 +92,22 @@ fn benches(c: &mut Criterion) {
         (ChainKind::Legacy, "legacy-only", "legacy-rsa"),
         (ChainKind::AtsRsa, "ats-rsa-only", "ats-rsa"),
         (ChainKind::AtsEcc, "ats-ecc-only", "ats-ecc"),
-        (ChainKind::AtsRsaCrossSigned, "starfield-only", "cross-signed"),
+        (
+            ChainKind::AtsRsaCrossSigned,
+            "starfield-only",
+            "cross-signed",
+        ),
     ];
     for (kind, profile, label) in kinds {
-        let sni = if kind == ChainKind::Legacy { &legacy_name } else { &name };
-        for (version, vlabel) in [(&rustls::version::TLS13, "tls13"), (&rustls::version::TLS12, "tls12")] {
+        let sni = if kind == ChainKind::Legacy {
+            &legacy_name
+        } else {
+            &name
+        };
+        for (version, vlabel) in [
+            (&rustls::version::TLS13, "tls13"),
+            (&rustls::version::TLS12, "tls12"),
+        ] {
             for resume in [false, true] {
                 let (client, server) = configs(&pki, kind, profile, version, resume);
                 if resume {
@@ -109,7 +126,10 @@ fn benches(c: &mut Criterion) {
                     }
                     cc.process_new_packets().unwrap();
                 }
-                let id = format!("{label}/{vlabel}/{}", if resume { "resumed" } else { "full" });
+                let id = format!(
+                    "{label}/{vlabel}/{}",
+                    if resume { "resumed" } else { "full" }
+                );
                 g.bench_function(id, |b| {
                     b.iter(|| {
                         let mut cc = ClientConnection::new(client.clone(), sni.clone()).unwrap();

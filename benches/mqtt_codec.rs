@@ -15,8 +15,18 @@ fn benches(c: &mut Criterion) {
     for proto in [Protocol::V311, Protocol::V5] {
         let v = if proto == Protocol::V5 { "v5" } else { "v311" };
         let packets = [
-            ("connect", Packet::Connect(Connect::new(proto, "device-000042", 60))),
-            ("connack", Packet::ConnAck(ConnAck { session_present: false, code: 0, properties: Properties::default() })),
+            (
+                "connect",
+                Packet::Connect(Connect::new(proto, "device-000042", 60)),
+            ),
+            (
+                "connack",
+                Packet::ConnAck(ConnAck {
+                    session_present: false,
+                    code: 0,
+                    properties: Properties::default(),
+                }),
+            ),
             (
                 "publish",
                 Packet::Publish(Publish {
@@ -41,7 +51,11 @@ fn benches(c: &mut Criterion) {
             let mut wire = BytesMut::new();
             mqtt::encode(&p, proto, &mut wire);
             g.bench_function(format!("decode/{name}/{v}"), |b| {
-                b.iter(|| black_box(mqtt::decode(black_box(&wire), proto, mqtt::DEFAULT_MAX_REMAINING).unwrap()))
+                b.iter(|| {
+                    black_box(
+                        mqtt::decode(black_box(&wire), proto, mqtt::DEFAULT_MAX_REMAINING).unwrap(),
+                    )
+                })
             });
         }
     }

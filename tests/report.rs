@@ -12,7 +12,11 @@ fn bin() -> Command {
 fn report_on_a_real_run() {
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path().join("pki");
-    assert!(bin().args(["pki", "init", "--out", pki.to_str().unwrap()]).status().unwrap().success());
+    assert!(bin()
+        .args(["pki", "init", "--out", pki.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success());
     let results = dir.path().join("results");
     let scenario = dir.path().join("s.toml");
     std::fs::write(
@@ -27,29 +31,68 @@ fn report_on_a_real_run() {
         ),
     )
     .unwrap();
-    let out = bin().args(["run", scenario.to_str().unwrap(), "--quiet"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let run = std::fs::read_dir(&results).unwrap().next().unwrap().unwrap().path();
-    let out = bin().args(["report", run.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["run", scenario.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = bin()
+        .args(["report", run.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("distrusted(SYMANTEC_TLS)"), "{text}");
-    for svg in ["percentiles", "throughput", "connected", "anchors", "failures"] {
+    for svg in [
+        "percentiles",
+        "throughput",
+        "connected",
+        "anchors",
+        "failures",
+    ] {
         let body = std::fs::read_to_string(run.join(format!("{svg}.svg"))).unwrap();
         let doc = roxmltree::Document::parse(&body).unwrap_or_else(|e| panic!("{svg}.svg: {e}"));
         assert_eq!(doc.root_element().tag_name().name(), "svg");
-        assert!(doc.descendants().filter(|n| n.has_tag_name("polyline") || n.has_tag_name("rect")).count() > 2, "{svg} has marks");
+        assert!(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("polyline") || n.has_tag_name("rect"))
+                .count()
+                > 2,
+            "{svg} has marks"
+        );
     }
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), 5, "SVGs inline");
-    assert!(!html.contains("src=") && !html.contains("href=") && !html.contains("url("), "fetches nothing");
+    assert!(
+        !html.contains("src=") && !html.contains("href=") && !html.contains("url("),
+        "fetches nothing"
+    );
     assert!(html.contains("percentile"));
 
     // A real browser renders it.
-    let chromium = ["chromium", "chromium-browser"].into_iter().find(|b| Command::new(b).arg("--version").output().is_ok());
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok());
     match chromium {
         None => {
-            assert!(std::env::var_os("CI").is_none(), "chromium is required under CI");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "chromium is required under CI"
+            );
             eprintln!("skipping the browser check: chromium not installed");
         }
         Some(b) => {
@@ -65,23 +108,37 @@ fn report_on_a_real_run() {
                     "--no-first-run",
                     "--window-size=1100,2400",
                 ])
-                .arg(format!("--user-data-dir={}", dir.path().join("chromium").display()))
+                .arg(format!(
+                    "--user-data-dir={}",
+                    dir.path().join("chromium").display()
+                ))
                 .arg(format!("--screenshot={}", png.display()))
                 .arg(format!("file://{}", run.join("report.html").display()))
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let img = std::fs::read(&png).unwrap();
-            assert!(img.len() > 10_000 && img.starts_with(b"\x89PNG"), "a rendered page");
+            assert!(
+                img.len() > 10_000 && img.starts_with(b"\x89PNG"),
+                "a rendered page"
+            );
         }
     }
 
     // An unknown results layout: a clear error, exit 2.
     let summary = run.join("summary.json");
-    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     v["format_version"] = serde_json::json!(99);
     std::fs::write(&summary, v.to_string()).unwrap();
-    let out = bin().args(["report", run.to_str().unwrap()]).output().unwrap();
+    let out = bin()
+        .args(["report", run.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("results format 99"));
 }

@@ -48,13 +48,18 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Merges the interval log's histograms by a function of the tag.
-fn merged_by(log: &[u8], key: impl Fn(&str) -> Option<String>) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+fn merged_by(
+    log: &[u8],
+    key: impl Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, Histogram<u64>>, String> {
     let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     let mut de = Deserializer::new();
     for e in IntervalLogIterator::new(log) {
         let e = e.map_err(|e| format!("latency.hlog: {e:?}"))?;
         if let LogEntry::Interval(ilh) = e {
-            let Some(k) = ilh.tag().and_then(|t| key(t.as_str())) else { continue };
+            let Some(k) = ilh.tag().and_then(|t| key(t.as_str())) else {
+                continue;
+            };
             let bytes = base64_decode(ilh.encoded_histogram()).ok_or("latency.hlog: bad base64")?;
             let h: Histogram<u64> = de
                 .deserialize(&mut &bytes[..])
@@ -74,7 +79,9 @@ fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
         .split(',')
         .map(str::to_string)
         .collect();
-    let rows = lines.map(|l| l.split(',').map(str::to_string).collect()).collect();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
     Ok((header, rows))
 }
 
@@ -99,8 +106,14 @@ fn percentile_plot(path: &Path, phases: &BTreeMap<String, Histogram<u64>>) -> Pl
     let root = SVGBackend::new(path, (900, 500)).into_drawing_area();
     root.fill(&WHITE)?;
     // x = 1 / (1 - q): the classic HdrHistogram percentile axis.
-    let qs: Vec<f64> = (0..=500).map(|i| 1.0 - 10f64.powf(-(i as f64) / 100.0)).filter(|q| *q < 0.99999).collect();
-    let max_ms = phases.values().map(|h| h.max() as f64 / 1e6).fold(0.001, f64::max);
+    let qs: Vec<f64> = (0..=500)
+        .map(|i| 1.0 - 10f64.powf(-(i as f64) / 100.0))
+        .filter(|q| *q < 0.99999)
+        .collect();
+    let max_ms = phases
+        .values()
+        .map(|h| h.max() as f64 / 1e6)
+        .fold(0.001, f64::max);
     let mut c = ChartBuilder::on(&root)
         .caption("latency by percentile (ms)", ("sans-serif", 20))
         .margin(12)
@@ -118,13 +131,17 @@ fn percentile_plot(path: &Path, phases: &BTreeMap<String, Histogram<u64>>) -> Pl
         }
         let color = COLORS[i % COLORS.len()];
         c.draw_series(LineSeries::new(
-            qs.iter().map(|q| (1.0 / (1.0 - q), h.value_at_quantile(*q) as f64 / 1e6)),
+            qs.iter()
+                .map(|q| (1.0 / (1.0 - q), h.value_at_quantile(*q) as f64 / 1e6)),
             color.stroke_width(2),
         ))?
         .label(name.clone())
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
     }
-    c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }
@@ -132,8 +149,14 @@ fn percentile_plot(path: &Path, phases: &BTreeMap<String, Histogram<u64>>) -> Pl
 fn time_plot(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)>)]) -> PlotResult {
     let root = SVGBackend::new(path, (900, 360)).into_drawing_area();
     root.fill(&WHITE)?;
-    let x_max = series.iter().flat_map(|(_, v)| v.iter().map(|p| p.0)).fold(1.0, f64::max);
-    let y_max = series.iter().flat_map(|(_, v)| v.iter().map(|p| p.1)).fold(1.0, f64::max);
+    let x_max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.0))
+        .fold(1.0, f64::max);
+    let y_max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .fold(1.0, f64::max);
     let mut c = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
@@ -145,10 +168,15 @@ fn time_plot(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)>)]) -> 
         let color = COLORS[i % COLORS.len()];
         c.draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
             .label(name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
     }
     if !series.is_empty() {
-        c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
     }
     root.present()?;
     Ok(())
@@ -158,9 +186,15 @@ fn anchor_plot(path: &Path, anchors: &BTreeMap<String, Histogram<u64>>) -> PlotR
     let root = SVGBackend::new(path, (900, 360)).into_drawing_area();
     root.fill(&WHITE)?;
     let names: Vec<&String> = anchors.keys().collect();
-    let y_max = anchors.values().map(|h| h.value_at_quantile(0.99) as f64 / 1e3).fold(1.0, f64::max);
+    let y_max = anchors
+        .values()
+        .map(|h| h.value_at_quantile(0.99) as f64 / 1e3)
+        .fold(1.0, f64::max);
     let mut c = ChartBuilder::on(&root)
-        .caption("chain validation per anchor: p50 and p99 (µs)", ("sans-serif", 20))
+        .caption(
+            "chain validation per anchor: p50 and p99 (µs)",
+            ("sans-serif", 20),
+        )
         .margin(12)
         .x_label_area_size(32)
         .y_label_area_size(60)
@@ -168,7 +202,12 @@ fn anchor_plot(path: &Path, anchors: &BTreeMap<String, Histogram<u64>>) -> PlotR
     c.configure_mesh()
         .disable_x_mesh()
         .x_labels(names.len().max(1))
-        .x_label_formatter(&|x| names.get(x.floor() as usize).map(|s| s.to_string()).unwrap_or_default())
+        .x_label_formatter(&|x| {
+            names
+                .get(x.floor() as usize)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        })
         .y_desc("µs")
         .draw()?;
     for (i, h) in anchors.values().enumerate() {
@@ -185,22 +224,31 @@ fn anchor_plot(path: &Path, anchors: &BTreeMap<String, Histogram<u64>>) -> PlotR
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Writes the plots and report.html into `dir` and returns the text summary.
 pub fn report(dir: &Path) -> Result<ReportOutput, String> {
     let summary = Summary::read(dir)?;
     let text = super::human_summary(&summary);
-    let log = std::fs::read(dir.join("latency.hlog")).map_err(|e| format!("{}: {e}", dir.join("latency.hlog").display()))?;
+    let log = std::fs::read(dir.join("latency.hlog"))
+        .map_err(|e| format!("{}: {e}", dir.join("latency.hlog").display()))?;
     let plot = |r: PlotResult, p: &Path| r.map_err(|e| format!("{}: {e}", p.display()));
     let mut svgs = Vec::new();
 
     let phases = merged_by(&log, |t| {
         let phase = t.split('/').next()?;
-        ["tcp_connect", "tls_handshake", "chain_validation", "mqtt_connack", "connect_total"]
-            .contains(&phase)
-            .then(|| phase.to_string())
+        [
+            "tcp_connect",
+            "tls_handshake",
+            "chain_validation",
+            "mqtt_connack",
+            "connect_total",
+        ]
+        .contains(&phase)
+        .then(|| phase.to_string())
     })?;
     let p = dir.join("percentiles.svg");
     plot(percentile_plot(&p, &phases), &p)?;
@@ -231,12 +279,20 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
     )?;
     svgs.push(p);
     let p = dir.join("connected.svg");
-    plot(time_plot(&p, "connected devices", &[("connected".into(), series("connected"))]), &p)?;
+    plot(
+        time_plot(
+            &p,
+            "connected devices",
+            &[("connected".into(), series("connected"))],
+        ),
+        &p,
+    )?;
     svgs.push(p);
 
     let anchors = merged_by(&log, |t| {
         let parts: Vec<&str> = t.split('/').collect();
-        (parts.first() == Some(&"chain_validation") && parts.len() == 4).then(|| parts[3].to_string())
+        (parts.first() == Some(&"chain_validation") && parts.len() == 4)
+            .then(|| parts[3].to_string())
     })?;
     let p = dir.join("anchors.svg");
     plot(anchor_plot(&p, &anchors), &p)?;
@@ -246,10 +302,22 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
     let mut by_cause: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     if fpath.exists() {
         let (fh, frows) = read_csv(&fpath)?;
-        if let (Some(t), Some(ph), Some(c), Some(n)) = (col(&fh, "elapsed_s"), col(&fh, "phase"), col(&fh, "cause"), col(&fh, "count")) {
+        if let (Some(t), Some(ph), Some(c), Some(n)) = (
+            col(&fh, "elapsed_s"),
+            col(&fh, "phase"),
+            col(&fh, "cause"),
+            col(&fh, "count"),
+        ) {
             for r in &frows {
-                if let (Some(tv), Some(nv)) = (r.get(t).and_then(|v| v.parse().ok()), r.get(n).and_then(|v| v.parse().ok())) {
-                    let key = format!("{} {}", r.get(ph).cloned().unwrap_or_default(), r.get(c).cloned().unwrap_or_default());
+                if let (Some(tv), Some(nv)) = (
+                    r.get(t).and_then(|v| v.parse().ok()),
+                    r.get(n).and_then(|v| v.parse().ok()),
+                ) {
+                    let key = format!(
+                        "{} {}",
+                        r.get(ph).cloned().unwrap_or_default(),
+                        r.get(c).cloned().unwrap_or_default()
+                    );
                     by_cause.entry(key).or_default().push((tv, nv));
                 }
             }
@@ -287,5 +355,9 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
     html.push_str("</body></html>\n");
     let hp = dir.join("report.html");
     std::fs::write(&hp, html).map_err(|e| format!("{}: {e}", hp.display()))?;
-    Ok(ReportOutput { text, svgs, html: hp })
+    Ok(ReportOutput {
+        text,
+        svgs,
+        html: hp,
+    })
 }

@@ -70,13 +70,17 @@ impl TimeseriesWriter {
         }
         writeln!(self.out, "{row}").map_err(write_err(&self.path))?;
         // Failures by cause in this interval, all groups together.
-        let mut by_cause: std::collections::BTreeMap<(&str, &str), u64> = std::collections::BTreeMap::new();
+        let mut by_cause: std::collections::BTreeMap<(&str, &str), u64> =
+            std::collections::BTreeMap::new();
         for (k, f) in &interval.failures {
-            *by_cause.entry((k.phase.label(), k.cause.as_str())).or_default() += f.count;
+            *by_cause
+                .entry((k.phase.label(), k.cause.as_str()))
+                .or_default() += f.count;
         }
         for ((phase, cause), n) in by_cause {
             // Causes never hold a comma or a quote (they are taxonomy labels).
-            writeln!(self.fout, "{:.3},{phase},{cause},{n}", snap.elapsed_s).map_err(write_err(&self.fpath))?;
+            writeln!(self.fout, "{:.3},{phase},{cause},{n}", snap.elapsed_s)
+                .map_err(write_err(&self.fpath))?;
         }
         Ok(())
     }

@@ -64,26 +64,12 @@ impl RawPacket {
         out.put_u8(self.first_byte);
         match &self.length {
             LengthField::Correct => super::encode::put_varint(&mut out, self.body.len() as u32),
-            LengthField::Value(v) => put_varint_unbounded(&mut out, *v),
+            // put_varint has no 4-byte limit: values above 268,435,455 take
+            // five bytes, which a strict decoder must reject.
+            LengthField::Value(v) => super::encode::put_varint(&mut out, *v),
             LengthField::Bytes(b) => out.put_slice(b),
         }
         out.put_slice(&self.body);
         out.to_vec()
-    }
-}
-
-/// A variable-length integer with no 4-byte limit (values above 268,435,455
-/// take five bytes, which a strict decoder must reject).
-fn put_varint_unbounded(out: &mut BytesMut, mut v: u32) {
-    loop {
-        let mut b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v > 0 {
-            b |= 0x80;
-        }
-        out.put_u8(b);
-        if v == 0 {
-            break;
-        }
     }
 }

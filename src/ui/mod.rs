@@ -5,6 +5,7 @@
 //! on panic (ratatui's init installs the panic hook).
 
 mod model;
+mod panels;
 mod render;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -31,6 +31,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Text summary, SVG plots and a self-contained report.html for a run.
     Report(ReportArgs),
+    /// One handshake per trust profile against an endpoint: who would connect, and why not.
+    Probe(ProbeArgs),
 }
 
 /// `chainstorm pki ...`
@@ -233,4 +235,53 @@ pub struct CompareArgs {
 pub struct ReportArgs {
     /// A run directory (results/<name>-<timestamp>).
     pub run: PathBuf,
+}
+
+/// Arguments of `probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// HOST:PORT (IP address).
+    pub addr: std::net::SocketAddr,
+    /// Server name to send (without --fleet).
+    #[arg(long)]
+    pub sni: Option<String>,
+    /// Weigh verdicts by a scenario's fleet, for a legacy and an ATS name side by side.
+    #[arg(long)]
+    pub fleet: Option<PathBuf>,
+    /// Account prefix for the derived legacy / ATS names (with --fleet).
+    #[arg(long, default_value = "a1b2c3d4e5f6g7")]
+    pub prefix: String,
+    /// Region for the derived names (with --fleet).
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Profiles to probe, comma-separated (default: every built-in one).
+    #[arg(long, value_delimiter = ',')]
+    pub profiles: Vec<String>,
+    /// PKI directory (mock roots; device CA for --mint-client-cert).
+    #[arg(long)]
+    pub pki: Option<PathBuf>,
+    /// Follow the handshake with an MQTT CONNECT: 311 or 5.
+    #[arg(long, value_parser = ["311", "5"])]
+    pub mqtt: Option<String>,
+    /// MQTT client id (and CN of a minted certificate).
+    #[arg(long, default_value = "chainstorm-probe")]
+    pub client_id: String,
+    /// Present a client certificate minted from the PKI's device CA.
+    #[arg(long)]
+    pub mint_client_cert: bool,
+    /// ALPN to offer (e.g. x-amzn-mqtt-ca for port 443).
+    #[arg(long)]
+    pub alpn: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when any of these profiles fails (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub require: Vec<String>,
+    /// Allow an address outside 127.0.0.0/8 and ::1.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Seconds per step.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout_s: f64,
 }

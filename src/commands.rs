@@ -48,6 +48,7 @@ pub fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Serve(a) => crate::serve::serve(a),
         Command::Compare(a) => compare(a),
         Command::Report(a) => report(a),
+        Command::Probe(a) => crate::probe_cmd::probe(a),
     }
 }
 

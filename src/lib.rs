@@ -14,6 +14,7 @@ pub mod engine;
 pub mod metrics;
 pub mod mqtt;
 pub mod pki;
+pub mod probe;
 pub mod results;
 pub mod runner;
 pub mod scenario;

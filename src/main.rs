@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+#[macro_use]
 mod commands;
+mod probe_cmd;
 mod serve;
 
 use std::process::ExitCode;

@@ -145,6 +145,9 @@ impl ClientConfigs {
         if let Some(a) = &key.alpn {
             cfg.alpn_protocols = vec![a.as_bytes().to_vec()];
         }
+        // SSLKEYLOGFILE, when set, receives the session keys so a capture
+        // can be decrypted in Wireshark/tshark; unset, this does nothing.
+        cfg.key_log = Arc::new(rustls::KeyLogFile::new());
         let out = (Arc::new(cfg), profile);
         self.configs.insert(key.clone(), out.clone());
         Ok(out)

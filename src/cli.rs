@@ -33,6 +33,8 @@ pub enum Command {
     Report(ReportArgs),
     /// One handshake per trust profile against an endpoint: who would connect, and why not.
     Probe(ProbeArgs),
+    /// Combine shard results exactly (histograms added, thresholds on the whole).
+    Merge(MergeArgs),
 }
 
 /// `chainstorm pki ...`
@@ -94,9 +96,15 @@ pub struct ProfilesArgs {
 pub struct RunArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
-    /// Allow targets outside 127.0.0.0/8 and ::1.
+    /// Allow targets outside 127.0.0.0/8 and ::1 (then --max-rate is mandatory).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Ceiling on the scenario's arrival rate, per second (required for remote targets).
+    #[arg(long)]
+    pub max_rate: Option<f64>,
+    /// Run the I-th of N slices of the plan: I/N, I from 0.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// Results root (default: the scenario's run.output_dir).
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -284,4 +292,18 @@ pub struct ProbeArgs {
     /// Seconds per step.
     #[arg(long, default_value_t = 10.0)]
     pub timeout_s: f64,
+}
+
+/// Arguments of `merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard run directories.
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<PathBuf>,
+    /// Results root for the merged run (default: results).
+    #[arg(long, default_value = "results")]
+    pub output: PathBuf,
+    /// Print summary.json instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -49,6 +49,7 @@ pub fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Compare(a) => compare(a),
         Command::Report(a) => report(a),
         Command::Probe(a) => crate::probe_cmd::probe(a),
+        Command::Merge(a) => merge(a),
     }
 }
 
@@ -252,6 +253,11 @@ fn run(a: RunArgs) -> Result<ExitCode> {
         duration: a.duration_s.map(std::time::Duration::from_secs_f64),
         devices: a.devices,
         pki: None,
+        max_rate: a.max_rate,
+        shard: match &a.shard {
+            None => None,
+            Some(s) => Some(runner::parse_shard(s).map_err(|e| anyhow::anyhow!("--shard: {e}"))?),
+        },
     };
     let scenario = runner::prepare(&a.scenario, &opts)?;
     let control = Control::new();
@@ -408,4 +414,23 @@ fn report(a: crate::cli::ReportArgs) -> Result<ExitCode> {
     }
     outln!("wrote {}", out.html.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn merge(a: crate::cli::MergeArgs) -> Result<ExitCode> {
+    let m = chainstorm::runner::merge::merge(&a.runs, &a.output).map_err(|e| anyhow::anyhow!(e))?;
+    let text = if a.json {
+        serde_json::to_string_pretty(&m.summary)?
+    } else {
+        format!(
+            "{}\nresults: {}\n",
+            chainstorm::results::human_summary(&m.summary),
+            m.dir.display()
+        )
+    };
+    outln!("{text}");
+    Ok(if m.summary.verdict == "pass" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

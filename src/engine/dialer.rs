@@ -17,23 +17,29 @@ pub struct Dialer {
     timeout: Duration,
 }
 
-/// Source addresses used for a loopback IPv4 target: 127.0.0.2 .. 127.0.0.(1+n).
-pub fn loopback_sources(n: usize) -> Vec<IpAddr> {
+/// Source addresses used for a loopback IPv4 target: 127.0.0.(2+offset) ..
+/// 127.0.0.(1+offset+n), wrapping within 127.0.0.2-254.
+pub fn loopback_sources(n: usize, offset: usize) -> Vec<IpAddr> {
     (0..n)
-        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8)))
+        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + ((offset + i) % 253) as u8)))
         .collect()
 }
 
 impl Dialer {
     /// A dialer over `targets`; loopback IPv4 targets get `sources` rotated.
-    pub fn new(targets: Vec<SocketAddr>, source_count: usize, timeout: Duration) -> Dialer {
+    pub fn new(
+        targets: Vec<SocketAddr>,
+        source_count: usize,
+        source_offset: usize,
+        timeout: Duration,
+    ) -> Dialer {
         let loopback_v4 = targets
             .iter()
             .all(|t| matches!(t.ip(), IpAddr::V4(v) if v.is_loopback()));
         Dialer {
             targets,
             sources: if loopback_v4 {
-                loopback_sources(source_count.clamp(1, 250))
+                loopback_sources(source_count.clamp(1, 250), source_offset)
             } else {
                 Vec::new()
             },

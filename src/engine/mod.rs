@@ -21,6 +21,7 @@ use tokio::time::Instant;
 pub use client::{with_device_cert, ClientConfigs, ClientKey, DeviceCertResolver};
 pub use dialer::{loopback_sources, Dialer};
 pub use shared::RunInputs;
+pub use snapshot::{build as build_snapshot, Labels};
 
 use crate::metrics::{Aggregate, IntervalData, Snapshot};
 

@@ -99,6 +99,8 @@ pub struct RunInputs<'a> {
     pub targets: Vec<SocketAddr>,
     /// Loopback source addresses to rotate over.
     pub source_addresses: usize,
+    /// First source address index (shards use disjoint ranges).
+    pub source_offset: usize,
 }
 
 fn certified_key(id: &crate::pki::DeviceIdentity) -> Result<Arc<CertifiedKey>, EngineError> {
@@ -195,7 +197,8 @@ pub(crate) fn build(
         dialer: Dialer::new(
             inp.targets.clone(),
             inp.source_addresses,
-            Duration::from_secs(5),
+            inp.source_offset,
+            s.timeouts.0,
         ),
         device_certs,
         reconnect: Reconnect {

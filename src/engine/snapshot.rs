@@ -9,12 +9,15 @@ use crate::metrics::{
 };
 
 /// Group names and profiles, for labels.
-pub(crate) struct Labels {
+pub struct Labels {
+    /// Group names by index.
     pub groups: Vec<String>,
+    /// Trust profile per group.
     pub profiles: Vec<String>,
 }
 
-pub(crate) fn build(
+/// Builds a snapshot from the aggregate and the last interval.
+pub fn build(
     agg: &Aggregate,
     interval: &IntervalData,
     interval_s: f64,

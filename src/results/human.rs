@@ -22,6 +22,15 @@ pub fn duration(ns: f64) -> String {
 pub fn render(s: &Summary) -> String {
     let mut o = String::new();
     let t = &s.totals;
+    if s.danger_accept_any {
+        let _ = writeln!(
+            o,
+            "WARNING: certificate verification was OFF for some devices (danger-accept-any)"
+        );
+    }
+    if s.remote {
+        let _ = writeln!(o, "note: the target was remote ({})", s.target);
+    }
     let _ = writeln!(
         o,
         "{}: {} attempted, {} succeeded, {} failed, {} in flight at stop, {} hold failures ({:.1}s{})",

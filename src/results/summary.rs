@@ -133,6 +133,11 @@ pub struct Summary {
     pub target: String,
     /// Whether the target was outside loopback.
     pub remote: bool,
+    /// Whether any group ran with certificate verification OFF (`danger-accept-any`).
+    pub danger_accept_any: bool,
+    /// `I/N` when this run was one shard of a plan; `merged N` for a merge.
+    #[serde(default)]
+    pub shard: Option<String>,
     /// Devices planned.
     pub planned_devices: u64,
     /// Machine.
@@ -271,6 +276,12 @@ impl Summary {
             planned_s: i.scenario.duration.as_secs_f64(),
             target: i.target,
             remote: i.remote,
+            danger_accept_any: i
+                .scenario
+                .groups
+                .iter()
+                .any(|g| g.profile == crate::trust::DANGER_ACCEPT_ANY),
+            shard: None,
             planned_devices: i.planned_devices,
             machine: i.machine,
             started_at: i

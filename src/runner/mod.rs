@@ -3,6 +3,7 @@
 //! [`run_scenario`] directly.
 
 pub mod limits;
+pub mod merge;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -60,6 +61,11 @@ pub struct RunOptions {
     pub devices: Option<u64>,
     /// Override the PKI directory.
     pub pki: Option<PathBuf>,
+    /// With a remote target: the most attempts per second the scenario may
+    /// plan (mandatory together with `allow_remote`).
+    pub max_rate: Option<f64>,
+    /// Run only the I-th of N slices of the plan: (I, N).
+    pub shard: Option<(u32, u32)>,
     /// Send a frame per tick to the terminal UI (dropped when it lags).
     pub ui: Option<std::sync::mpsc::SyncSender<crate::ui::UiFrame>>,
 }
@@ -121,6 +127,74 @@ fn results_duration(ns: f64) -> String {
     }
 }
 
+/// Parses `I/N` (0 <= I < N).
+pub fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: expected I/N, e.g. 0/4"))?;
+    let i: u32 = i
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: I is not a number"))?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: N is not a number"))?;
+    if n == 0 || i >= n {
+        return Err(format!("{s:?}: need 0 <= I < N"));
+    }
+    Ok((i, n))
+}
+
+/// Keeps the devices of shard `i` of `n`: every n-th device of the plan,
+/// so the slices are disjoint (device and client ids), interleaved in time
+/// (each slice runs at 1/n of the arrival rate) and come from the same seed.
+pub fn shard_plan(plan: &mut Plan, i: u32, n: u32) {
+    let mut k = 0usize;
+    plan.devices.retain(|_| {
+        let keep = k % n as usize == i as usize;
+        k += 1;
+        keep
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_disjoint_and_cover_the_plan() {
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/quickstart.toml"
+        ));
+        let s = scenario::load(path).unwrap();
+        let full = Plan::build(&s);
+        let mut ids = std::collections::BTreeSet::new();
+        let mut total = 0;
+        for i in 0..4 {
+            let mut p = Plan::build(&s);
+            shard_plan(&mut p, i, 4);
+            total += p.devices.len();
+            for d in &p.devices {
+                assert!(
+                    ids.insert(d.client_id.clone()),
+                    "{} in two shards",
+                    d.client_id
+                );
+            }
+            // Interleaved: each slice spans the whole arrival window.
+            assert!(
+                p.devices.last().unwrap().arrival
+                    > full.devices[full.devices.len() * 3 / 4].arrival
+            );
+        }
+        assert_eq!(total, full.devices.len());
+        assert_eq!(parse_shard("1/4"), Ok((1, 4)));
+        assert!(parse_shard("4/4").is_err() && parse_shard("x").is_err());
+    }
+}
+
 /// Loads a scenario, applying test overrides.
 pub fn prepare(path: &std::path::Path, opts: &RunOptions) -> Result<Scenario, RunError> {
     let mut s = scenario::load(path)?;
@@ -158,6 +232,38 @@ pub fn run_scenario(
             )));
         }
     }
+    if s.target.kind == TargetKind::External
+        && s.target.addresses.iter().any(|a| !is_loopback(a.ip()))
+    {
+        // Allowed: then a rate ceiling is mandatory (the duration always is).
+        let Some(ceiling) = opts.max_rate else {
+            return Err(RunError::Input(format!(
+                "{}: a remote target needs --max-rate (attempts per second the scenario may not exceed)",
+                s.path.display()
+            )));
+        };
+        let peak = match s.arrival.mode {
+            crate::scenario::schema::ArrivalMode::Storm => f64::INFINITY,
+            crate::scenario::schema::ArrivalMode::Rate => s
+                .arrival
+                .stages
+                .iter()
+                .map(|(r, _)| *r)
+                .fold(s.arrival.start_rate, f64::max),
+        };
+        if peak > ceiling {
+            return Err(RunError::Input(format!(
+                "{}: the scenario's peak arrival rate {peak}/s exceeds --max-rate {ceiling}/s (storms are refused for remote targets)",
+                s.path.display()
+            )));
+        }
+    }
+    if s.groups
+        .iter()
+        .any(|g| g.profile == crate::trust::DANGER_ACCEPT_ANY)
+    {
+        eprintln!("chainstorm: WARNING: certificate verification is OFF for groups using danger-accept-any");
+    }
     let nofile = limits::raise_nofile();
     let any_hold = s.groups.iter().any(|g| !g.hold.is_zero());
     let embedded = s.target.kind == TargetKind::Embedded;
@@ -189,7 +295,10 @@ pub fn run_scenario(
             .0
         }
     };
-    let plan = Plan::build(&s);
+    let mut plan = Plan::build(&s);
+    if let Some((i, n)) = opts.shard {
+        shard_plan(&mut plan, i, n);
+    }
 
     // The embedded endpoint runs on its own runtime and threads; the engine
     // reaches it over loopback sockets only.
@@ -239,7 +348,11 @@ pub fn run_scenario(
     };
     let remote = targets.iter().any(|a| !is_loopback(a.ip()));
 
-    let dir = results::create_run_dir(&s.output_dir, &s.name)?;
+    let run_name = match opts.shard {
+        Some((i, n)) => format!("{}-shard{i}of{n}", s.name),
+        None => s.name.clone(),
+    };
+    let dir = results::create_run_dir(&s.output_dir, &run_name)?;
     std::fs::write(dir.join("scenario.toml"), &s.source)
         .map_err(results::write_err_pub(&dir.join("scenario.toml")))?;
     let groups: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
@@ -260,6 +373,9 @@ pub fn run_scenario(
             pki: &pki,
             targets,
             source_addresses: 16,
+            // Shards on one machine use disjoint source addresses, so their
+            // ephemeral ports never collide.
+            source_offset: opts.shard.map(|(i, _)| 16 * i as usize).unwrap_or(0),
         },
         control,
         |tick| {
@@ -313,6 +429,8 @@ pub fn run_scenario(
         wall_s: report.wall_s,
         interrupted: report.interrupted,
     });
+    let mut summary = summary;
+    summary.shard = opts.shard.map(|(i, n)| format!("{i}/{n}"));
     let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
     let sp = dir.join("summary.json");
     std::fs::write(&sp, json).map_err(results::write_err_pub(&sp))?;

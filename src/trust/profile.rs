@@ -25,7 +25,13 @@ pub struct TrustProfile {
     pub anchor_info: Vec<AnchorInfo>,
     /// Policies applied to every verified path.
     pub policies: Vec<DistrustPolicy>,
+    /// `danger-accept-any`: certificate verification is OFF. Exists only by
+    /// that explicit name, and results are stamped with it.
+    pub accept_any: bool,
 }
+
+/// The one profile that switches verification off.
+pub const DANGER_ACCEPT_ANY: &str = "danger-accept-any";
 
 /// The built-in profile names, with their descriptions.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -114,6 +120,7 @@ impl TrustProfile {
             anchors,
             anchor_info,
             policies,
+            accept_any: false,
         })
     }
 
@@ -171,6 +178,18 @@ impl TrustProfile {
                 vec![DistrustPolicy::firefox_symantec(Window::All)],
             ),
             "webpki-roots" => return Ok(Self::webpki_roots()),
+            DANGER_ACCEPT_ANY => {
+                return Ok(TrustProfile {
+                    name: DANGER_ACCEPT_ANY.into(),
+                    description:
+                        "certificate verification OFF (explicit name only; stamped on results)"
+                            .into(),
+                    anchors: vec![],
+                    anchor_info: vec![],
+                    policies: vec![],
+                    accept_any: true,
+                })
+            }
             "system" => return Self::system(&mock),
             other => match other.strip_prefix("pem:") {
                 Some(path) => return Self::from_pem_file(other, PathBuf::from(path), &mock),
@@ -198,6 +217,7 @@ impl TrustProfile {
             anchors,
             anchor_info,
             policies: vec![],
+            accept_any: false,
         }
     }
 
@@ -227,6 +247,7 @@ impl TrustProfile {
             anchors,
             anchor_info,
             policies: vec![],
+            accept_any: false,
         })
     }
 

@@ -251,6 +251,8 @@ pub fn run_scenario(
                 .map(|(r, _)| *r)
                 .fold(s.arrival.start_rate, f64::max),
         };
+        // A shard runs 1/N of the plan, so 1/N of its rate.
+        let peak = peak / f64::from(opts.shard.map(|(_, n)| n).unwrap_or(1));
         if peak > ceiling {
             return Err(RunError::Input(format!(
                 "{}: the scenario's peak arrival rate {peak}/s exceeds --max-rate {ceiling}/s (storms are refused for remote targets)",
@@ -265,26 +267,6 @@ pub fn run_scenario(
         eprintln!("chainstorm: WARNING: certificate verification is OFF for groups using danger-accept-any");
     }
     let nofile = limits::raise_nofile();
-    let any_hold = s.groups.iter().any(|g| !g.hold.is_zero());
-    let embedded = s.target.kind == TargetKind::Embedded;
-    let need = limits::sockets_needed(
-        s.total_devices(),
-        any_hold,
-        s.arrival.max_in_flight,
-        embedded,
-    );
-    if need > nofile.0 {
-        return Err(RunError::Capacity(format!(
-            "{}: this run may hold {need} sockets ({} devices{}), but the open-files limit is {} (hard {}); \
-             run the endpoint in another process (`chainstorm serve` + an external target), use fewer devices, \
-             or cap arrival.max_in_flight with no hold",
-            s.path.display(),
-            s.total_devices(),
-            if embedded { ", two sockets each with the embedded endpoint" } else { "" },
-            nofile.0,
-            nofile.1
-        )));
-    }
     let pki = match &s.target.pki {
         Some(dir) => PkiBundle::load(dir)?,
         None => {
@@ -298,6 +280,27 @@ pub fn run_scenario(
     let mut plan = Plan::build(&s);
     if let Some((i, n)) = opts.shard {
         shard_plan(&mut plan, i, n);
+    }
+    // The devices this process will run (a shard holds only its slice).
+    let any_hold = s.groups.iter().any(|g| !g.hold.is_zero());
+    let embedded = s.target.kind == TargetKind::Embedded;
+    let need = limits::sockets_needed(
+        plan.devices.len() as u64,
+        any_hold,
+        s.arrival.max_in_flight,
+        embedded,
+    );
+    if need > nofile.0 {
+        return Err(RunError::Capacity(format!(
+            "{}: this run may hold {need} sockets ({} devices{}), but the open-files limit is {} (hard {}); \
+             run the endpoint in another process (`chainstorm serve` + an external target), use fewer devices, \
+             or cap arrival.max_in_flight with no hold",
+            s.path.display(),
+            plan.devices.len() as u64,
+            if embedded { ", two sockets each with the embedded endpoint" } else { "" },
+            nofile.0,
+            nofile.1
+        )));
     }
 
     // The embedded endpoint runs on its own runtime and threads; the engine

@@ -373,3 +373,37 @@ fn broken_chain_is_a_verify_failure() {
     let (o, _d) = run_text(&scenario(target, fleet, "[arrival]\nmode = \"storm\"", 2.0));
     assert_eq!(failures(&o.summary, "g"), vec![("expired".to_string(), 20)]);
 }
+
+#[test]
+fn per_device_certificate_files_from_a_directory() {
+    let certs = tempfile::tempdir().unwrap();
+    for i in 0..6 {
+        let id = common::pki()
+            .device_ca()
+            .mint(&format!("thing-{i:03}"))
+            .unwrap();
+        std::fs::write(
+            certs.path().join(format!("thing-{i:03}.pem")),
+            pem::encode(&pem::Pem::new("CERTIFICATE", id.cert.as_ref().to_vec())),
+        )
+        .unwrap();
+        std::fs::write(
+            certs.path().join(format!("thing-{i:03}.key")),
+            pem::encode(&pem::Pem::new("PRIVATE KEY", id.key.secret_der().to_vec())),
+        )
+        .unwrap();
+    }
+    let target = format!(
+        "client_cert_dir = \"{}\"\n[target.endpoint]\nmtls = \"required\"",
+        certs.path().display()
+    );
+    let fleet = "[[fleet]]\nname = \"things\"\ndevices = 6\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\nmtls = true\nclient_id = \"thing-{index:03}\"";
+    let (o, _d) = run_text(&scenario(
+        &target,
+        fleet,
+        "[arrival]\nmode = \"storm\"",
+        2.0,
+    ));
+    assert!(o.summary.failures.is_empty(), "{:?}", o.summary.failures);
+    assert_eq!(o.summary.totals.succeeded, 6);
+}

@@ -166,9 +166,13 @@ pub(crate) fn build(
         if !groups[d.group as usize].mtls {
             continue;
         }
-        let ck = match &shared_cert {
-            Some(c) => c.clone(),
-            None => {
+        let ck = match (&shared_cert, &s.target.client_cert_dir) {
+            (Some(c), _) => c.clone(),
+            (None, Some(dir)) => load_shared_cert(
+                &dir.join(format!("{}.pem", d.client_id)),
+                &dir.join(format!("{}.key", d.client_id)),
+            )?,
+            (None, None) => {
                 let id = inp
                     .pki
                     .device_ca()

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::serialization::Deserializer;
@@ -290,7 +290,7 @@ pub fn merge(dirs: &[PathBuf], out_root: &Path) -> Result<Merged, String> {
         remote: summaries.iter().any(|s| s.remote),
         planned_devices: summaries.iter().map(|s| s.planned_devices).sum(),
         machine: first.machine.clone(),
-        started_at: time::OffsetDateTime::from(SystemTime::from(start_time)),
+        started_at: time::OffsetDateTime::from(start_time),
         wall_s: end - t0,
         interrupted: summaries.iter().any(|s| s.interrupted),
     });

@@ -158,43 +158,6 @@ pub fn shard_plan(plan: &mut Plan, i: u32, n: u32) {
     });
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_are_disjoint_and_cover_the_plan() {
-        let path = std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scenarios/quickstart.toml"
-        ));
-        let s = scenario::load(path).unwrap();
-        let full = Plan::build(&s);
-        let mut ids = std::collections::BTreeSet::new();
-        let mut total = 0;
-        for i in 0..4 {
-            let mut p = Plan::build(&s);
-            shard_plan(&mut p, i, 4);
-            total += p.devices.len();
-            for d in &p.devices {
-                assert!(
-                    ids.insert(d.client_id.clone()),
-                    "{} in two shards",
-                    d.client_id
-                );
-            }
-            // Interleaved: each slice spans the whole arrival window.
-            assert!(
-                p.devices.last().unwrap().arrival
-                    > full.devices[full.devices.len() * 3 / 4].arrival
-            );
-        }
-        assert_eq!(total, full.devices.len());
-        assert_eq!(parse_shard("1/4"), Ok((1, 4)));
-        assert!(parse_shard("4/4").is_err() && parse_shard("x").is_err());
-    }
-}
-
 /// Loads a scenario, applying test overrides.
 pub fn prepare(path: &std::path::Path, opts: &RunOptions) -> Result<Scenario, RunError> {
     let mut s = scenario::load(path)?;
@@ -469,4 +432,41 @@ pub fn render(o: &RunOutcome) -> String {
         human_summary(&o.summary),
         o.dir.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_disjoint_and_cover_the_plan() {
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/quickstart.toml"
+        ));
+        let s = scenario::load(path).unwrap();
+        let full = Plan::build(&s);
+        let mut ids = std::collections::BTreeSet::new();
+        let mut total = 0;
+        for i in 0..4 {
+            let mut p = Plan::build(&s);
+            shard_plan(&mut p, i, 4);
+            total += p.devices.len();
+            for d in &p.devices {
+                assert!(
+                    ids.insert(d.client_id.clone()),
+                    "{} in two shards",
+                    d.client_id
+                );
+            }
+            // Interleaved: each slice spans the whole arrival window.
+            assert!(
+                p.devices.last().unwrap().arrival
+                    > full.devices[full.devices.len() * 3 / 4].arrival
+            );
+        }
+        assert_eq!(total, full.devices.len());
+        assert_eq!(parse_shard("1/4"), Ok((1, 4)));
+        assert!(parse_shard("4/4").is_err() && parse_shard("x").is_err());
+    }
 }

@@ -64,6 +64,8 @@ pub struct Target {
     pub pki: Option<PathBuf>,
     /// Shared client certificate and key files.
     pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Directory of per-device certificate/key pairs.
+    pub client_cert_dir: Option<PathBuf>,
     /// ALPN to offer.
     pub alpn: Option<String>,
     /// Embedded endpoint settings.
@@ -450,6 +452,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             sni_ats: file.target.sni_ats.clone(),
             pki: file.target.pki.as_deref().map(|p| resolve(path, p)),
             client_cert,
+            client_cert_dir: match &file.target.client_cert_dir {
+                None => None,
+                Some(d) => {
+                    let d = resolve(path, d);
+                    if !d.is_dir() {
+                        return Err(ScenarioError::Semantic {
+                            path: path.to_path_buf(),
+                            message: format!("{}: no such directory", d.display()),
+                        });
+                    }
+                    Some(d)
+                }
+            },
             alpn: file.target.alpn.clone(),
             endpoint: embedded,
         },

@@ -110,6 +110,9 @@ pub struct TargetSection {
     pub client_cert: Option<String>,
     /// Its key.
     pub client_key: Option<String>,
+    /// A directory of per-device pairs `<client_id>.pem` + `<client_id>.key`
+    /// (e.g. written by `chainstorm pki init --devices N`).
+    pub client_cert_dir: Option<String>,
     /// ALPN to offer (e.g. `x-amzn-mqtt-ca` for port 443).
     pub alpn: Option<String>,
     /// Embedded: the endpoint's settings.

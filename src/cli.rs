@@ -35,6 +35,8 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Combine shard results exactly (histograms added, thresholds on the whole).
     Merge(MergeArgs),
+    /// Fuzz a TLS endpoint's handshake with mutated ClientHellos (or replay a finding).
+    Fuzz(FuzzArgs),
 }
 
 /// `chainstorm pki ...`
@@ -306,4 +308,62 @@ pub struct MergeArgs {
     /// Print summary.json instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `fuzz`.
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// `replay FILE`.
+    #[command(subcommand)]
+    pub replay: Option<FuzzCommand>,
+    /// `embedded` (the mock endpoint in-process) or HOST:PORT.
+    #[arg(long, default_value = "embedded")]
+    pub target: String,
+    /// Server name of the valid ClientHello the mutations start from.
+    #[arg(long, default_value = "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com")]
+    pub sni: String,
+    /// Cases to run.
+    #[arg(long, default_value_t = 10_000)]
+    pub cases: u64,
+    /// Stop after this many seconds even if cases remain.
+    #[arg(long)]
+    pub duration_s: Option<f64>,
+    /// Cases in flight.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+    /// Seed (the same seed gives the same cases).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Per-case read timeout, seconds (a loopback answer takes well under 1 ms;
+    /// a truncated message waits out the whole timeout, so keep it short).
+    #[arg(long, default_value_t = 0.3)]
+    pub timeout_s: f64,
+    /// Health probe every this many cases.
+    #[arg(long, default_value_t = 1000)]
+    pub health_every: u64,
+    /// Compare the class distribution with this baseline; exit 1 on any change.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Write the class distribution as a baseline.
+    #[arg(long)]
+    pub write_baseline: Option<PathBuf>,
+    /// Results root (default: results).
+    #[arg(long, default_value = "results")]
+    pub output: PathBuf,
+    /// Allow a target outside 127.0.0.0/8 and ::1.
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+/// `fuzz` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FuzzCommand {
+    /// Re-send a finding's exact bytes and print the observed class.
+    Replay {
+        /// A findings/<id>.bin file.
+        file: PathBuf,
+        /// HOST:PORT.
+        #[arg(long)]
+        target: std::net::SocketAddr,
+    },
 }

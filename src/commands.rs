@@ -50,6 +50,7 @@ pub fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Report(a) => report(a),
         Command::Probe(a) => crate::probe_cmd::probe(a),
         Command::Merge(a) => merge(a),
+        Command::Fuzz(a) => crate::fuzz_cmd::fuzz(a),
     }
 }
 

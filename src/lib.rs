@@ -11,6 +11,7 @@
 
 pub mod endpoint;
 pub mod engine;
+pub mod fuzzer;
 pub mod metrics;
 pub mod mqtt;
 pub mod pki;

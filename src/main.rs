@@ -5,6 +5,7 @@
 mod cli;
 #[macro_use]
 mod commands;
+mod fuzz_cmd;
 mod probe_cmd;
 mod serve;
 

@@ -1,0 +1,145 @@
+//! `chainstorm fuzz` and `chainstorm fuzz replay`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use chainstorm::endpoint::{Endpoint, EndpointConfig};
+use chainstorm::fuzzer::campaign::{self, Campaign};
+use chainstorm::fuzzer::classify::send_and_classify;
+
+use crate::cli::{FuzzArgs, FuzzCommand};
+
+/// Runs the verb.
+pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
+    if let Some(FuzzCommand::Replay { file, target }) = &a.replay {
+        if !target.ip().is_loopback() && !a.allow_remote {
+            bail!("{target} is outside 127.0.0.0/8 and ::1; pass --allow-remote");
+        }
+        let bytes =
+            std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let class = rt.block_on(send_and_classify(
+            *target,
+            &bytes,
+            Duration::from_secs_f64(a.timeout_s),
+        ));
+        outln!("{} ({} bytes) -> {class}", file.display(), bytes.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.concurrency == 0 || a.health_every == 0 {
+        bail!("--concurrency and --health-every must be > 0");
+    }
+    // The embedded endpoint runs on its own runtime and threads.
+    let endpoint_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let (target, endpoint) = if a.target == "embedded" {
+        let pki = crate::commands::load_pki(None)?;
+        let h = endpoint_rt.block_on(Endpoint::start(
+            EndpointConfig::mqtt("127.0.0.1:0".parse()?),
+            &pki,
+        ))?;
+        (h.addrs()[0].1, Some(h))
+    } else {
+        let t: std::net::SocketAddr = a.target.parse().with_context(|| {
+            format!("--target {:?}: expected `embedded` or HOST:PORT", a.target)
+        })?;
+        if !t.ip().is_loopback() && !a.allow_remote {
+            bail!("{t} is outside 127.0.0.0/8 and ::1; pass --allow-remote");
+        }
+        (t, None)
+    };
+    let ts = time::OffsetDateTime::now_utc();
+    let out = a.output.join(format!(
+        "fuzz-{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        ts.year(),
+        u8::from(ts.month()),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second()
+    ));
+    let c = Campaign {
+        target,
+        sni: a.sni.clone(),
+        cases: a.cases,
+        duration: a.duration_s.map(Duration::from_secs_f64),
+        concurrency: a.concurrency,
+        seed: a.seed,
+        timeout: Duration::from_secs_f64(a.timeout_s),
+        health_every: a.health_every,
+        out: out.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(campaign::run(c)).context("fuzz campaign")?;
+    if let Some(h) = endpoint {
+        let counters = h.counters().snapshot();
+        endpoint_rt.block_on(h.shutdown(Duration::from_secs(2)));
+        eprintln!(
+            "embedded endpoint: {} accepted, {} handshakes, {} unknown names, {} failed handshakes",
+            counters.accepted,
+            counters.handshakes_total(),
+            counters.unknown_name,
+            counters.handshake_failed
+        );
+    }
+    let mut text = format!(
+        "{} cases in {:.1}s ({:.0} cases/s), {} classes, {} findings; results in {}\n",
+        report.cases,
+        report.seconds,
+        report.cases_per_s,
+        report.classes.len(),
+        report.findings.len(),
+        out.display()
+    );
+    for (k, n) in &report.classes {
+        text.push_str(&format!("  {k:<60} {n}\n"));
+    }
+    for f in &report.findings {
+        text.push_str(&format!(
+            "  FINDING {} {} {} ({})\n",
+            f.id, f.kind, f.operator, f.detail
+        ));
+    }
+    outln!("{text}");
+    let dist = campaign::distribution(&report);
+    if let Some(p) = &a.write_baseline {
+        std::fs::write(p, serde_json::to_string_pretty(&dist)?)
+            .with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    if let Some(p) = &a.baseline {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+        let base: std::collections::BTreeMap<String, u64> = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a baseline", p.display()))?;
+        if base != dist {
+            let mut diff = String::from("class distribution differs from the baseline:\n");
+            let keys: std::collections::BTreeSet<&String> =
+                base.keys().chain(dist.keys()).collect();
+            for k in keys {
+                let (b, n) = (
+                    base.get(k).copied().unwrap_or(0),
+                    dist.get(k).copied().unwrap_or(0),
+                );
+                if b != n {
+                    diff.push_str(&format!("  {k}: baseline {b}, now {n}\n"));
+                }
+            }
+            outln!("{diff}");
+            return Ok(ExitCode::from(1));
+        }
+        outln!("class distribution matches the baseline");
+    }
+    Ok(if report.findings.iter().any(|f| f.kind == "target_down") {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

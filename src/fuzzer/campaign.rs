@@ -1,0 +1,289 @@
+//! A fuzz campaign: N cases (or a duration), a fixed concurrency, every case
+//! derived from (seed, index) so a seed reproduces the campaign; novelty =
+//! a new (operator, class) pair, kept in a corpus; anomalies (hangs) and a
+//! target that stops answering become findings with the exact bytes sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::classify::send_and_classify;
+use super::hello::ClientHello;
+use super::mutate::{apply, Mutated, Op};
+
+/// Campaign settings.
+#[derive(Clone, Debug)]
+pub struct Campaign {
+    /// Target address (loopback unless allowed by the caller).
+    pub target: SocketAddr,
+    /// SNI of the valid ClientHello the mutations start from.
+    pub sni: String,
+    /// Cases to run.
+    pub cases: u64,
+    /// Stop after this long even if cases remain.
+    pub duration: Option<Duration>,
+    /// Cases in flight.
+    pub concurrency: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Per-case read timeout.
+    pub timeout: Duration,
+    /// A health probe after this many cases.
+    pub health_every: u64,
+    /// Where findings and corpus go (`fuzz-<timestamp>/`).
+    pub out: PathBuf,
+}
+
+/// The case with index `i` of a seed.
+pub fn case(seed: u64, i: u64, sni: &str) -> Mutated {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut random = [0u8; 32];
+    rng.fill_bytes(&mut random);
+    let mut key = [0u8; 32];
+    rng.fill_bytes(&mut key);
+    let op = Op::ALL[rng.gen_range(0..Op::ALL.len())];
+    apply(op, &ClientHello::valid(sni, random, key), &mut rng)
+}
+
+/// A finding as stored next to its bytes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Finding {
+    /// Id (file stem).
+    pub id: String,
+    /// `hang` or `target_down`.
+    pub kind: String,
+    /// Seed and case index.
+    pub seed: u64,
+    /// Case index.
+    pub case: u64,
+    /// Operator and detail.
+    pub operator: String,
+    /// What was changed.
+    pub detail: String,
+    /// Expected class (an answer of some kind).
+    pub expected: String,
+    /// Observed class.
+    pub observed: String,
+    /// ms since the campaign started.
+    pub at_ms: u64,
+    /// Case indices that preceded a target-down finding.
+    pub preceding: Vec<u64>,
+}
+
+/// What a campaign did.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Report {
+    /// Cases run.
+    pub cases: u64,
+    /// Wall time, s.
+    pub seconds: f64,
+    /// Cases per second.
+    pub cases_per_s: f64,
+    /// Count per `operator|class`.
+    pub classes: BTreeMap<String, u64>,
+    /// Novel (operator, class) pairs, in order of discovery.
+    pub novel: Vec<String>,
+    /// Findings.
+    pub findings: Vec<Finding>,
+}
+
+fn write_case(dir: &Path, id: &str, bytes: &[u8], f: &impl Serialize) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(format!("{id}.bin")), bytes)?;
+    std::fs::write(
+        dir.join(format!("{id}.json")),
+        serde_json::to_string_pretty(f).unwrap_or_default(),
+    )
+}
+
+/// The health probe: a valid ClientHello must get a ServerHello.
+async fn healthy(c: &Campaign, n: u64) -> bool {
+    let mut rng = ChaCha8Rng::seed_from_u64(c.seed ^ 0x5eed ^ n);
+    let (mut random, mut key) = ([0u8; 32], [0u8; 32]);
+    rng.fill_bytes(&mut random);
+    rng.fill_bytes(&mut key);
+    let hello = ClientHello::valid(&c.sni, random, key).encode();
+    // A loaded target may be slow; the probe waits longer than a case.
+    send_and_classify(c.target, &hello, c.timeout.max(Duration::from_secs(2))).await
+        == "server_hello"
+}
+
+/// True when every record and the handshake message in `bytes` are complete,
+/// so a correct server has all it needs to answer. A server that waits for
+/// more bytes after a truncated or length-inflated message is correct; one
+/// that says nothing to a complete message hangs.
+pub fn complete(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    let mut handshake = Vec::new();
+    while !rest.is_empty() {
+        if rest.len() < 5 {
+            return false;
+        }
+        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        if rest.len() < 5 + len {
+            return false;
+        }
+        if rest[0] == 0x16 {
+            handshake.extend_from_slice(&rest[5..5 + len]);
+        }
+        rest = &rest[5 + len..];
+    }
+    if handshake.len() < 4 {
+        return false;
+    }
+    let hs_len = (usize::from(handshake[1]) << 16)
+        | (usize::from(handshake[2]) << 8)
+        | usize::from(handshake[3]);
+    handshake.len() >= 4 + hs_len
+}
+
+/// Runs a campaign.
+pub async fn run(c: Campaign) -> std::io::Result<Report> {
+    let started = Instant::now();
+    let findings_dir = c.out.join("findings");
+    let corpus_dir = c.out.join("corpus");
+    let mut report = Report::default();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let sem = Arc::new(tokio::sync::Semaphore::new(c.concurrency.max(1)));
+    let mut i = 0u64;
+    let mut recent: Vec<u64> = Vec::new();
+    while i < c.cases && c.duration.is_none_or(|d| started.elapsed() < d) {
+        // One batch between health probes.
+        let end = (i + c.health_every.max(1)).min(c.cases);
+        let mut set = tokio::task::JoinSet::new();
+        for n in i..end {
+            let permit = sem.clone().acquire_owned().await.expect("semaphore open");
+            let (target, timeout, sni, seed) = (c.target, c.timeout, c.sni.clone(), c.seed);
+            set.spawn(async move {
+                let m = case(seed, n, &sni);
+                let class = send_and_classify(target, &m.bytes, timeout).await;
+                drop(permit);
+                (n, m, class)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(r) = set.join_next().await {
+            if let Ok(r) = r {
+                results.push(r);
+            }
+        }
+        // Deterministic order for novelty and findings, whatever the timing.
+        results.sort_by_key(|r| r.0);
+        let mut anomaly = false;
+        for (n, m, class) in results {
+            report.cases += 1;
+            let key = format!("{}|{class}", m.op.name());
+            *report.classes.entry(key.clone()).or_default() += 1;
+            if seen.insert(key.clone()) {
+                report.novel.push(key.clone());
+                let id = format!("{:06}-{}", n, m.op.name());
+                write_case(
+                    &corpus_dir,
+                    &id,
+                    &m.bytes,
+                    &serde_json::json!({"seed": c.seed, "case": n, "operator": m.op.name(), "detail": m.detail, "class": class}),
+                )?;
+            }
+            recent.push(n);
+            if recent.len() > 32 {
+                recent.remove(0);
+            }
+            if class == "timeout" && complete(&m.bytes) {
+                anomaly = true;
+                let f = Finding {
+                    id: format!("hang-{n:06}"),
+                    kind: "hang".into(),
+                    seed: c.seed,
+                    case: n,
+                    operator: m.op.name(),
+                    detail: m.detail.clone(),
+                    expected: "an answer (ServerHello, alert or close)".into(),
+                    observed: class.clone(),
+                    at_ms: started.elapsed().as_millis() as u64,
+                    preceding: vec![],
+                };
+                write_case(&findings_dir, &f.id, &m.bytes, &f)?;
+                report.findings.push(f);
+            }
+        }
+        i = end;
+        if (anomaly || i % c.health_every.max(1) == 0)
+            && !healthy(&c, i).await
+            && !healthy(&c, i + 1).await
+        {
+            let f = Finding {
+                id: format!("target-down-{i:06}"),
+                kind: "target_down".into(),
+                seed: c.seed,
+                case: i,
+                operator: String::new(),
+                detail: "two health probes in a row got no ServerHello".into(),
+                expected: "server_hello".into(),
+                observed: "no answer".into(),
+                at_ms: started.elapsed().as_millis() as u64,
+                preceding: recent.clone(),
+            };
+            write_case(&findings_dir, &f.id, &[], &f)?;
+            report.findings.push(f);
+            break;
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report.cases_per_s = report.cases as f64 / report.seconds.max(1e-9);
+    std::fs::create_dir_all(&c.out)?;
+    std::fs::write(
+        c.out.join("report.json"),
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    )?;
+    Ok(report)
+}
+
+/// The class distribution a baseline stores (`operator|class` → count).
+pub fn distribution(r: &Report) -> BTreeMap<String, u64> {
+    r.classes.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SNI: &str = "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com";
+
+    #[test]
+    fn cases_are_a_function_of_seed_and_index() {
+        for i in 0..200 {
+            assert_eq!(case(7, i, SNI), case(7, i, SNI));
+        }
+        let ops: BTreeSet<Op> = (0..2_000).map(|i| case(7, i, SNI).op).collect();
+        assert_eq!(ops.len(), Op::ALL.len(), "2000 cases reach every operator");
+        assert_ne!(
+            (0..50).map(|i| case(7, i, SNI).bytes).collect::<Vec<_>>(),
+            (0..50).map(|i| case(8, i, SNI).bytes).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn completeness_tells_truncated_from_whole_messages() {
+        let whole = ClientHello::valid(SNI, [1; 32], [2; 32]);
+        assert!(complete(&whole.encode()));
+        assert!(complete(&whole.records(7)));
+        let b = whole.encode();
+        for cut in [0, 3, 5, 9, b.len() - 1] {
+            assert!(!complete(&b[..cut]), "cut at {cut}");
+        }
+        // Handshake length larger than what was sent: the server waits.
+        let mut longer = b.clone();
+        longer[8] = longer[8].wrapping_add(3);
+        assert!(!complete(&longer));
+        // Handshake length shorter: everything announced has arrived.
+        let mut shorter = b.clone();
+        shorter[8] = shorter[8].wrapping_sub(3);
+        assert!(complete(&shorter));
+    }
+}

@@ -1,0 +1,110 @@
+//! Classifying what a server answered to a ClientHello, in the labels the
+//! load engine uses for TLS failures (`alert_received(…)`,
+//! `closed_during_handshake`, `reset`, `timeout`) plus the successes a
+//! fuzzer sees (`server_hello`, `hello_retry_request`).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// SHA-256("HelloRetryRequest"): the random of a HelloRetryRequest (RFC 8446 4.1.3).
+const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// Classifies the first bytes a server sent (`None`: it sent nothing).
+pub fn classify_bytes(b: &[u8]) -> String {
+    match b {
+        [] => "closed_during_handshake".into(),
+        [0x16, _, _, _, _, 2, ..] if b.len() >= 43 && b[11..43] == HRR_RANDOM => {
+            "hello_retry_request".into()
+        }
+        [0x16, _, _, _, _, 2, ..] => "server_hello".into(),
+        [0x15, _, _, _, _, level, desc, ..] => {
+            let d = rustls::AlertDescription::from(*desc);
+            let name = format!("{d:?}").to_ascii_lowercase();
+            if *level == 1 {
+                format!("alert_received({name},warning)")
+            } else {
+                format!("alert_received({name})")
+            }
+        }
+        _ => "protocol_error".into(),
+    }
+}
+
+/// Sends `bytes` to `addr` and classifies the answer.
+pub async fn send_and_classify(
+    addr: std::net::SocketAddr,
+    bytes: &[u8],
+    timeout: Duration,
+) -> String {
+    let mut s = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return format!("dial_{}", crate::metrics::dial_cause(&e)),
+        Err(_) => return "dial_timeout".into(),
+    };
+    let _ = s.set_nodelay(true);
+    if let Err(e) = s.write_all(bytes).await {
+        return if e.kind() == std::io::ErrorKind::ConnectionReset {
+            "reset".into()
+        } else {
+            "closed_during_handshake".into()
+        };
+    }
+    let mut buf = [0u8; 64];
+    let mut got = 0;
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Read until the record header and a few body bytes are in (enough to
+    // classify), the peer closes, or the timeout.
+    while got < 43 {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf[got..])).await {
+            Err(_) => {
+                return if got == 0 {
+                    "timeout".into()
+                } else {
+                    classify_bytes(&buf[..got])
+                }
+            }
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => {
+                got += n;
+                if buf[0] == 0x15 && got >= 7 {
+                    break;
+                }
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return if got == 0 {
+                    "reset".into()
+                } else {
+                    classify_bytes(&buf[..got])
+                };
+            }
+            Ok(Err(_)) => break,
+        }
+    }
+    classify_bytes(&buf[..got])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        assert_eq!(classify_bytes(&[]), "closed_during_handshake");
+        assert_eq!(
+            classify_bytes(&[0x15, 3, 3, 0, 2, 2, 112]),
+            "alert_received(unrecognisedname)"
+        );
+        let mut sh = vec![0x16, 3, 3, 0, 90, 2, 0, 0, 86, 3, 3];
+        sh.extend_from_slice(&[7; 32]);
+        assert_eq!(classify_bytes(&sh), "server_hello");
+        let mut hrr = vec![0x16, 3, 3, 0, 90, 2, 0, 0, 86, 3, 3];
+        hrr.extend_from_slice(&HRR_RANDOM);
+        assert_eq!(classify_bytes(&hrr), "hello_retry_request");
+        assert_eq!(classify_bytes(&[0x17, 3, 3]), "protocol_error");
+    }
+}

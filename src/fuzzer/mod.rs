@@ -1,0 +1,9 @@
+//! The network handshake fuzzer: a structured ClientHello model with an
+//! encoder and parser, mutation operators, a response classifier sharing the
+//! load engine's failure labels, and seeded campaigns with findings, a
+//! corpus, replay and baselines.
+
+pub mod campaign;
+pub mod classify;
+pub mod hello;
+pub mod mutate;

@@ -1,0 +1,162 @@
+//! The network fuzzer against the real embedded endpoint (rustls on a
+//! loopback socket): a seed reproduces the campaign's class distribution,
+//! the control cases all get a ServerHello, broken framing never does, the
+//! corpus holds one case per novel (operator, class), and the CLI's
+//! baseline gate and replay work on what a campaign wrote.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use chainstorm::fuzzer::campaign::{self, Campaign, Report};
+
+const SNI: &str = "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com";
+
+async fn campaign(target: std::net::SocketAddr, out: &Path) -> Report {
+    campaign::run(Campaign {
+        target,
+        sni: SNI.into(),
+        cases: 1_200,
+        duration: None,
+        concurrency: 64,
+        seed: 3,
+        timeout: Duration::from_secs(1),
+        health_every: 400,
+        out: out.to_path_buf(),
+    })
+    .await
+    .expect("campaign runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_reproduces_the_campaign() {
+    let ep = common::endpoint(|_| {}).await;
+    let target = ep.addrs()[0].1;
+    let dir = tempfile::tempdir().unwrap();
+    let a = campaign(target, &dir.path().join("a")).await;
+    let b = campaign(target, &dir.path().join("b")).await;
+    assert_eq!(a.cases, 1_200);
+    assert_eq!(a.classes, b.classes, "same seed, same distribution");
+    assert_eq!(a.novel, b.novel);
+    assert!(
+        a.findings.iter().all(|f| f.kind != "target_down"),
+        "{:?}",
+        a.findings
+    );
+
+    let count = |k: &str| a.classes.get(k).copied().unwrap_or(0);
+    let valid: u64 = (0..1_200)
+        .filter(|&i| campaign::case(3, i, SNI).op.name() == "valid")
+        .count() as u64;
+    assert!(valid > 0);
+    assert_eq!(
+        count("valid|server_hello"),
+        valid,
+        "every control case is answered with a ServerHello"
+    );
+    assert_eq!(count("truncate|server_hello"), 0);
+    assert!(
+        a.classes
+            .keys()
+            .any(|k| k.starts_with("sni_huge|alert_received(")),
+        "{:?}",
+        a.classes.keys()
+    );
+
+    // One corpus entry (bytes + metadata) per novel pair, and they replay.
+    let corpus = dir.path().join("a/corpus");
+    let bins: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+        .collect();
+    assert_eq!(bins.len(), a.novel.len());
+    assert!(dir.path().join("a/report.json").is_file());
+    // Replaying a stored case against the same target reproduces its class.
+    let sni_huge = bins
+        .iter()
+        .find(|p| p.to_string_lossy().contains("sni_huge"))
+        .expect("sni_huge in corpus")
+        .clone();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sni_huge.with_extension("json")).unwrap())
+            .unwrap();
+    let path = sni_huge.to_str().unwrap().to_string();
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        bin(&["fuzz", "replay", &path, "--target", &target.to_string()])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(meta["class"].as_str().unwrap()),
+        "{text} vs {meta}"
+    );
+    ep.shutdown(Duration::from_secs(2)).await;
+}
+
+fn bin(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn cli_baseline_gate_and_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let base = format!("{d}/baseline.json");
+    let common = [
+        "fuzz",
+        "--cases",
+        "300",
+        "--seed",
+        "5",
+        "--timeout-s",
+        "1",
+        "--output",
+        d,
+    ];
+    let (code, text) = bin(&[&common[..], &["--write-baseline", &base]].concat());
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("300 cases"), "{text}");
+    let (code, text) = bin(&[&common[..], &["--baseline", &base]].concat());
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("matches the baseline"), "{text}");
+
+    // A changed distribution fails the gate and names the class.
+    let mut dist: std::collections::BTreeMap<String, u64> =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    *dist
+        .get_mut("valid|server_hello")
+        .expect("control class present") += 1;
+    std::fs::write(&base, serde_json::to_string(&dist).unwrap()).unwrap();
+    let (code, text) = bin(&[&common[..], &["--baseline", &base]].concat());
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("valid|server_hello"), "{text}");
+
+    // Replay refuses non-loopback targets and needs the file to exist.
+    let (code, text) = bin(&[
+        "fuzz",
+        "replay",
+        "/nonexistent.bin",
+        "--target",
+        "127.0.0.1:1",
+    ]);
+    assert_ne!(code, 0);
+    assert!(text.contains("/nonexistent.bin"), "{text}");
+    let (code, text) = bin(&["fuzz", "replay", &base, "--target", "10.1.2.3:8883"]);
+    assert_ne!(code, 0);
+    assert!(text.contains("--allow-remote"), "{text}");
+}

@@ -353,6 +353,23 @@ pub struct FuzzArgs {
     /// Allow a target outside 127.0.0.0/8 and ::1.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Also fuzz the MQTT layer: every fourth case is a mutated CONNECT sent
+    /// after a real TLS handshake.
+    #[arg(long)]
+    pub mqtt: bool,
+    /// Trust profile of the MQTT cases' handshakes.
+    #[arg(long, default_value = "ats-rsa-only")]
+    pub profile: String,
+    /// PKI directory (default: the cache; the one `serve` uses).
+    #[arg(long)]
+    pub pki: Option<PathBuf>,
+    /// Differential mode: send every case to this second HOST:PORT too and
+    /// report the cases whose classes differ.
+    #[arg(long)]
+    pub differential: Option<String>,
+    /// Print a progress line every this many seconds (0: none).
+    #[arg(long, default_value_t = 2.0)]
+    pub progress_s: f64,
 }
 
 /// `fuzz` subcommands.

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use chainstorm::endpoint::{Endpoint, EndpointConfig};
 use chainstorm::fuzzer::campaign::{self, Campaign};
-use chainstorm::fuzzer::classify::send_and_classify;
+use chainstorm::trust::{ChainVerifier, TimedVerifier, TrustProfile};
 
 use crate::cli::{FuzzArgs, FuzzCommand};
 
@@ -19,14 +19,35 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
         }
         let bytes =
             std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+        // The metadata next to the bytes says which layer the case is for.
+        let meta: serde_json::Value = std::fs::read_to_string(file.with_extension("json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let is_mqtt = meta["layer"] == "mqtt";
+        let mqtt = if is_mqtt {
+            Some(mqtt_config(&a)?)
+        } else {
+            None
+        };
+        let case = campaign::AnyCase {
+            op: meta["operator"].as_str().unwrap_or("replay").into(),
+            detail: meta["detail"].as_str().unwrap_or_default().into(),
+            bytes,
+            mqtt: is_mqtt,
+            may_wait: false,
+        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let class = rt.block_on(send_and_classify(
+        let class = rt.block_on(campaign::send_case(
+            &case,
             *target,
-            &bytes,
+            &a.sni,
+            mqtt.as_ref(),
             Duration::from_secs_f64(a.timeout_s),
         ));
+        let bytes = case.bytes;
         outln!("{} ({} bytes) -> {class}", file.display(), bytes.len());
         return Ok(ExitCode::SUCCESS);
     }
@@ -54,6 +75,18 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
         }
         (t, None)
     };
+    let second = match &a.differential {
+        None => None,
+        Some(t) => {
+            let t: std::net::SocketAddr = t
+                .parse()
+                .with_context(|| format!("--differential {t:?}: expected HOST:PORT"))?;
+            if !t.ip().is_loopback() && !a.allow_remote {
+                bail!("{t} is outside 127.0.0.0/8 and ::1; pass --allow-remote");
+            }
+            Some(t)
+        }
+    };
     let ts = time::OffsetDateTime::now_utc();
     let out = a.output.join(format!(
         "fuzz-{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -74,11 +107,32 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
         timeout: Duration::from_secs_f64(a.timeout_s),
         health_every: a.health_every,
         out: out.clone(),
+        mqtt: if a.mqtt { Some(mqtt_config(&a)?) } else { None },
+        second,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = rt.block_on(campaign::run(c)).context("fuzz campaign")?;
+    let every = Duration::from_secs_f64(a.progress_s.max(0.0));
+    let mut last = std::time::Instant::now();
+    let total = a.cases;
+    let report = rt
+        .block_on(campaign::run_with(c, |r| {
+            // A progress line on stderr; stdout keeps the final report.
+            if !every.is_zero() && last.elapsed() >= every {
+                last = std::time::Instant::now();
+                eprintln!(
+                    "{:>9}/{total} cases  {:>6.0} cases/s  {:>3} classes  {:>3} novel  {} findings  {} divergent",
+                    r.cases,
+                    r.cases_per_s,
+                    r.classes.len(),
+                    r.novel.len(),
+                    r.findings.len(),
+                    r.divergent.values().sum::<u64>()
+                );
+            }
+        }))
+        .context("fuzz campaign")?;
     if let Some(h) = endpoint {
         let counters = h.counters().snapshot();
         endpoint_rt.block_on(h.shutdown(Duration::from_secs(2)));
@@ -101,6 +155,9 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
     );
     for (k, n) in &report.classes {
         text.push_str(&format!("  {k:<60} {n}\n"));
+    }
+    for (k, n) in &report.divergent {
+        text.push_str(&format!("  DIVERGENT {k:<60} {n}\n"));
     }
     for f in &report.findings {
         text.push_str(&format!(
@@ -142,4 +199,23 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The client configuration of MQTT cases: a real handshake, verified with
+/// the chosen trust profile against the PKI the endpoint serves.
+fn mqtt_config(a: &FuzzArgs) -> Result<std::sync::Arc<rustls::ClientConfig>> {
+    let pki = crate::commands::load_pki(a.pki.as_deref())?;
+    let profile = TrustProfile::resolve(&a.profile, &pki)
+        .with_context(|| format!("--profile {}", a.profile))?;
+    let verifier = TimedVerifier::new(std::sync::Arc::new(ChainVerifier::new(
+        std::sync::Arc::new(profile),
+    )));
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .dangerous()
+    .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+    .with_no_client_auth();
+    Ok(std::sync::Arc::new(cfg))
 }

@@ -8,13 +8,24 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chainstorm::fuzzer::campaign::{self, Campaign, Report};
+use chainstorm::trust::{ChainVerifier, TimedVerifier};
 
 const SNI: &str = "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com";
 
 async fn campaign(target: std::net::SocketAddr, out: &Path) -> Report {
+    campaign_with(target, out, None, None).await
+}
+
+async fn campaign_with(
+    target: std::net::SocketAddr,
+    out: &Path,
+    mqtt: Option<Arc<rustls::ClientConfig>>,
+    second: Option<std::net::SocketAddr>,
+) -> Report {
     campaign::run(Campaign {
         target,
         sni: SNI.into(),
@@ -25,6 +36,8 @@ async fn campaign(target: std::net::SocketAddr, out: &Path) -> Report {
         timeout: Duration::from_secs(1),
         health_every: 400,
         out: out.to_path_buf(),
+        mqtt,
+        second,
     })
     .await
     .expect("campaign runs")
@@ -159,4 +172,100 @@ fn cli_baseline_gate_and_replay() {
     let (code, text) = bin(&["fuzz", "replay", &base, "--target", "10.1.2.3:8883"]);
     assert_ne!(code, 0);
     assert!(text.contains("--allow-remote"), "{text}");
+}
+
+fn mqtt_client() -> Arc<rustls::ClientConfig> {
+    let verifier = TimedVerifier::new(Arc::new(ChainVerifier::new(common::profile(
+        "ats-rsa-only",
+    ))));
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_cases_reach_the_broker_after_a_real_handshake() {
+    let ep = common::endpoint(|_| {}).await;
+    let target = ep.addrs()[0].1;
+    let dir = tempfile::tempdir().unwrap();
+    let r = campaign_with(target, dir.path(), Some(mqtt_client()), None).await;
+    let count = |prefix: &str| {
+        r.classes
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    let mqtt_cases = (0..1_200).filter(|i| i % 4 == 3).count() as u64;
+    assert_eq!(count("mqtt_"), mqtt_cases, "{:?}", r.classes);
+    // The control CONNECTs are all accepted, in their own protocol version.
+    let valid = count("mqtt_valid|");
+    assert!(valid > 0);
+    assert_eq!(
+        count("mqtt_valid|connack(v3,0x00)") + count("mqtt_valid|connack(v5,0x00)"),
+        valid,
+        "{:?}",
+        r.classes
+    );
+    // A wrong protocol name is refused (3.1.1: code 1; 5.0: 0x84) or closed, never accepted.
+    assert_eq!(
+        count("mqtt_protocol_name|connack(v3,0x00)") + count("mqtt_protocol_name|connack(v5,0x00)"),
+        0
+    );
+    assert!(count("mqtt_protocol_name|") > 0);
+    assert!(
+        r.findings.iter().all(|f| f.kind != "target_down"),
+        "{:?}",
+        r.findings
+    );
+    ep.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differential_mode_reports_only_real_differences() {
+    let ep = common::endpoint(|_| {}).await;
+    // A second endpoint that serves another account: our SNI is unknown there.
+    let other = common::endpoint(|c| c.account_prefix = Some("zzzzzzzzzzzzzz".into())).await;
+    let (plain, elsewhere) = (ep.addrs()[0].1, other.addrs()[0].1);
+    let dir = tempfile::tempdir().unwrap();
+    // The same listener twice: nothing diverges.
+    let same = campaign_with(plain, &dir.path().join("same"), None, Some(plain)).await;
+    assert!(same.divergent.is_empty(), "{:?}", same.divergent);
+    // Every valid ClientHello diverges: a ServerHello here, an
+    // unrecognised_name alert there.
+    let diff = campaign_with(plain, &dir.path().join("diff"), None, Some(elsewhere)).await;
+    let valid_diverged: u64 = diff
+        .divergent
+        .iter()
+        .filter(|(k, _)| k.starts_with("valid|server_hello|"))
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(
+        valid_diverged, diff.classes["valid|server_hello"],
+        "{:?}",
+        diff.divergent
+    );
+    assert!(
+        diff.divergent
+            .contains_key("valid|server_hello|alert_received(unrecognisedname)"),
+        "{:?}",
+        diff.divergent
+    );
+    assert!(
+        dir.path()
+            .join("diff/divergent")
+            .read_dir()
+            .unwrap()
+            .count()
+            >= 2
+    );
+    ep.shutdown(Duration::from_secs(2)).await;
+    other.shutdown(Duration::from_secs(2)).await;
 }

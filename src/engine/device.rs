@@ -66,7 +66,7 @@ fn alert_label(d: rustls::AlertDescription) -> String {
 }
 
 /// Classifies a failed TLS connect.
-fn tls_failure(e: &std::io::Error) -> (FailPhase, String, String) {
+pub(crate) fn tls_failure(e: &std::io::Error) -> (FailPhase, String, String) {
     if let Some(r) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         if let Some(f) = VerifyFailure::from_rustls(r) {
             return (FailPhase::Verify, f.cause.label(), f.message);

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use client::{with_device_cert, ClientConfigs, ClientKey, DeviceCertResolver};
+pub(crate) use device::tls_failure;
 pub use dialer::{loopback_sources, Dialer};
 pub use shared::RunInputs;
 pub use snapshot::{build as build_snapshot, Labels};

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::classify::send_and_classify;
 use super::hello::ClientHello;
+use super::mqtt::MqttOp;
 use super::mutate::{apply, Mutated, Op};
 
 /// Campaign settings.
@@ -38,6 +39,73 @@ pub struct Campaign {
     pub health_every: u64,
     /// Where findings and corpus go (`fuzz-<timestamp>/`).
     pub out: PathBuf,
+    /// When set, every fourth case is an MQTT CONNECT mutation sent after a
+    /// real TLS handshake made with this configuration.
+    pub mqtt: Option<Arc<rustls::ClientConfig>>,
+    /// Differential mode: every case also goes to this target.
+    pub second: Option<SocketAddr>,
+}
+
+/// One case of either layer, as the campaign stores and classifies it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnyCase {
+    /// Operator name (`truncate`, `mqtt_protocol_level`, …).
+    pub op: String,
+    /// What changed.
+    pub detail: String,
+    /// Bytes sent (after the handshake, for MQTT cases).
+    pub bytes: Vec<u8>,
+    /// True for an MQTT case.
+    pub mqtt: bool,
+    /// A timeout is a correct answer for this case (the message is
+    /// incomplete, so the server rightly waits for more).
+    pub may_wait: bool,
+}
+
+/// Case `i` of a campaign, TLS or (when `mqtt`) every fourth one MQTT.
+pub fn any_case(seed: u64, i: u64, sni: &str, mqtt: bool) -> AnyCase {
+    if mqtt && i % 4 == 3 {
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x4d51_5454);
+        let op = MqttOp::ALL[rng.gen_range(0..MqttOp::ALL.len())];
+        let m = super::mqtt::apply(op, &format!("fuzz-{seed}-{i}"), &mut rng);
+        return AnyCase {
+            op: op.name(),
+            detail: m.detail,
+            bytes: m.bytes,
+            mqtt: true,
+            may_wait: op == MqttOp::RemainingLength,
+        };
+    }
+    let m = case(seed, i, sni);
+    AnyCase {
+        op: m.op.name(),
+        detail: m.detail,
+        may_wait: !complete(&m.bytes),
+        bytes: m.bytes,
+        mqtt: false,
+    }
+}
+
+/// Sends one case and classifies the answer.
+pub async fn send_case(
+    c: &AnyCase,
+    target: SocketAddr,
+    sni: &str,
+    mqtt: Option<&Arc<rustls::ClientConfig>>,
+    timeout: Duration,
+) -> String {
+    match (c.mqtt, mqtt) {
+        (true, Some(cfg)) => {
+            let m = super::mqtt::MqttMutated {
+                op: MqttOp::Valid,
+                detail: c.detail.clone(),
+                bytes: c.bytes.clone(),
+            };
+            super::mqtt::send_and_classify(target, sni, cfg.clone(), &m, timeout).await
+        }
+        _ => send_and_classify(target, &c.bytes, timeout).await,
+    }
 }
 
 /// The case with index `i` of a seed.
@@ -91,6 +159,9 @@ pub struct Report {
     pub novel: Vec<String>,
     /// Findings.
     pub findings: Vec<Finding>,
+    /// Differential mode: count per `operator|class here|class there` for
+    /// the cases whose classes differ.
+    pub divergent: BTreeMap<String, u64>,
 }
 
 fn write_case(dir: &Path, id: &str, bytes: &[u8], f: &impl Serialize) -> std::io::Result<()> {
@@ -145,6 +216,12 @@ pub fn complete(bytes: &[u8]) -> bool {
 
 /// Runs a campaign.
 pub async fn run(c: Campaign) -> std::io::Result<Report> {
+    run_with(c, |_| {}).await
+}
+
+/// Runs a campaign, calling `on_batch` with the report so far after every
+/// batch of `health_every` cases (for a progress line).
+pub async fn run_with(c: Campaign, mut on_batch: impl FnMut(&Report)) -> std::io::Result<Report> {
     let started = Instant::now();
     let findings_dir = c.out.join("findings");
     let corpus_dir = c.out.join("corpus");
@@ -159,12 +236,23 @@ pub async fn run(c: Campaign) -> std::io::Result<Report> {
         let mut set = tokio::task::JoinSet::new();
         for n in i..end {
             let permit = sem.clone().acquire_owned().await.expect("semaphore open");
-            let (target, timeout, sni, seed) = (c.target, c.timeout, c.sni.clone(), c.seed);
+            let (target, timeout, sni, seed, mqtt, second) = (
+                c.target,
+                c.timeout,
+                c.sni.clone(),
+                c.seed,
+                c.mqtt.clone(),
+                c.second,
+            );
             set.spawn(async move {
-                let m = case(seed, n, &sni);
-                let class = send_and_classify(target, &m.bytes, timeout).await;
+                let m = any_case(seed, n, &sni, mqtt.is_some());
+                let class = send_case(&m, target, &sni, mqtt.as_ref(), timeout).await;
+                let other = match second {
+                    Some(t) => Some(send_case(&m, t, &sni, mqtt.as_ref(), timeout).await),
+                    None => None,
+                };
                 drop(permit);
-                (n, m, class)
+                (n, m, class, other)
             });
         }
         let mut results = Vec::new();
@@ -176,34 +264,46 @@ pub async fn run(c: Campaign) -> std::io::Result<Report> {
         // Deterministic order for novelty and findings, whatever the timing.
         results.sort_by_key(|r| r.0);
         let mut anomaly = false;
-        for (n, m, class) in results {
+        for (n, m, class, other) in results {
             report.cases += 1;
-            let key = format!("{}|{class}", m.op.name());
+            if let Some(o) = other.filter(|o| *o != class) {
+                let key = format!("{}|{class}|{o}", m.op);
+                let first = !report.divergent.contains_key(&key);
+                *report.divergent.entry(key).or_default() += 1;
+                if first {
+                    let id = format!("divergent-{n:06}-{}", m.op);
+                    let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": m.op, "detail": m.detail, "target": class, "second": o});
+                    write_case(&c.out.join("divergent"), &id, &m.bytes, &meta)?;
+                }
+            }
+            let key = format!("{}|{class}", m.op);
             *report.classes.entry(key.clone()).or_default() += 1;
             if seen.insert(key.clone()) {
                 report.novel.push(key.clone());
-                let id = format!("{:06}-{}", n, m.op.name());
-                write_case(
-                    &corpus_dir,
-                    &id,
-                    &m.bytes,
-                    &serde_json::json!({"seed": c.seed, "case": n, "operator": m.op.name(), "detail": m.detail, "class": class}),
-                )?;
+                let id = format!("{:06}-{}", n, m.op);
+                let layer = if m.mqtt { "mqtt" } else { "tls" };
+                let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": m.op, "layer": layer, "detail": m.detail, "class": class});
+                write_case(&corpus_dir, &id, &m.bytes, &meta)?;
             }
             recent.push(n);
             if recent.len() > 32 {
                 recent.remove(0);
             }
-            if class == "timeout" && complete(&m.bytes) {
+            if class == "timeout" && !m.may_wait {
                 anomaly = true;
                 let f = Finding {
                     id: format!("hang-{n:06}"),
                     kind: "hang".into(),
                     seed: c.seed,
                     case: n,
-                    operator: m.op.name(),
+                    operator: m.op.clone(),
                     detail: m.detail.clone(),
-                    expected: "an answer (ServerHello, alert or close)".into(),
+                    expected: if m.mqtt {
+                        "a CONNACK or a close"
+                    } else {
+                        "an answer (ServerHello, alert or close)"
+                    }
+                    .into(),
                     observed: class.clone(),
                     at_ms: started.elapsed().as_millis() as u64,
                     preceding: vec![],
@@ -213,6 +313,9 @@ pub async fn run(c: Campaign) -> std::io::Result<Report> {
             }
         }
         i = end;
+        report.seconds = started.elapsed().as_secs_f64();
+        report.cases_per_s = report.cases as f64 / report.seconds.max(1e-9);
+        on_batch(&report);
         if (anomaly || i % c.health_every.max(1) == 0)
             && !healthy(&c, i).await
             && !healthy(&c, i + 1).await

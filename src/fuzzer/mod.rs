@@ -6,4 +6,5 @@
 pub mod campaign;
 pub mod classify;
 pub mod hello;
+pub mod mqtt;
 pub mod mutate;

@@ -28,7 +28,7 @@ pub use config::{
 };
 pub use counters::{Counters, CountersSnapshot};
 pub use faults::{ConnFault, ConnPlan};
-pub use tls::{aws_iot_provider, versions_for};
+pub use tls::{aws_iot_provider, versions_for, TlsConfigs};
 
 use crate::pki::PkiBundle;
 

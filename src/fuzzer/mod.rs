@@ -8,3 +8,4 @@ pub mod classify;
 pub mod hello;
 pub mod mqtt;
 pub mod mutate;
+pub mod targets;

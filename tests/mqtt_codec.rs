@@ -365,6 +365,23 @@ proptest! {
         }
     }
 
+    /// A declared remaining length above the cap is refused from the fixed
+    /// header alone: the decoder never waits for (or buffers) the body, so
+    /// what it holds stays under the cap whatever a peer claims.
+    #[test]
+    fn declared_length_over_the_cap_is_refused_up_front(
+        cap in 16u32..100_000,
+        over in 1u32..100_000_000,
+        ptype in 1u8..15,
+        tail in proptest::collection::vec(any::<u8>(), 0..16),
+    ) {
+        let declared = (cap + over).min(268_435_455);
+        prop_assume!(declared > cap);
+        let raw = RawPacket { first_byte: ptype << 4, length: LengthField::Value(declared), body: tail };
+        let r = decode(&raw.to_bytes(), Protocol::V5, cap);
+        prop_assert!(matches!(r, Err(MqttError::PacketTooLarge { len, max }) if len == declared && max == cap), "{:?}", r);
+    }
+
     /// Our encoding of a valid 3.1.1 packet decodes in mqtt-proto to the same
     /// fields, and mqtt-proto's encoding decodes in ours to the same packet.
     #[test]

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds every cargo-fuzz target and runs each for a fixed number of runs
 # from a copy of its committed corpus (the copy keeps new inputs out of
-# the repository). RUNS (default 5000) and MAX_S (default 60 s per target)
+# the repository). RUNS (default 20000) and MAX_S (default 60 s per target)
 # bound it. Installs cargo-fuzz when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-5000}
+RUNS=${RUNS:-20000}
 MAX_S=${MAX_S:-60}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
@@ -19,5 +19,5 @@ for t in server_handshake mqtt_decode chain_verify scenario_parse clienthello_ro
         echo "fuzz $t: FAILED (crash input under fuzz/artifacts/$t/)"
         exit 1
     fi
-    echo "fuzz $t: $(grep -E '^#[0-9]+ +DONE' "$work/$t.log" | tail -1)"
+    echo "fuzz $t: $(grep -E '^Done [0-9]+ runs' "$work/$t.log" | tail -1)"
 done

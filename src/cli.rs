@@ -367,6 +367,9 @@ pub struct FuzzArgs {
     /// report the cases whose classes differ.
     #[arg(long)]
     pub differential: Option<String>,
+    /// No live view even on a terminal (a progress line instead).
+    #[arg(long)]
+    pub no_tui: bool,
     /// Print a progress line every this many seconds (0: none).
     #[arg(long, default_value_t = 2.0)]
     pub progress_s: f64,

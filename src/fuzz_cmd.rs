@@ -9,6 +9,13 @@ use chainstorm::endpoint::{Endpoint, EndpointConfig};
 use chainstorm::fuzzer::campaign::{self, Campaign};
 use chainstorm::trust::{ChainVerifier, TimedVerifier, TrustProfile};
 
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use chainstorm::ui::fuzz::{draw_fuzz, FuzzView};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+
 use crate::cli::{FuzzArgs, FuzzCommand};
 
 /// Runs the verb.
@@ -116,23 +123,60 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
     let every = Duration::from_secs_f64(a.progress_s.max(0.0));
     let mut last = std::time::Instant::now();
     let total = a.cases;
-    let report = rt
-        .block_on(campaign::run_with(c, |r| {
-            // A progress line on stderr; stdout keeps the final report.
-            if !every.is_zero() && last.elapsed() >= every {
-                last = std::time::Instant::now();
-                eprintln!(
-                    "{:>9}/{total} cases  {:>6.0} cases/s  {:>3} classes  {:>3} novel  {} findings  {} divergent",
-                    r.cases,
-                    r.cases_per_s,
-                    r.classes.len(),
-                    r.novel.len(),
-                    r.findings.len(),
-                    r.divergent.values().sum::<u64>()
-                );
+    // Ctrl-C / SIGTERM stop the campaign after the current batch; the
+    // report and everything found so far are still written.
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        rt.spawn(async move {
+            let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
-        }))
-        .context("fuzz campaign")?;
+            eprintln!("chainstorm fuzz: stopping after this batch, then writing results");
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    let live = !a.no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let mut view = FuzzView::new(target.to_string(), total);
+    let mut terminal = if live { Some(ratatui::init()) } else { None };
+    let result = rt.block_on(campaign::run_with(c, |r| {
+        if let Some(t) = terminal.as_mut() {
+            view.update(r);
+            let _ = t.draw(|f| draw_fuzz(f, &view));
+            // q, Esc or Ctrl-C (raw mode delivers it as a key) stop the campaign.
+            while event::poll(Duration::ZERO).unwrap_or(false) {
+                if let Ok(Event::Key(k)) = event::read() {
+                    let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+                    if k.kind == KeyEventKind::Press && (ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc)) {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+        } else if !every.is_zero() && last.elapsed() >= every {
+            // A progress line on stderr; stdout keeps the final report.
+            last = std::time::Instant::now();
+            eprintln!(
+                "{:>9}/{total} cases  {:>6.0} cases/s  {:>3} classes  {:>3} novel  {} findings  {} divergent",
+                r.cases,
+                r.cases_per_s,
+                r.classes.len(),
+                r.novel.len(),
+                r.findings.len(),
+                r.divergent.values().sum::<u64>()
+            );
+        }
+        !stop.load(Ordering::SeqCst)
+    }));
+    if terminal.take().is_some() {
+        ratatui::restore();
+    }
+    let report = result.context("fuzz campaign")?;
     if let Some(h) = endpoint {
         let counters = h.counters().snapshot();
         endpoint_rt.block_on(h.shutdown(Duration::from_secs(2)));
@@ -155,6 +199,9 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
     );
     for (k, n) in &report.classes {
         text.push_str(&format!("  {k:<60} {n}\n"));
+    }
+    if report.stopped_early {
+        text.push_str("  stopped early (key or signal); the report covers the cases that ran\n");
     }
     for (k, n) in &report.divergent {
         text.push_str(&format!("  DIVERGENT {k:<60} {n}\n"));

@@ -147,3 +147,68 @@ stages = [{{ to_rate = 30, over_s = 60 }}]
     assert_eq!(summary["interrupted"], true);
     assert_eq!(summary["totals"]["accounting_ok"], true);
 }
+
+#[test]
+fn fuzz_live_view_shows_classes_and_q_stops_with_a_report() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is required under CI"
+        );
+        eprintln!("skipping: tmux not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("chainstorm-fuzz-{}", std::process::id());
+    let cmd = format!(
+        "{} fuzz --cases 5000000 --timeout-s 1 --output {} ; echo CHAINSTORM_EXIT=$? ; sleep 120",
+        env!("CARGO_BIN_EXE_chainstorm"),
+        dir.path().display()
+    );
+    let _s = Session(name.clone());
+    let ok = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &cmd,
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let screen = wait_for(
+        &name,
+        &[
+            "chainstorm fuzz",
+            "valid",
+            "server_hello",
+            "new (operator, class)",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(screen.contains("/ 5000000 cases"), "{screen}");
+    tmux(&["send-keys", "-t", &name, "q"]);
+    let after = wait_for(&name, &["CHAINSTORM_EXIT="], Duration::from_secs(30));
+    assert!(after.contains("stopped early"), "{after}");
+    assert_eq!(
+        tmux(&["display", "-p", "-t", &name, "#{alternate_on}"]).trim(),
+        "0",
+        "terminal restored"
+    );
+    let run = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["stopped_early"], true);
+    let cases = report["cases"].as_u64().unwrap();
+    assert!(cases > 0 && cases < 5_000_000, "{cases}");
+}

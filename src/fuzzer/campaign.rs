@@ -162,6 +162,8 @@ pub struct Report {
     /// Differential mode: count per `operator|class here|class there` for
     /// the cases whose classes differ.
     pub divergent: BTreeMap<String, u64>,
+    /// Stopped by the caller (a key or a signal) before all cases ran.
+    pub stopped_early: bool,
 }
 
 fn write_case(dir: &Path, id: &str, bytes: &[u8], f: &impl Serialize) -> std::io::Result<()> {
@@ -216,12 +218,16 @@ pub fn complete(bytes: &[u8]) -> bool {
 
 /// Runs a campaign.
 pub async fn run(c: Campaign) -> std::io::Result<Report> {
-    run_with(c, |_| {}).await
+    run_with(c, |_| true).await
 }
 
 /// Runs a campaign, calling `on_batch` with the report so far after every
-/// batch of `health_every` cases (for a progress line).
-pub async fn run_with(c: Campaign, mut on_batch: impl FnMut(&Report)) -> std::io::Result<Report> {
+/// batch of `health_every` cases (for a progress line or live view); the
+/// campaign stops early, still writing its report, when it returns false.
+pub async fn run_with(
+    c: Campaign,
+    mut on_batch: impl FnMut(&Report) -> bool,
+) -> std::io::Result<Report> {
     let started = Instant::now();
     let findings_dir = c.out.join("findings");
     let corpus_dir = c.out.join("corpus");
@@ -315,7 +321,7 @@ pub async fn run_with(c: Campaign, mut on_batch: impl FnMut(&Report)) -> std::io
         i = end;
         report.seconds = started.elapsed().as_secs_f64();
         report.cases_per_s = report.cases as f64 / report.seconds.max(1e-9);
-        on_batch(&report);
+        let go_on = on_batch(&report);
         if (anomaly || i % c.health_every.max(1) == 0)
             && !healthy(&c, i).await
             && !healthy(&c, i + 1).await
@@ -334,6 +340,10 @@ pub async fn run_with(c: Campaign, mut on_batch: impl FnMut(&Report)) -> std::io
             };
             write_case(&findings_dir, &f.id, &[], &f)?;
             report.findings.push(f);
+            break;
+        }
+        if !go_on {
+            report.stopped_early = true;
             break;
         }
     }

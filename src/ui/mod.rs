@@ -4,6 +4,7 @@
 //! the engine's [`Control`]. The terminal is restored on exit, on error and
 //! on panic (ratatui's init installs the panic hook).
 
+pub mod fuzz;
 mod model;
 mod panels;
 mod render;

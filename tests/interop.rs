@@ -247,3 +247,107 @@ async fn mosquitto_clients_publish_and_receive() {
     assert!(snap.connacks.get(&0).copied().unwrap_or(0) >= 4, "{snap:?}");
     assert!(snap.publishes_out >= 2);
 }
+
+/// Differential fuzzing against OpenSSL: the same seeded cases to the
+/// endpoint (rustls) and to `openssl s_server` with the same ATS RSA chain.
+/// Valid ClientHellos must get a ServerHello from both; the rest is reported
+/// as divergences (printed, with one example each under `divergent/`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differential_fuzzing_against_openssl_s_server() {
+    use chainstorm::fuzzer::campaign::{self, Campaign};
+    use chainstorm::pki::ChainKind;
+    if !have("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let chain = pki().chain(ChainKind::AtsRsa);
+    write_pem(&dir.path().join("leaf.pem"), "CERTIFICATE", &chain.certs[0]);
+    let mut rest = String::new();
+    for c in &chain.certs[1..] {
+        rest.push_str(&pem::encode(&pem::Pem::new("CERTIFICATE", c.to_vec())));
+    }
+    std::fs::write(dir.path().join("chain.pem"), rest).unwrap();
+    write_pem(
+        &dir.path().join("key.pem"),
+        "PRIVATE KEY",
+        chain.key.secret_der(),
+    );
+    // A free loopback port for s_server (it cannot report an ephemeral one).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("openssl")
+        .args([
+            "s_server",
+            "-rev",
+            "-quiet",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("-cert")
+        .arg(dir.path().join("leaf.pem"))
+        .arg("-cert_chain")
+        .arg(dir.path().join("chain.pem"))
+        .arg("-key")
+        .arg(dir.path().join("key.pem"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("s_server starts");
+    let openssl: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(openssl).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ep = endpoint(|_| {}).await;
+    let target = ep.addrs()[0].1;
+    // s_server serves one connection at a time: one case in flight.
+    let r = campaign::run(Campaign {
+        target,
+        sni: ats_host("us-east-1"),
+        cases: 120,
+        duration: Some(Duration::from_secs(60)),
+        concurrency: 1,
+        seed: 11,
+        timeout: Duration::from_millis(500),
+        health_every: 60,
+        out: dir.path().join("fuzz"),
+        mqtt: None,
+        second: Some(openssl),
+    })
+    .await
+    .unwrap();
+    eprintln!(
+        "divergences rustls endpoint vs openssl s_server: {:#?}",
+        r.divergent
+    );
+    assert_eq!(r.cases, 120);
+    assert!(
+        r.findings.iter().all(|f| f.kind != "target_down"),
+        "{:?}",
+        r.findings
+    );
+    assert!(
+        r.classes.get("valid|server_hello").copied().unwrap_or(0) > 0,
+        "{:?}",
+        r.classes
+    );
+    assert!(
+        !r.divergent.keys().any(|k| k.starts_with("valid|")),
+        "valid hellos diverge: {:?}",
+        r.divergent
+    );
+    assert!(
+        !r.divergent.is_empty(),
+        "two TLS stacks that never disagree on malformed input: {:?}",
+        r.classes
+    );
+    let _ = server.kill().await;
+    ep.shutdown(Duration::from_secs(2)).await;
+}

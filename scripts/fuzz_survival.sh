@@ -20,7 +20,8 @@ sleep 2
 $bin run scenarios/fuzz-survival.toml --output "$OUT" >"$OUT/fleet.log" 2>&1 &
 fleet=$!
 set +e
-$bin fuzz --target 127.0.0.1:8893 --cases "$CASES" --output "$OUT" | tee "$OUT/fuzz.log"
+# FUZZ_ARGS adds campaign options, e.g. FUZZ_ARGS=--mqtt.
+$bin fuzz --target 127.0.0.1:8893 --cases "$CASES" --no-tui --output "$OUT" ${FUZZ_ARGS:-} | tee "$OUT/fuzz.log"
 fuzz_rc=${PIPESTATUS[0]}
 # The fleet is stopped when the campaign ends; Ctrl-C writes its results.
 kill -INT $fleet 2>/dev/null

@@ -115,6 +115,32 @@ impl Extension {
         }
     }
 
+    /// pre_shared_key with one identity (a ticket the server never issued)
+    /// and one binder; it must be the last extension (RFC 8446 4.2.11).
+    pub fn pre_shared_key(identity: &[u8], binder: &[u8]) -> Extension {
+        let mut ids = (identity.len() as u16).to_be_bytes().to_vec();
+        ids.extend_from_slice(identity);
+        ids.extend_from_slice(&0u32.to_be_bytes()); // obfuscated_ticket_age
+        let mut binders = vec![binder.len() as u8];
+        binders.extend_from_slice(binder);
+        let mut data = (ids.len() as u16).to_be_bytes().to_vec();
+        data.extend_from_slice(&ids);
+        data.extend_from_slice(&(binders.len() as u16).to_be_bytes());
+        data.extend_from_slice(&binders);
+        Extension {
+            typ: ext::PRE_SHARED_KEY,
+            data,
+        }
+    }
+
+    /// early_data (empty in a ClientHello).
+    pub fn early_data() -> Extension {
+        Extension {
+            typ: ext::EARLY_DATA,
+            data: vec![],
+        }
+    }
+
     /// psk_key_exchange_modes: psk_dhe_ke.
     pub fn psk_modes() -> Extension {
         Extension {

@@ -58,11 +58,15 @@ pub enum Op {
     TrailingGarbage,
     /// Random bytes over a field (random, session id, suites).
     RandomField,
+    /// A pre_shared_key for a ticket never issued, last or (wrongly) first.
+    UnknownPsk,
+    /// early_data offered, with or without a PSK (0-RTT with nothing to resume).
+    EarlyData,
 }
 
 impl Op {
     /// Every operator.
-    pub const ALL: [Op; 23] = [
+    pub const ALL: [Op; 25] = [
         Op::Valid,
         Op::HandshakeLength,
         Op::RecordLength,
@@ -86,6 +90,8 @@ impl Op {
         Op::InterleavedCcs,
         Op::TrailingGarbage,
         Op::RandomField,
+        Op::UnknownPsk,
+        Op::EarlyData,
     ];
 
     /// snake_case name.
@@ -339,6 +345,30 @@ pub fn apply(op: Op, base: &ClientHello, rng: &mut impl RngCore) -> Mutated {
             }
             h.encode()
         }
+        Op::UnknownPsk => {
+            let identity: Vec<u8> = (0..rng.gen_range(1..200)).map(|_| rng.gen()).collect();
+            let binder: Vec<u8> = (0..32).map(|_| rng.gen()).collect();
+            let psk = Extension::pre_shared_key(&identity, &binder);
+            if rng.gen_bool(0.5) {
+                h.extensions.push(psk);
+                detail = format!("unknown {}-byte PSK identity, last", identity.len());
+            } else {
+                h.extensions.insert(0, psk);
+                detail = format!("unknown {}-byte PSK identity, not last", identity.len());
+            }
+            h.encode()
+        }
+        Op::EarlyData => {
+            h.extensions.push(Extension::early_data());
+            if rng.gen_bool(0.5) {
+                h.extensions
+                    .push(Extension::pre_shared_key(b"never-issued", &[0; 32]));
+                "early_data with an unknown PSK".clone_into(&mut detail);
+            } else {
+                "early_data without a PSK".clone_into(&mut detail);
+            }
+            h.encode()
+        }
     };
     Mutated { op, detail, bytes }
 }
@@ -399,7 +429,8 @@ mod tests {
             prop_assert!(t.bytes.len() < h.encode().len() && h.encode().starts_with(&t.bytes));
             for op in [Op::DuplicateExtension, Op::UnknownExtension, Op::ReorderExtensions, Op::EmptyCipherSuites,
                        Op::OversizedCipherSuites, Op::SniEmpty, Op::SniHuge, Op::SniMany, Op::UnsupportedVersions,
-                       Op::InconsistentVersions, Op::KeyShareNotOffered, Op::Fragmented, Op::RandomField] {
+                       Op::InconsistentVersions, Op::KeyShareNotOffered, Op::Fragmented, Op::RandomField,
+                       Op::UnknownPsk, Op::EarlyData] {
                 let m = apply(op, &h, &mut ChaCha8Rng::seed_from_u64(seed));
                 let parsed = ClientHello::parse(&m.bytes);
                 prop_assert!(parsed.is_ok(), "{:?}: {:?}", op, parsed);

@@ -96,6 +96,13 @@ async fn a_seed_reproduces_the_campaign() {
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(sni_huge.with_extension("json")).unwrap())
             .unwrap();
+    assert!(
+        meta["case_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms > 0.0 && ms < 1_000.0),
+        "{meta}"
+    );
+    assert_eq!(meta["layer"], "tls");
     let path = sni_huge.to_str().unwrap().to_string();
     let (code, text) = tokio::task::spawn_blocking(move || {
         bin(&["fuzz", "replay", &path, "--target", &target.to_string()])

@@ -140,6 +140,9 @@ pub struct Finding {
     pub observed: String,
     /// ms since the campaign started.
     pub at_ms: u64,
+    /// How long the case took from dial to classification, ms.
+    #[serde(default)]
+    pub case_ms: f64,
     /// Case indices that preceded a target-down finding.
     pub preceding: Vec<u64>,
 }
@@ -252,13 +255,15 @@ pub async fn run_with(
             );
             set.spawn(async move {
                 let m = any_case(seed, n, &sni, mqtt.is_some());
+                let t0 = Instant::now();
                 let class = send_case(&m, target, &sni, mqtt.as_ref(), timeout).await;
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
                 let other = match second {
                     Some(t) => Some(send_case(&m, t, &sni, mqtt.as_ref(), timeout).await),
                     None => None,
                 };
                 drop(permit);
-                (n, m, class, other)
+                (n, m, class, other, ms)
             });
         }
         let mut results = Vec::new();
@@ -270,7 +275,7 @@ pub async fn run_with(
         // Deterministic order for novelty and findings, whatever the timing.
         results.sort_by_key(|r| r.0);
         let mut anomaly = false;
-        for (n, m, class, other) in results {
+        for (n, m, class, other, ms) in results {
             report.cases += 1;
             if let Some(o) = other.filter(|o| *o != class) {
                 let key = format!("{}|{class}|{o}", m.op);
@@ -288,7 +293,7 @@ pub async fn run_with(
                 report.novel.push(key.clone());
                 let id = format!("{:06}-{}", n, m.op);
                 let layer = if m.mqtt { "mqtt" } else { "tls" };
-                let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": m.op, "layer": layer, "detail": m.detail, "class": class});
+                let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": m.op, "layer": layer, "detail": m.detail, "class": class, "case_ms": ms});
                 write_case(&corpus_dir, &id, &m.bytes, &meta)?;
             }
             recent.push(n);
@@ -312,6 +317,7 @@ pub async fn run_with(
                     .into(),
                     observed: class.clone(),
                     at_ms: started.elapsed().as_millis() as u64,
+                    case_ms: ms,
                     preceding: vec![],
                 };
                 write_case(&findings_dir, &f.id, &m.bytes, &f)?;
@@ -336,6 +342,7 @@ pub async fn run_with(
                 expected: "server_hello".into(),
                 observed: "no answer".into(),
                 at_ms: started.elapsed().as_millis() as u64,
+                case_ms: 0.0,
                 preceding: recent.clone(),
             };
             write_case(&findings_dir, &f.id, &[], &f)?;

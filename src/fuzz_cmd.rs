@@ -21,9 +21,7 @@ use crate::cli::{FuzzArgs, FuzzCommand};
 /// Runs the verb.
 pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
     if let Some(FuzzCommand::Replay { file, target }) = &a.replay {
-        if !target.ip().is_loopback() && !a.allow_remote {
-            bail!("{target} is outside 127.0.0.0/8 and ::1; pass --allow-remote");
-        }
+        loopback_or_allowed(*target, a.allow_remote)?;
         let bytes =
             std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
         // The metadata next to the bytes says which layer the case is for.
@@ -77,9 +75,7 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
         let t: std::net::SocketAddr = a.target.parse().with_context(|| {
             format!("--target {:?}: expected `embedded` or HOST:PORT", a.target)
         })?;
-        if !t.ip().is_loopback() && !a.allow_remote {
-            bail!("{t} is outside 127.0.0.0/8 and ::1; pass --allow-remote");
-        }
+        loopback_or_allowed(t, a.allow_remote)?;
         (t, None)
     };
     let second = match &a.differential {
@@ -88,22 +84,11 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
             let t: std::net::SocketAddr = t
                 .parse()
                 .with_context(|| format!("--differential {t:?}: expected HOST:PORT"))?;
-            if !t.ip().is_loopback() && !a.allow_remote {
-                bail!("{t} is outside 127.0.0.0/8 and ::1; pass --allow-remote");
-            }
+            loopback_or_allowed(t, a.allow_remote)?;
             Some(t)
         }
     };
-    let ts = time::OffsetDateTime::now_utc();
-    let out = a.output.join(format!(
-        "fuzz-{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        ts.year(),
-        u8::from(ts.month()),
-        ts.day(),
-        ts.hour(),
-        ts.minute(),
-        ts.second()
-    ));
+    let out = chainstorm::results::create_run_dir(&a.output, "fuzz")?;
     let c = Campaign {
         target,
         sni: a.sni.clone(),
@@ -152,8 +137,11 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
             // q, Esc or Ctrl-C (raw mode delivers it as a key) stop the campaign.
             while event::poll(Duration::ZERO).unwrap_or(false) {
                 if let Ok(Event::Key(k)) = event::read() {
-                    let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
-                    if k.kind == KeyEventKind::Press && (ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc)) {
+                    let ctrl_c =
+                        k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+                    if k.kind == KeyEventKind::Press
+                        && (ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc))
+                    {
                         stop.store(true, Ordering::SeqCst);
                     }
                 }
@@ -161,15 +149,7 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
         } else if !every.is_zero() && last.elapsed() >= every {
             // A progress line on stderr; stdout keeps the final report.
             last = std::time::Instant::now();
-            eprintln!(
-                "{:>9}/{total} cases  {:>6.0} cases/s  {:>3} classes  {:>3} novel  {} findings  {} divergent",
-                r.cases,
-                r.cases_per_s,
-                r.classes.len(),
-                r.novel.len(),
-                r.findings.len(),
-                r.divergent.values().sum::<u64>()
-            );
+            eprintln!("{}", r.progress(total));
         }
         !stop.load(Ordering::SeqCst)
     }));
@@ -213,7 +193,7 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
         ));
     }
     outln!("{text}");
-    let dist = campaign::distribution(&report);
+    let dist = &report.classes;
     if let Some(p) = &a.write_baseline {
         std::fs::write(p, serde_json::to_string_pretty(&dist)?)
             .with_context(|| format!("{}: cannot write", p.display()))?;
@@ -223,7 +203,7 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
             std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
         let base: std::collections::BTreeMap<String, u64> = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a baseline", p.display()))?;
-        if base != dist {
+        if &base != dist {
             let mut diff = String::from("class distribution differs from the baseline:\n");
             let keys: std::collections::BTreeSet<&String> =
                 base.keys().chain(dist.keys()).collect();
@@ -265,4 +245,12 @@ fn mqtt_config(a: &FuzzArgs) -> Result<std::sync::Arc<rustls::ClientConfig>> {
     .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
     .with_no_client_auth();
     Ok(std::sync::Arc::new(cfg))
+}
+
+/// Traffic goes to loopback only, unless the user said otherwise.
+fn loopback_or_allowed(t: std::net::SocketAddr, allow_remote: bool) -> Result<()> {
+    if !t.ip().is_loopback() && !allow_remote {
+        bail!("{t} is outside 127.0.0.0/8 and ::1; pass --allow-remote");
+    }
+    Ok(())
 }

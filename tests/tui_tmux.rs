@@ -28,6 +28,20 @@ fn wait_for(session: &str, what: &[&str], limit: Duration) -> String {
     }
 }
 
+/// True (and the test should return) when tmux is absent outside CI; under
+/// CI its absence fails the test.
+fn tmux_missing() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "tmux is required under CI"
+    );
+    eprintln!("skipping: tmux not installed");
+    true
+}
+
 struct Session(String);
 
 impl Drop for Session {
@@ -40,12 +54,7 @@ impl Drop for Session {
 
 #[test]
 fn tui_shows_failures_and_q_stops_cleanly() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required under CI"
-        );
-        eprintln!("skipping: tmux not installed");
+    if tmux_missing() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -150,12 +159,7 @@ stages = [{{ to_rate = 30, over_s = 60 }}]
 
 #[test]
 fn fuzz_live_view_shows_classes_and_q_stops_with_a_report() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required under CI"
-        );
-        eprintln!("skipping: tmux not installed");
+    if tmux_missing() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

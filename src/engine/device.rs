@@ -61,10 +61,6 @@ async fn or_abort<F: std::future::Future>(
     }
 }
 
-fn alert_label(d: rustls::AlertDescription) -> String {
-    format!("alert_received({})", format!("{d:?}").to_ascii_lowercase())
-}
-
 /// Classifies a failed TLS connect.
 pub(crate) fn tls_failure(e: &std::io::Error) -> (FailPhase, String, String) {
     if let Some(r) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
@@ -74,7 +70,7 @@ pub(crate) fn tls_failure(e: &std::io::Error) -> (FailPhase, String, String) {
         return match r {
             rustls::Error::AlertReceived(d) => (
                 FailPhase::Tls,
-                alert_label(*d),
+                crate::metrics::alert_label(*d),
                 format!("server sent alert {d:?}"),
             ),
             other => (FailPhase::Tls, "protocol_error".into(), other.to_string()),

@@ -65,8 +65,7 @@ pub struct AnyCase {
 /// Case `i` of a campaign, TLS or (when `mqtt`) every fourth one MQTT.
 pub fn any_case(seed: u64, i: u64, sni: &str, mqtt: bool) -> AnyCase {
     if mqtt && i % 4 == 3 {
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x4d51_5454);
+        let mut rng = case_rng(seed, i, 0x4d51_5454);
         let op = MqttOp::ALL[rng.gen_range(0..MqttOp::ALL.len())];
         let m = super::mqtt::apply(op, &format!("fuzz-{seed}-{i}"), &mut rng);
         return AnyCase {
@@ -97,26 +96,42 @@ pub async fn send_case(
 ) -> String {
     match (c.mqtt, mqtt) {
         (true, Some(cfg)) => {
-            let m = super::mqtt::MqttMutated {
-                op: MqttOp::Valid,
-                detail: c.detail.clone(),
-                bytes: c.bytes.clone(),
-            };
-            super::mqtt::send_and_classify(target, sni, cfg.clone(), &m, timeout).await
+            let v5 = super::mqtt::speaks_v5(&c.detail);
+            super::mqtt::send_and_classify(target, sni, cfg.clone(), &c.bytes, v5, timeout).await
         }
         _ => send_and_classify(target, &c.bytes, timeout).await,
     }
 }
 
+/// The generator of case `i` of a seed; `salt` separates the layers.
+fn case_rng(seed: u64, i: u64, salt: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt)
+}
+
 /// The case with index `i` of a seed.
 pub fn case(seed: u64, i: u64, sni: &str) -> Mutated {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng = case_rng(seed, i, 0);
     let mut random = [0u8; 32];
     rng.fill_bytes(&mut random);
     let mut key = [0u8; 32];
     rng.fill_bytes(&mut key);
     let op = Op::ALL[rng.gen_range(0..Op::ALL.len())];
     apply(op, &ClientHello::valid(sni, random, key), &mut rng)
+}
+
+impl Report {
+    /// One line of progress: cases, rate, classes, novelty, findings.
+    pub fn progress(&self, planned: u64) -> String {
+        format!(
+            "{} / {planned} cases   {:.0} cases/s   {} classes   {} novel   {} findings   {} divergent",
+            self.cases,
+            self.cases_per_s,
+            self.classes.len(),
+            self.novel.len(),
+            self.findings.len(),
+            self.divergent.values().sum::<u64>()
+        )
+    }
 }
 
 /// A finding as stored next to its bytes.
@@ -362,11 +377,6 @@ pub async fn run_with(
         serde_json::to_string_pretty(&report).unwrap_or_default(),
     )?;
     Ok(report)
-}
-
-/// The class distribution a baseline stores (`operator|class` → count).
-pub fn distribution(r: &Report) -> BTreeMap<String, u64> {
-    r.classes.clone()
 }
 
 #[cfg(test)]

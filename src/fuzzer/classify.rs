@@ -23,12 +23,12 @@ pub fn classify_bytes(b: &[u8]) -> String {
         }
         [0x16, _, _, _, _, 2, ..] => "server_hello".into(),
         [0x15, _, _, _, _, level, desc, ..] => {
-            let d = rustls::AlertDescription::from(*desc);
-            let name = format!("{d:?}").to_ascii_lowercase();
+            let label = crate::metrics::alert_label(rustls::AlertDescription::from(*desc));
             if *level == 1 {
-                format!("alert_received({name},warning)")
+                // Warning level: same label, marked, so it never merges with a fatal one.
+                format!("{},warning)", label.trim_end_matches(')'))
             } else {
-                format!("alert_received({name})")
+                label
             }
         }
         _ => "protocol_error".into(),

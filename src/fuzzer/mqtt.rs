@@ -168,6 +168,12 @@ pub fn apply(op: MqttOp, client_id: &str, rng: &mut impl RngCore) -> MqttMutated
     }
 }
 
+/// Whether a case's CONNECT is 5.0: every detail starts with its version
+/// (`5.0 …` or `3.1.1 …`), which is also what a stored case's JSON keeps.
+pub fn speaks_v5(detail: &str) -> bool {
+    detail.starts_with("5.0")
+}
+
 /// Classifies what the broker answered after the CONNECT.
 pub fn classify_answer(buf: &[u8], v5_hint: bool) -> String {
     let protocol = if v5_hint {
@@ -197,7 +203,8 @@ pub async fn send_and_classify(
     addr: SocketAddr,
     sni: &str,
     config: Arc<rustls::ClientConfig>,
-    m: &MqttMutated,
+    bytes: &[u8],
+    v5: bool,
     timeout: Duration,
 ) -> String {
     let deadline = tokio::time::Instant::now() + timeout;
@@ -216,10 +223,9 @@ pub async fn send_and_classify(
         Ok(Err(e)) => return format!("tls_failed({})", crate::engine::tls_failure(&e).1),
         Err(_) => return "tls_timeout".into(),
     };
-    if tls.write_all(&m.bytes).await.is_err() {
+    if tls.write_all(bytes).await.is_err() {
         return "closed".into();
     }
-    let v5 = m.detail.starts_with("5.0");
     let mut buf = Vec::with_capacity(64);
     let mut chunk = [0u8; 256];
     loop {
@@ -267,7 +273,7 @@ mod tests {
                     "{}",
                     m.detail
                 );
-                let v5 = m.detail.starts_with("5.0");
+                let v5 = speaks_v5(&m.detail);
                 let p = if v5 { Protocol::V5 } else { Protocol::V311 };
                 let decoded = decode(&m.bytes, p, DEFAULT_MAX_REMAINING);
                 match op {

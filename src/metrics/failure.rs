@@ -84,6 +84,12 @@ impl FailureStat {
     }
 }
 
+/// The label of a TLS alert the peer sent: `alert_received(<description>)`,
+/// the same in the load engine and the fuzzer.
+pub fn alert_label(d: rustls::AlertDescription) -> String {
+    format!("alert_received({})", format!("{d:?}").to_ascii_lowercase())
+}
+
 /// Classifies an I/O error of the TCP connect.
 pub fn dial_cause(e: &std::io::Error) -> &'static str {
     use std::io::ErrorKind as K;

@@ -9,7 +9,7 @@ mod recorder;
 mod snapshot;
 mod taxonomy;
 
-pub use failure::{dial_cause, FailPhase, Failure, FailureKey, FailureStat};
+pub use failure::{alert_label, dial_cause, FailPhase, Failure, FailureKey, FailureStat};
 pub use phase::{EndpointKind, Phase, SeriesKey};
 pub use recorder::{histogram, Aggregate, Counts, IntervalData, LocalRecorder, MAX_NANOS};
 pub use snapshot::{BreakdownRow, FailureRow, PhaseRow, Snapshot, Stats};

@@ -58,16 +58,7 @@ pub fn draw_fuzz(f: &mut Frame, v: &FuzzView) {
         Constraint::Min(5),
     ])
     .areas(f.area());
-    let text = format!(
-        " {} / {} cases   {:.0} cases/s   {} classes   {} novel   {} findings   {} divergent   q: stop",
-        r.cases,
-        v.planned,
-        r.cases_per_s,
-        r.classes.len(),
-        r.novel.len(),
-        r.findings.len(),
-        r.divergent.values().sum::<u64>()
-    );
+    let text = format!(" {}   q: stop", r.progress(v.planned));
     f.render_widget(
         Paragraph::new(Line::from(text)).block(
             Block::default()

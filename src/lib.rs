@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod endpoint;
 pub mod engine;
 pub mod fuzzer;
@@ -18,6 +19,8 @@ pub mod pki;
 pub mod probe;
 pub mod results;
 pub mod runner;
+pub mod safety;
 pub mod scenario;
+pub mod signal;
 pub mod trust;
 pub mod ui;

@@ -8,23 +8,25 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout_at, Instant};
 use tokio_rustls::TlsConnector;
 
 use super::shared::{GroupRt, Shared};
+use crate::client::mqtt::MqttConn;
+use crate::client::{handshake_failure, with_device_cert};
 use crate::metrics::{
-    dial_cause, EndpointKind, FailPhase, FailureKey, LocalRecorder, Phase, SeriesKey,
+    Cause, DialCause, EndpointKind, FailureKey, HoldCause, LocalRecorder, MqttCause, Phase,
+    SeriesKey, TlsCause,
 };
-use crate::mqtt::{self, Connect, Packet, Protocol as Mqtt, QoS};
+use crate::mqtt::{self, Packet, Protocol as Mqtt, QoS};
 use crate::scenario::schema::{EndpointChoice, Protocol, ReconnectPolicy};
 use crate::scenario::DevicePlan;
-use crate::trust::{with_probe, PathKind, ValidationProbe, VerifyFailure};
+use crate::trust::{with_probe, PathKind, ValidationProbe};
 
 type Rec = Rc<RefCell<LocalRecorder>>;
 
@@ -40,10 +42,10 @@ enum End {
     Aborted,
 }
 
+type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
 struct Session {
-    stream: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
-    buf: BytesMut,
-    proto: Mqtt,
+    conn: MqttConn<Tls>,
     endpoint: EndpointKind,
 }
 
@@ -58,41 +60,6 @@ async fn or_abort<F: std::future::Future>(
     tokio::select! {
         r = fut => Some(r),
         _ = abort.wait_for(|a| *a) => None,
-    }
-}
-
-/// Classifies a failed TLS connect.
-pub(crate) fn tls_failure(e: &std::io::Error) -> (FailPhase, String, String) {
-    if let Some(r) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        if let Some(f) = VerifyFailure::from_rustls(r) {
-            return (FailPhase::Verify, f.cause.label(), f.message);
-        }
-        return match r {
-            rustls::Error::AlertReceived(d) => (
-                FailPhase::Tls,
-                crate::metrics::alert_label(*d),
-                format!("server sent alert {d:?}"),
-            ),
-            other => (FailPhase::Tls, "protocol_error".into(), other.to_string()),
-        };
-    }
-    match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => (
-            FailPhase::Tls,
-            "closed_during_handshake".into(),
-            e.to_string(),
-        ),
-        std::io::ErrorKind::ConnectionReset => (FailPhase::Tls, "reset".into(), e.to_string()),
-        std::io::ErrorKind::TimedOut => (
-            FailPhase::Tls,
-            "timeout".into(),
-            "handshake timed out".into(),
-        ),
-        _ => (
-            FailPhase::Tls,
-            "closed_during_handshake".into(),
-            e.to_string(),
-        ),
     }
 }
 
@@ -129,9 +96,8 @@ impl Attempt<'_> {
         self.rec.borrow_mut().record(key, nanos);
     }
 
-    fn fail(&self, phase: FailPhase, cause: String, endpoint: EndpointKind, message: &str) -> End {
+    fn fail(&self, cause: Cause, endpoint: EndpointKind, message: &str) -> End {
         let key = FailureKey {
-            phase,
             cause,
             group: self.gi,
             endpoint,
@@ -145,11 +111,52 @@ impl Attempt<'_> {
         End::Aborted
     }
 
+    /// One attempt, as a sequence of steps: admit → dial → handshake →
+    /// MQTT. Each step records what it measured and ends the attempt with
+    /// an [`End`] when it fails.
     async fn run(&mut self, d: &DevicePlan, choice: EndpointChoice, intended: Instant) -> End {
         let requested = match choice {
             EndpointChoice::Legacy => EndpointKind::Legacy,
             EndpointChoice::Ats => EndpointKind::Ats,
         };
+        match self.steps(d, choice, requested, intended).await {
+            Ok(end) | Err(end) => end,
+        }
+    }
+
+    async fn steps(
+        &mut self,
+        d: &DevicePlan,
+        choice: EndpointChoice,
+        requested: EndpointKind,
+        intended: Instant,
+    ) -> Result<End, End> {
+        let (_permit, actual) = self.admit(requested, intended).await?;
+        let (tcp, t_tcp) = self.dial(requested, actual).await?;
+        let (stream, endpoint, t_tls) = self.handshake(d, choice, requested, tcp, t_tcp).await?;
+        let proto = match self.g.protocol {
+            Protocol::Tls => {
+                self.succeeded(endpoint, intended, actual, t_tls);
+                let mut s = stream;
+                let _ = s.shutdown().await;
+                return Ok(End::Done);
+            }
+            Protocol::Mqtt311 => Mqtt::V311,
+            Protocol::Mqtt5 => Mqtt::V5,
+        };
+        let conn = self.mqtt(d, MqttConn::new(stream, proto), endpoint).await?;
+        self.succeeded(endpoint, intended, actual, Instant::now());
+        Ok(End::Connected(Box::new(Session { conn, endpoint })))
+    }
+
+    /// Counts the attempt, records the scheduler's lag and waits for an
+    /// in-flight slot. Waiting here is visible in connect_total, as it
+    /// would be for a real device, but not in the service time.
+    async fn admit(
+        &mut self,
+        requested: EndpointKind,
+        intended: Instant,
+    ) -> Result<(Option<tokio::sync::OwnedSemaphorePermit>, Instant), End> {
         self.rec.borrow_mut().attempt();
         let started = Instant::now();
         self.record(
@@ -157,50 +164,63 @@ impl Attempt<'_> {
             requested,
             started.saturating_duration_since(intended),
         );
-        // The in-flight cap: waiting here is visible in connect_total, as it
-        // would be for a real device, but not in the service time.
-        let _permit = match &self.sh.in_flight {
+        let permit = match &self.sh.in_flight {
             Some(sem) => match or_abort(&mut self.abort, sem.clone().acquire_owned()).await {
                 Some(Ok(p)) => Some(p),
-                _ => return self.aborted(),
+                _ => return Err(self.aborted()),
             },
             None => None,
         };
-        let actual = Instant::now();
+        Ok((permit, Instant::now()))
+    }
+
+    async fn dial(
+        &mut self,
+        requested: EndpointKind,
+        actual: Instant,
+    ) -> Result<(tokio::net::TcpStream, Instant), End> {
         let tcp = match or_abort(&mut self.abort, self.sh.dialer.dial()).await {
-            None => return self.aborted(),
+            None => return Err(self.aborted()),
             Some(Err(e)) => {
-                return self.fail(
-                    FailPhase::Dial,
-                    dial_cause(&e).into(),
-                    requested,
-                    &e.to_string(),
-                )
+                let cause = Cause::Dial(DialCause::of(&e));
+                return Err(self.fail(cause, requested, &e.to_string()));
             }
             Some(Ok(t)) => t,
         };
         let t_tcp = Instant::now();
         self.record(Phase::TcpConnect, requested, t_tcp - actual);
+        Ok((tcp, t_tcp))
+    }
 
-        let sni = match choice {
+    /// The TLS handshake with the timed verifier; records chain validation
+    /// under the endpoint kind the verified path shows.
+    async fn handshake(
+        &mut self,
+        d: &DevicePlan,
+        choice: EndpointChoice,
+        requested: EndpointKind,
+        tcp: tokio::net::TcpStream,
+        t_tcp: Instant,
+    ) -> Result<(Tls, EndpointKind, Instant), End> {
+        let name = match choice {
             EndpointChoice::Legacy => &self.g.sni_legacy,
             EndpointChoice::Ats => &self.g.sni_ats,
         };
-        let name = ServerName::try_from(sni.clone()).expect("validated SNI");
         let probe = Arc::new(ValidationProbe::default());
         let connector = TlsConnector::from(self.g.config.clone());
-        let cert = self.sh.device_cert(d);
-        let hs = super::client::with_device_cert(
-            cert,
+        let hs = with_device_cert(
+            self.sh.device_cert(d),
             with_probe(
                 probe.clone(),
-                timeout_at(t_tcp + self.sh.tls_timeout, connector.connect(name, tcp)),
+                timeout_at(
+                    t_tcp + self.sh.tls_timeout,
+                    connector.connect(name.clone(), tcp),
+                ),
             ),
         );
         let hs = or_abort(&mut self.abort, hs).await;
-        let sample = probe.take();
         let mut endpoint = requested;
-        if let Some(s) = sample {
+        if let Some(s) = probe.take() {
             let anchor = match s.outcome {
                 Ok((_, kind)) => {
                     endpoint = match (requested, kind) {
@@ -217,18 +237,14 @@ impl Attempt<'_> {
             self.record_anchor(Phase::ChainValidation, endpoint, anchor, s.nanos);
         }
         let stream = match hs {
-            None => return self.aborted(),
+            None => return Err(self.aborted()),
             Some(Err(_)) => {
-                return self.fail(
-                    FailPhase::Tls,
-                    "timeout".into(),
-                    endpoint,
-                    "TLS handshake timed out",
-                );
+                let cause = Cause::Tls(TlsCause::Timeout);
+                return Err(self.fail(cause, endpoint, "TLS handshake timed out"));
             }
             Some(Ok(Err(e))) => {
-                let (phase, cause, msg) = tls_failure(&e);
-                return self.fail(phase, cause, endpoint, &msg);
+                let (cause, msg) = handshake_failure(&e);
+                return Err(self.fail(cause, endpoint, &msg));
             }
             Some(Ok(Ok(s))) => s,
         };
@@ -240,112 +256,43 @@ impl Attempt<'_> {
             _ => 0,
         };
         self.rec.borrow_mut().handshake(kind);
+        Ok((stream, endpoint, t_tls))
+    }
 
-        let proto = match self.g.protocol {
-            Protocol::Tls => {
-                self.record(
-                    Phase::ConnectTotal,
-                    endpoint,
-                    t_tls.saturating_duration_since(intended),
-                );
-                self.record(Phase::ServiceTime, endpoint, t_tls - actual);
-                self.rec.borrow_mut().success();
-                let mut s = stream;
-                let _ = s.shutdown().await;
-                return End::Done;
-            }
-            Protocol::Mqtt311 => Mqtt::V311,
-            Protocol::Mqtt5 => Mqtt::V5,
-        };
-        let mut session = Session {
-            stream,
-            buf: BytesMut::with_capacity(64),
-            proto,
-            endpoint,
-        };
-        let connect = Packet::Connect(Connect::new(proto, &d.client_id, self.g.keepalive_s));
+    /// CONNECT → CONNACK.
+    async fn mqtt(
+        &mut self,
+        d: &DevicePlan,
+        mut conn: MqttConn<Tls>,
+        endpoint: EndpointKind,
+    ) -> Result<MqttConn<Tls>, End> {
         let t_sent = Instant::now();
         let deadline = t_sent + self.sh.mqtt_timeout;
-        let res = or_abort(&mut self.abort, async {
-            send(&mut session, &connect).await?;
-            match timeout_at(deadline, recv(&mut session)).await {
-                Err(_) => Err(("timeout", "no CONNACK in time".to_string())),
-                Ok(r) => r,
-            }
-        })
+        let keepalive = self.g.keepalive_s;
+        let res = or_abort(
+            &mut self.abort,
+            conn.connect(&d.client_id, keepalive, deadline),
+        )
         .await;
         match res {
-            None => self.aborted(),
-            Some(Err((cause, msg))) => self.fail(FailPhase::Mqtt, cause.into(), endpoint, &msg),
-            Some(Ok(Packet::ConnAck(a))) if a.code == 0 => {
-                let t = Instant::now();
-                self.record(Phase::MqttConnack, endpoint, t - t_sent);
-                self.record(
-                    Phase::ConnectTotal,
-                    endpoint,
-                    t.saturating_duration_since(intended),
-                );
-                self.record(Phase::ServiceTime, endpoint, t - actual);
-                self.rec.borrow_mut().success();
-                End::Connected(Box::new(session))
+            None => Err(self.aborted()),
+            Some(Err((cause, msg))) => Err(self.fail(Cause::Mqtt(cause), endpoint, &msg)),
+            Some(Ok(())) => {
+                self.record(Phase::MqttConnack, endpoint, Instant::now() - t_sent);
+                Ok(conn)
             }
-            Some(Ok(Packet::ConnAck(a))) => {
-                let name = mqtt::codes::connack_name(proto == Mqtt::V5, a.code);
-                self.fail(
-                    FailPhase::Mqtt,
-                    format!("connack({:#04x})", a.code),
-                    endpoint,
-                    &format!("CONNACK {:#04x}: {name}", a.code),
-                )
-            }
-            Some(Ok(p)) => self.fail(
-                FailPhase::Mqtt,
-                "protocol_error".into(),
-                endpoint,
-                &format!("{} instead of CONNACK", p.name()),
-            ),
         }
     }
-}
 
-async fn send(s: &mut Session, p: &Packet) -> Result<(), (&'static str, String)> {
-    let mut out = BytesMut::new();
-    mqtt::encode(p, s.proto, &mut out);
-    s.stream
-        .write_all(&out)
-        .await
-        .map_err(|e| ("closed_before_connack", e.to_string()))?;
-    s.stream
-        .flush()
-        .await
-        .map_err(|e| ("closed_before_connack", e.to_string()))
-}
-
-/// Reads one packet; errors are (cause, message) in the mqtt phase's terms.
-async fn recv(s: &mut Session) -> Result<Packet, (&'static str, String)> {
-    loop {
-        match mqtt::decode(&s.buf, s.proto, mqtt::DEFAULT_MAX_REMAINING) {
-            Ok(Some(d)) => {
-                let _ = s.buf.split_to(d.len);
-                return Ok(d.packet);
-            }
-            Ok(None) => {}
-            Err(e) => return Err(("protocol_error", e.to_string())),
-        }
-        s.buf.reserve(256);
-        match s.stream.read_buf(&mut s.buf).await {
-            Ok(0) => {
-                return Err((
-                    "closed_before_connack",
-                    "server closed the connection".into(),
-                ))
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return Err(("reset", e.to_string()))
-            }
-            Err(e) => return Err(("closed_before_connack", e.to_string())),
-        }
+    /// Records the totals of an attempt that reached its goal at `done`.
+    fn succeeded(&self, endpoint: EndpointKind, intended: Instant, actual: Instant, done: Instant) {
+        self.record(
+            Phase::ConnectTotal,
+            endpoint,
+            done.saturating_duration_since(intended),
+        );
+        self.record(Phase::ServiceTime, endpoint, done - actual);
+        self.rec.borrow_mut().success();
     }
 }
 
@@ -365,10 +312,9 @@ async fn hold(
     let mut next_pub = publish_every.map(|e| Instant::now() + e);
     let topic = format!("dt/chainstorm/{}", a.g.name);
     let endpoint = s.endpoint;
-    let fail = |cause: &str, msg: &str| {
+    let fail = |cause: HoldCause, msg: &str| {
         let key = FailureKey {
-            phase: FailPhase::Hold,
-            cause: cause.into(),
+            cause: Cause::Hold(cause),
             group: a.gi,
             endpoint,
         };
@@ -386,11 +332,11 @@ async fn hold(
                 let now = Instant::now();
                 if now >= until { break true; }
                 if ping_deadline.is_some_and(|d| now >= d) {
-                    break fail("keepalive_timeout", "no PINGRESP within half the keep alive");
+                    break fail(HoldCause::KeepaliveTimeout, "no PINGRESP within half the keep alive");
                 }
                 if now >= next_ping {
-                    if send(&mut s, &Packet::PingReq).await.is_err() {
-                        break fail("closed_by_server", "write failed while sending PINGREQ");
+                    if s.conn.send(&Packet::PingReq).await.is_err() {
+                        break fail(HoldCause::ClosedByServer, "write failed while sending PINGREQ");
                     }
                     ping_deadline = Some(now + ka / 2);
                     next_ping = now + ka;
@@ -406,34 +352,26 @@ async fn hold(
                             properties: mqtt::Properties::default(),
                             payload: Bytes::from_static(b"{\"chainstorm\":1}"),
                         });
-                        if send(&mut s, &p).await.is_err() {
-                            break fail("closed_by_server", "write failed while publishing");
+                        if s.conn.send(&p).await.is_err() {
+                            break fail(HoldCause::ClosedByServer, "write failed while publishing");
                         }
                         next_pub = Some(t + every);
                         next_ping = now + ka;
                     }
                 }
             }
-            r = recv(&mut s) => match r {
+            r = s.conn.recv() => match r {
                 Ok(Packet::PingResp) => ping_deadline = None,
-                Ok(Packet::Disconnect(d)) => break fail("closed_by_server", &format!("server DISCONNECT {:#04x}", d.reason)),
+                Ok(Packet::Disconnect(d)) => break fail(HoldCause::ClosedByServer, &format!("server DISCONNECT {:#04x}", d.reason)),
                 Ok(_) => {}
-                Err(("reset", m)) => break fail("reset", &m),
-                Err((_, m)) => break fail("closed_by_server", &m),
+                Err((MqttCause::Reset, m)) => break fail(HoldCause::Reset, &m),
+                Err((_, m)) => break fail(HoldCause::ClosedByServer, &m),
             },
             _ = stop.wait_for(|v| *v) => break true,
         }
     };
     if clean {
-        let _ = send(
-            &mut s,
-            &Packet::Disconnect(mqtt::Disconnect {
-                reason: 0,
-                properties: mqtt::Properties::default(),
-            }),
-        )
-        .await;
-        let _ = s.stream.shutdown().await;
+        s.conn.disconnect().await;
     }
     clean
 }

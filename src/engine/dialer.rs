@@ -35,7 +35,7 @@ impl Dialer {
     ) -> Dialer {
         let loopback_v4 = targets
             .iter()
-            .all(|t| matches!(t.ip(), IpAddr::V4(v) if v.is_loopback()));
+            .all(|t| t.is_ipv4() && crate::safety::is_loopback(t.ip()));
         Dialer {
             targets,
             sources: if loopback_v4 {

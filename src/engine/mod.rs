@@ -4,11 +4,9 @@
 //! The engine talks to an endpoint only over sockets; it never imports the
 //! `endpoint` module, even when the endpoint runs in the same process.
 
-mod client;
 mod device;
 mod dialer;
 mod shared;
-mod snapshot;
 mod worker;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -18,11 +16,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-pub use client::{with_device_cert, ClientConfigs, ClientKey, DeviceCertResolver};
-pub(crate) use device::tls_failure;
 pub use dialer::{loopback_sources, Dialer};
 pub use shared::RunInputs;
-pub use snapshot::{build as build_snapshot, Labels};
 
 use crate::metrics::{Aggregate, IntervalData, Snapshot};
 
@@ -31,8 +26,8 @@ use crate::metrics::{Aggregate, IntervalData, Snapshot};
 #[non_exhaustive]
 pub enum EngineError {
     /// A TLS configuration could not be built.
-    #[error("TLS client configuration: {0}")]
-    Tls(String),
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
     /// A trust profile could not be resolved.
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustError),
@@ -124,7 +119,7 @@ pub async fn run(
     // A short lead so the first arrivals are not late by construction.
     let start = Instant::now() + Duration::from_millis(50);
     let sh = Arc::new(shared::build(&inputs, stop_rx.clone(), abort_rx, start)?);
-    let labels = snapshot::Labels {
+    let labels = crate::metrics::Labels {
         groups: s.groups.iter().map(|g| g.name.clone()).collect(),
         profiles: s.groups.iter().map(|g| g.profile.clone()).collect(),
     };
@@ -223,7 +218,7 @@ pub async fn run(
         agg.absorb(&interval);
         let secs = now.duration_since(last_tick).as_secs_f64();
         last_tick = now;
-        let mut snap = snapshot::build(&agg, &interval, secs, &labels);
+        let mut snap = crate::metrics::build_snapshot(&agg, &interval, secs, &labels);
         snap.elapsed_s = now.saturating_duration_since(start).as_secs_f64();
         snap.planned_s = s.duration.as_secs_f64();
         snap.connected = sh.connected.load(Relaxed);

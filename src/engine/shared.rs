@@ -11,13 +11,14 @@ use rustls::sign::CertifiedKey;
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 
-use super::client::{ClientConfigs, ClientKey};
 use super::dialer::Dialer;
 use super::EngineError;
+use crate::client::{ClientConfigs, ClientKey};
 use crate::pki::{regions, PkiBundle};
 use crate::scenario::schema::{AtsKey, EndpointChoice, Protocol, Reconnect};
 use crate::scenario::{DevicePlan, MigrationSpec, Plan, Scenario};
 use crate::trust::TrustProfile;
+use rustls::pki_types::ServerName;
 
 /// A fleet group, ready to run.
 pub(crate) struct GroupRt {
@@ -28,8 +29,10 @@ pub(crate) struct GroupRt {
     pub hold: Duration,
     pub publish_per_s: f64,
     pub mtls: bool,
-    pub sni_legacy: String,
-    pub sni_ats: String,
+    /// Server names, checked when the run is built so no device task can
+    /// meet an invalid one.
+    pub sni_legacy: ServerName<'static>,
+    pub sni_ats: ServerName<'static>,
     pub config: Arc<rustls::ClientConfig>,
 }
 
@@ -108,8 +111,16 @@ fn certified_key(id: &crate::pki::DeviceIdentity) -> Result<Arc<CertifiedKey>, E
     let key = provider
         .key_provider
         .load_private_key(id.key.clone_key())
-        .map_err(|e| EngineError::Tls(format!("device key: {e}")))?;
+        .map_err(|e| EngineError::Input(format!("device key: {e}")))?;
     Ok(Arc::new(CertifiedKey::new(vec![id.cert.clone()], key)))
+}
+
+fn server_name(name: String) -> Result<ServerName<'static>, EngineError> {
+    ServerName::try_from(name.clone()).map_err(|_| {
+        EngineError::Input(format!(
+            "{name:?} is not a valid server name (DNS name or IP address)"
+        ))
+    })
 }
 
 pub(crate) fn build(
@@ -142,16 +153,18 @@ pub(crate) fn build(
             hold: g.hold,
             publish_per_s: g.publish_per_s,
             mtls: g.mtls,
-            sni_legacy: s
-                .target
-                .sni_legacy
-                .clone()
-                .unwrap_or_else(|| regions::endpoint_host(prefix, &g.region, false)),
-            sni_ats: s
-                .target
-                .sni_ats
-                .clone()
-                .unwrap_or_else(|| regions::endpoint_host(prefix, &g.region, true)),
+            sni_legacy: server_name(
+                s.target
+                    .sni_legacy
+                    .clone()
+                    .unwrap_or_else(|| regions::endpoint_host(prefix, &g.region, false)),
+            )?,
+            sni_ats: server_name(
+                s.target
+                    .sni_ats
+                    .clone()
+                    .unwrap_or_else(|| regions::endpoint_host(prefix, &g.region, true)),
+            )?,
             config,
         });
     }

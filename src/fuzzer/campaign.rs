@@ -46,17 +46,100 @@ pub struct Campaign {
     pub second: Option<SocketAddr>,
 }
 
+/// The operator that made a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CaseOp {
+    /// A ClientHello operator.
+    Tls(Op),
+    /// A CONNECT operator.
+    Mqtt(MqttOp),
+}
+
+impl CaseOp {
+    /// Parses the name [`Display`](std::fmt::Display) prints.
+    pub fn from_name(s: &str) -> Option<CaseOp> {
+        Op::ALL
+            .into_iter()
+            .find(|o| o.name() == s)
+            .map(CaseOp::Tls)
+            .or_else(|| {
+                MqttOp::ALL
+                    .into_iter()
+                    .find(|o| o.name() == s)
+                    .map(CaseOp::Mqtt)
+            })
+    }
+}
+
+impl std::fmt::Display for CaseOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaseOp::Tls(o) => f.write_str(&o.name()),
+            CaseOp::Mqtt(o) => f.write_str(&o.name()),
+        }
+    }
+}
+
+/// Which layer a case is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// Raw bytes instead of a ClientHello.
+    Tls,
+    /// Bytes after a real handshake, speaking this MQTT version.
+    Mqtt(MqttVersion),
+}
+
+/// An MQTT version as stored case metadata spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MqttVersion {
+    /// 3.1.1.
+    #[serde(rename = "3.1.1")]
+    V311,
+    /// 5.0.
+    #[serde(rename = "5.0")]
+    V5,
+}
+
+impl From<crate::mqtt::Protocol> for MqttVersion {
+    fn from(p: crate::mqtt::Protocol) -> Self {
+        match p {
+            crate::mqtt::Protocol::V5 => MqttVersion::V5,
+            crate::mqtt::Protocol::V311 => MqttVersion::V311,
+        }
+    }
+}
+
+/// What kind of finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// A complete message got no answer, also when replayed alone.
+    Hang,
+    /// The target stopped answering valid handshakes.
+    TargetDown,
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FindingKind::Hang => "hang",
+            FindingKind::TargetDown => "target_down",
+        })
+    }
+}
+
 /// One case of either layer, as the campaign stores and classifies it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AnyCase {
-    /// Operator name (`truncate`, `mqtt_protocol_level`, …).
-    pub op: String,
+    /// Operator (`None` for replayed bytes whose operator is not known).
+    pub op: Option<CaseOp>,
     /// What changed.
     pub detail: String,
     /// Bytes sent (after the handshake, for MQTT cases).
     pub bytes: Vec<u8>,
-    /// True for an MQTT case.
-    pub mqtt: bool,
+    /// The layer.
+    pub layer: Layer,
     /// A timeout is a correct answer for this case (the message is
     /// incomplete, so the server rightly waits for more).
     pub may_wait: bool,
@@ -69,20 +152,20 @@ pub fn any_case(seed: u64, i: u64, sni: &str, mqtt: bool) -> AnyCase {
         let op = MqttOp::ALL[rng.gen_range(0..MqttOp::ALL.len())];
         let m = super::mqtt::apply(op, &format!("fuzz-{seed}-{i}"), &mut rng);
         return AnyCase {
-            op: op.name(),
+            op: Some(CaseOp::Mqtt(op)),
             detail: m.detail,
             bytes: m.bytes,
-            mqtt: true,
+            layer: Layer::Mqtt(m.protocol.into()),
             may_wait: op == MqttOp::RemainingLength,
         };
     }
     let m = case(seed, i, sni);
     AnyCase {
-        op: m.op.name(),
+        op: Some(CaseOp::Tls(m.op)),
         detail: m.detail,
         may_wait: !complete(&m.bytes),
         bytes: m.bytes,
-        mqtt: false,
+        layer: Layer::Tls,
     }
 }
 
@@ -94,9 +177,9 @@ pub async fn send_case(
     mqtt: Option<&Arc<rustls::ClientConfig>>,
     timeout: Duration,
 ) -> String {
-    match (c.mqtt, mqtt) {
-        (true, Some(cfg)) => {
-            let v5 = super::mqtt::speaks_v5(&c.detail);
+    match (c.layer, mqtt) {
+        (Layer::Mqtt(v), Some(cfg)) => {
+            let v5 = v == MqttVersion::V5;
             super::mqtt::send_and_classify(target, sni, cfg.clone(), &c.bytes, v5, timeout).await
         }
         _ => send_and_classify(target, &c.bytes, timeout).await,
@@ -120,6 +203,64 @@ pub fn case(seed: u64, i: u64, sni: &str) -> Mutated {
 }
 
 impl Report {
+    /// The closing text: totals, classes, divergences and findings.
+    pub fn render_text(&self, out: &Path) -> String {
+        let mut text = format!(
+            "{} cases in {:.1}s ({:.0} cases/s), {} classes, {} findings; results in {}\n",
+            self.cases,
+            self.seconds,
+            self.cases_per_s,
+            self.classes.len(),
+            self.findings.len(),
+            out.display()
+        );
+        for (k, n) in &self.classes {
+            text.push_str(&format!("  {k:<60} {n}\n"));
+        }
+        if self.stopped_early {
+            text.push_str(
+                "  stopped early (key or signal); the report covers the cases that ran\n",
+            );
+        }
+        for (k, n) in &self.divergent {
+            text.push_str(&format!("  DIVERGENT {k:<60} {n}\n"));
+        }
+        for f in &self.findings {
+            text.push_str(&format!(
+                "  FINDING {} {} {} ({})\n",
+                f.id, f.kind, f.operator, f.detail
+            ));
+        }
+        text
+    }
+
+    /// How the class distribution differs from a baseline's, one line per
+    /// class; `None` when it matches exactly.
+    pub fn baseline_diff(&self, base: &BTreeMap<String, u64>) -> Option<String> {
+        if base == &self.classes {
+            return None;
+        }
+        let mut diff = String::from("class distribution differs from the baseline:\n");
+        let keys: BTreeSet<&String> = base.keys().chain(self.classes.keys()).collect();
+        for k in keys {
+            let (b, n) = (
+                base.get(k).copied().unwrap_or(0),
+                self.classes.get(k).copied().unwrap_or(0),
+            );
+            if b != n {
+                diff.push_str(&format!("  {k}: baseline {b}, now {n}\n"));
+            }
+        }
+        Some(diff)
+    }
+
+    /// True when the target went down during the campaign.
+    pub fn target_went_down(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::TargetDown)
+    }
+
     /// One line of progress: cases, rate, classes, novelty, findings.
     pub fn progress(&self, planned: u64) -> String {
         format!(
@@ -139,13 +280,13 @@ impl Report {
 pub struct Finding {
     /// Id (file stem).
     pub id: String,
-    /// `hang` or `target_down`.
-    pub kind: String,
+    /// What was found.
+    pub kind: FindingKind,
     /// Seed and case index.
     pub seed: u64,
     /// Case index.
     pub case: u64,
-    /// Operator and detail.
+    /// Operator name (empty for a target-down finding).
     pub operator: String,
     /// What was changed.
     pub detail: String,
@@ -292,39 +433,48 @@ pub async fn run_with(
         let mut anomaly = false;
         for (n, m, class, other, ms) in results {
             report.cases += 1;
+            let op =
+                m.op.map(|o| o.to_string())
+                    .unwrap_or_else(|| "replay".into());
             if let Some(o) = other.filter(|o| *o != class) {
-                let key = format!("{}|{class}|{o}", m.op);
+                let key = format!("{op}|{class}|{o}");
                 let first = !report.divergent.contains_key(&key);
                 *report.divergent.entry(key).or_default() += 1;
                 if first {
-                    let id = format!("divergent-{n:06}-{}", m.op);
-                    let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": m.op, "detail": m.detail, "target": class, "second": o});
+                    let id = format!("divergent-{n:06}-{op}");
+                    let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": op, "layer": m.layer, "detail": m.detail, "target": class, "second": o});
                     write_case(&c.out.join("divergent"), &id, &m.bytes, &meta)?;
                 }
             }
-            let key = format!("{}|{class}", m.op);
+            let key = format!("{op}|{class}");
             *report.classes.entry(key.clone()).or_default() += 1;
             if seen.insert(key.clone()) {
                 report.novel.push(key.clone());
-                let id = format!("{:06}-{}", n, m.op);
-                let layer = if m.mqtt { "mqtt" } else { "tls" };
-                let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": m.op, "layer": layer, "detail": m.detail, "class": class, "case_ms": ms});
+                let id = format!("{n:06}-{op}");
+                let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": op, "layer": m.layer, "detail": m.detail, "class": class, "case_ms": ms});
                 write_case(&corpus_dir, &id, &m.bytes, &meta)?;
             }
             recent.push(n);
             if recent.len() > 32 {
                 recent.remove(0);
             }
-            if class == "timeout" && !m.may_wait {
+            // A timeout under load is often the machine, not the target: a
+            // hang is only a case that still gets no answer when replayed
+            // alone with four times the timeout.
+            let hang = class == "timeout"
+                && !m.may_wait
+                && send_case(&m, c.target, &c.sni, c.mqtt.as_ref(), c.timeout * 4).await
+                    == "timeout";
+            if hang {
                 anomaly = true;
                 let f = Finding {
                     id: format!("hang-{n:06}"),
-                    kind: "hang".into(),
+                    kind: FindingKind::Hang,
                     seed: c.seed,
                     case: n,
-                    operator: m.op.clone(),
+                    operator: op.clone(),
                     detail: m.detail.clone(),
-                    expected: if m.mqtt {
+                    expected: if m.layer != Layer::Tls {
                         "a CONNACK or a close"
                     } else {
                         "an answer (ServerHello, alert or close)"
@@ -349,7 +499,7 @@ pub async fn run_with(
         {
             let f = Finding {
                 id: format!("target-down-{i:06}"),
-                kind: "target_down".into(),
+                kind: FindingKind::TargetDown,
                 seed: c.seed,
                 case: i,
                 operator: String::new(),

@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::metrics::{DialCause, TlsCause};
+
 /// SHA-256("HelloRetryRequest"): the random of a HelloRetryRequest (RFC 8446 4.1.3).
 const HRR_RANDOM: [u8; 32] = [
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
@@ -17,13 +19,13 @@ const HRR_RANDOM: [u8; 32] = [
 /// Classifies the first bytes a server sent (`None`: it sent nothing).
 pub fn classify_bytes(b: &[u8]) -> String {
     match b {
-        [] => "closed_during_handshake".into(),
+        [] => TlsCause::ClosedDuringHandshake.to_string(),
         [0x16, _, _, _, _, 2, ..] if b.len() >= 43 && b[11..43] == HRR_RANDOM => {
             "hello_retry_request".into()
         }
         [0x16, _, _, _, _, 2, ..] => "server_hello".into(),
         [0x15, _, _, _, _, level, desc, ..] => {
-            let label = crate::metrics::alert_label(rustls::AlertDescription::from(*desc));
+            let label = TlsCause::AlertReceived(*desc).to_string();
             if *level == 1 {
                 // Warning level: same label, marked, so it never merges with a fatal one.
                 format!("{},warning)", label.trim_end_matches(')'))
@@ -31,7 +33,7 @@ pub fn classify_bytes(b: &[u8]) -> String {
                 label
             }
         }
-        _ => "protocol_error".into(),
+        _ => TlsCause::ProtocolError.to_string(),
     }
 }
 
@@ -43,7 +45,7 @@ pub async fn send_and_classify(
 ) -> String {
     let mut s = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return format!("dial_{}", crate::metrics::dial_cause(&e)),
+        Ok(Err(e)) => return format!("dial_{}", DialCause::of(&e)),
         Err(_) => return "dial_timeout".into(),
     };
     let _ = s.set_nodelay(true);

@@ -8,4 +8,5 @@ pub mod classify;
 pub mod hello;
 pub mod mqtt;
 pub mod mutate;
+#[cfg(feature = "fuzzing")]
 pub mod targets;

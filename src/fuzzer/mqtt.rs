@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::client::handshake_failure;
+use crate::metrics::DialCause;
 use crate::mqtt::raw::{LengthField, RawPacket};
 use crate::mqtt::{decode, Connect, Packet, Protocol, DEFAULT_MAX_REMAINING};
 
@@ -72,6 +74,8 @@ impl MqttOp {
 pub struct MqttMutated {
     /// Operator.
     pub op: MqttOp,
+    /// The protocol version the CONNECT speaks.
+    pub protocol: Protocol,
     /// What changed.
     pub detail: String,
     /// Bytes to send after the handshake.
@@ -156,6 +160,7 @@ pub fn apply(op: MqttOp, client_id: &str, rng: &mut impl RngCore) -> MqttMutated
             two.extend_from_slice(&one);
             return MqttMutated {
                 op,
+                protocol,
                 detail: format!("{v} CONNECT twice"),
                 bytes: two,
             };
@@ -163,15 +168,15 @@ pub fn apply(op: MqttOp, client_id: &str, rng: &mut impl RngCore) -> MqttMutated
     }
     MqttMutated {
         op,
+        // Garbage properties are 5.0 bytes whatever the coin said.
+        protocol: if op == MqttOp::GarbageProperties {
+            Protocol::V5
+        } else {
+            protocol
+        },
         detail,
         bytes: raw.to_bytes(),
     }
-}
-
-/// Whether a case's CONNECT is 5.0: every detail starts with its version
-/// (`5.0 …` or `3.1.1 …`), which is also what a stored case's JSON keeps.
-pub fn speaks_v5(detail: &str) -> bool {
-    detail.starts_with("5.0")
 }
 
 /// Classifies what the broker answered after the CONNECT.
@@ -213,14 +218,14 @@ pub async fn send_and_classify(
     };
     let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return format!("dial_{}", crate::metrics::dial_cause(&e)),
+        Ok(Err(e)) => return format!("dial_{}", DialCause::of(&e)),
         Err(_) => return "dial_timeout".into(),
     };
     let _ = tcp.set_nodelay(true);
     let connector = tokio_rustls::TlsConnector::from(config);
     let mut tls = match tokio::time::timeout_at(deadline, connector.connect(name, tcp)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return format!("tls_failed({})", crate::engine::tls_failure(&e).1),
+        Ok(Err(e)) => return format!("tls_failed({})", handshake_failure(&e).0),
         Err(_) => return "tls_timeout".into(),
     };
     if tls.write_all(bytes).await.is_err() {
@@ -273,8 +278,9 @@ mod tests {
                     "{}",
                     m.detail
                 );
-                let v5 = speaks_v5(&m.detail);
-                let p = if v5 { Protocol::V5 } else { Protocol::V311 };
+                let p = m.protocol;
+                let v5 = p == Protocol::V5;
+                assert_eq!(m.detail.starts_with("5.0 "), v5, "{}", m.detail);
                 let decoded = decode(&m.bytes, p, DEFAULT_MAX_REMAINING);
                 match op {
                     MqttOp::Valid | MqttOp::DuplicateConnect => {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::cause::Cause;
 use super::phase::EndpointKind;
 
 /// The phase a failure happened in.
@@ -19,6 +20,8 @@ pub enum FailPhase {
     Mqtt,
     /// While connected.
     Hold,
+    /// A bug in chainstorm (a device task panicked).
+    Internal,
 }
 
 impl FailPhase {
@@ -30,33 +33,42 @@ impl FailPhase {
             FailPhase::Verify => "verify",
             FailPhase::Mqtt => "mqtt",
             FailPhase::Hold => "hold",
+            FailPhase::Internal => "internal",
         }
     }
-}
 
-/// A failure as an attempt reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    /// Phase.
-    pub phase: FailPhase,
-    /// Cause label in the taxonomy, e.g. `refused`, `alert_received(unknown_ca)`,
-    /// `distrusted(SYMANTEC_TLS)`, `connack(0x9f)`.
-    pub cause: String,
-    /// A readable message for this occurrence.
-    pub message: String,
+    /// Every phase, in index order.
+    pub const ALL: [FailPhase; 6] = [
+        FailPhase::Dial,
+        FailPhase::Tls,
+        FailPhase::Verify,
+        FailPhase::Mqtt,
+        FailPhase::Hold,
+        FailPhase::Internal,
+    ];
+
+    /// The phase with this label.
+    pub fn from_label(s: &str) -> Option<FailPhase> {
+        FailPhase::ALL.into_iter().find(|p| p.label() == s)
+    }
 }
 
 /// The key failures are counted under.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FailureKey {
-    /// Phase.
-    pub phase: FailPhase,
-    /// Cause.
-    pub cause: String,
+    /// Cause (which implies the phase).
+    pub cause: Cause,
     /// Fleet group index.
     pub group: u16,
     /// Endpoint kind.
     pub endpoint: EndpointKind,
+}
+
+impl FailureKey {
+    /// The phase of the cause.
+    pub fn phase(&self) -> FailPhase {
+        self.cause.phase()
+    }
 }
 
 /// Counts and first/last sightings of one failure key.
@@ -81,24 +93,5 @@ impl FailureStat {
         }
         self.last_seen_ms = self.last_seen_ms.max(o.last_seen_ms);
         self.count += o.count;
-    }
-}
-
-/// The label of a TLS alert the peer sent: `alert_received(<description>)`,
-/// the same in the load engine and the fuzzer.
-pub fn alert_label(d: rustls::AlertDescription) -> String {
-    format!("alert_received({})", format!("{d:?}").to_ascii_lowercase())
-}
-
-/// Classifies an I/O error of the TCP connect.
-pub fn dial_cause(e: &std::io::Error) -> &'static str {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionRefused => "refused",
-        K::ConnectionReset => "reset",
-        K::TimedOut => "timeout",
-        K::AddrNotAvailable | K::AddrInUse => "addr_unavailable",
-        _ if e.raw_os_error() == Some(24) || e.raw_os_error() == Some(23) => "fd_exhausted",
-        _ => "other",
     }
 }

@@ -3,14 +3,18 @@
 //! recorders, the aggregate and the snapshots the UI and results read.
 //! Knows nothing of the engine, the endpoint or the UI.
 
+mod build;
+mod cause;
 mod failure;
+mod format;
 mod phase;
 mod recorder;
 mod snapshot;
-mod taxonomy;
 
-pub use failure::{alert_label, dial_cause, FailPhase, Failure, FailureKey, FailureStat};
-pub use phase::{EndpointKind, Phase, SeriesKey};
+pub use build::{build as build_snapshot, Labels};
+pub use cause::{alert_name, Cause, DialCause, HoldCause, MqttCause, TlsCause, VerifyCause};
+pub use failure::{FailPhase, FailureKey, FailureStat};
+pub use format::format_ns;
+pub use phase::{EndpointKind, Phase, SeriesKey, ANCHORS};
 pub use recorder::{histogram, Aggregate, Counts, IntervalData, LocalRecorder, MAX_NANOS};
 pub use snapshot::{BreakdownRow, FailureRow, PhaseRow, Snapshot, Stats};
-pub use taxonomy::VerifyCause;

@@ -70,6 +70,20 @@ pub enum EndpointKind {
 }
 
 impl EndpointKind {
+    /// Every kind.
+    pub const ALL: [EndpointKind; 5] = [
+        EndpointKind::Legacy,
+        EndpointKind::AtsRsa,
+        EndpointKind::AtsEcc,
+        EndpointKind::Ats,
+        EndpointKind::Custom,
+    ];
+
+    /// The kind with this label.
+    pub fn from_label(s: &str) -> Option<EndpointKind> {
+        EndpointKind::ALL.into_iter().find(|e| e.label() == s)
+    }
+
     /// Label: `legacy`, `ats-rsa`, `ats-ecc`, `ats`, `custom`.
     pub fn label(self) -> &'static str {
         match self {
@@ -96,7 +110,35 @@ pub struct SeriesKey {
     pub anchor: Option<&'static str>,
 }
 
+/// Anchor labels a chain-validation series can carry: the verified path's
+/// kind, or `rejected`.
+pub const ANCHORS: [&str; 6] = [
+    "legacy-rsa",
+    "ats-rsa",
+    "ats-ecc",
+    "cross-signed",
+    "other",
+    "rejected",
+];
+
 impl SeriesKey {
+    /// Parses a tag written by [`SeriesKey::tag`]; `groups` maps names to indexes.
+    pub fn from_tag(tag: &str, groups: &[String]) -> Option<SeriesKey> {
+        let parts: Vec<&str> = tag.split('/').collect();
+        if !(3..=4).contains(&parts.len()) {
+            return None;
+        }
+        Some(SeriesKey {
+            phase: Phase::from_label(parts[0])?,
+            group: u16::try_from(groups.iter().position(|g| g == parts[1])?).ok()?,
+            endpoint: EndpointKind::from_label(parts[2])?,
+            anchor: match parts.get(3) {
+                Some(a) => Some(*ANCHORS.iter().find(|x| *x == a)?),
+                None => None,
+            },
+        })
+    }
+
     /// A tag for interval logs: `phase/group/endpoint[/anchor]`, group by name.
     pub fn tag(&self, groups: &[String]) -> String {
         let g = groups

@@ -73,7 +73,7 @@ pub struct Counts {
     /// Attempts that reached their goal (CONNACK accepted, or handshake for `tls`).
     pub succeeded: u64,
     /// Attempts that failed, by [`FailPhase`] index.
-    pub failed_by_phase: [u64; 5],
+    pub failed_by_phase: [u64; 6],
     /// Connected sessions that ended (gracefully or not).
     pub disconnected: u64,
     /// Attempts cut off at the drain deadline (in flight when the run stopped).
@@ -83,15 +83,16 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Failed attempts in total (dial, tls, verify, mqtt). Hold failures
-    /// happen after an attempt succeeded and are not attempt outcomes.
+    /// Failed attempts in total (dial, tls, verify, mqtt, internal). Hold
+    /// failures happen after an attempt succeeded and are not attempt outcomes.
     pub fn failed(&self) -> u64 {
-        self.failed_by_phase[..4].iter().sum()
+        let all: u64 = self.failed_by_phase.iter().sum();
+        all - self.hold_failures()
     }
 
     /// Sessions that failed while connected.
     pub fn hold_failures(&self) -> u64 {
-        self.failed_by_phase[4]
+        self.failed_by_phase[FailPhase::Hold as usize]
     }
 
     fn add(&mut self, o: &Counts) {
@@ -195,7 +196,7 @@ impl LocalRecorder {
 
     /// Counts a failure; `at_ms` is the time since the run started.
     pub fn fail(&mut self, key: FailureKey, at_ms: u64, message: &str) {
-        self.data.counts.failed_by_phase[key.phase as usize] += 1;
+        self.data.counts.failed_by_phase[key.phase() as usize] += 1;
         match self.data.failures.get_mut(&key) {
             Some(s) => {
                 s.count += 1;
@@ -259,7 +260,7 @@ impl Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{EndpointKind, Phase};
+    use crate::metrics::{Cause, EndpointKind, Phase, VerifyCause};
 
     fn key(phase: Phase) -> SeriesKey {
         SeriesKey {
@@ -281,8 +282,7 @@ mod tests {
         a.attempt();
         b.attempt();
         let fk = FailureKey {
-            phase: FailPhase::Verify,
-            cause: "unknown_issuer".into(),
+            cause: Cause::Verify(VerifyCause::UnknownIssuer),
             group: 0,
             endpoint: EndpointKind::Ats,
         };

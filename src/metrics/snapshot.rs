@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::cause::Cause;
 use super::failure::FailPhase;
 use super::phase::{EndpointKind, Phase};
 use hdrhistogram::Histogram;
@@ -69,13 +70,13 @@ pub struct PhaseRow {
     pub total: Stats,
 }
 
-/// One row of the failure table.
+/// One row of the failure table. In JSON the cause is two fields, `phase`
+/// and `cause` (its label), as results have always stored it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(into = "FailureRowJson", try_from = "FailureRowJson")]
 pub struct FailureRow {
-    /// Phase.
-    pub phase: FailPhase,
-    /// Cause.
-    pub cause: String,
+    /// Cause (which implies the phase).
+    pub cause: Cause,
     /// Fleet group name.
     pub group: String,
     /// Trust profile of the group.
@@ -94,6 +95,68 @@ pub struct FailureRow {
     pub last_seen_ms: u64,
     /// First message.
     pub sample: String,
+}
+
+impl FailureRow {
+    /// The phase of the cause.
+    pub fn phase(&self) -> FailPhase {
+        self.cause.phase()
+    }
+}
+
+/// [`FailureRow`] as stored in `summary.json`.
+#[derive(Serialize, Deserialize)]
+struct FailureRowJson {
+    phase: FailPhase,
+    cause: String,
+    group: String,
+    profile: String,
+    endpoint: EndpointKind,
+    count: u64,
+    share: f64,
+    rate_now: f64,
+    first_seen_ms: u64,
+    last_seen_ms: u64,
+    sample: String,
+}
+
+impl From<FailureRow> for FailureRowJson {
+    fn from(r: FailureRow) -> Self {
+        FailureRowJson {
+            phase: r.phase(),
+            cause: r.cause.to_string(),
+            group: r.group,
+            profile: r.profile,
+            endpoint: r.endpoint,
+            count: r.count,
+            share: r.share,
+            rate_now: r.rate_now,
+            first_seen_ms: r.first_seen_ms,
+            last_seen_ms: r.last_seen_ms,
+            sample: r.sample,
+        }
+    }
+}
+
+impl TryFrom<FailureRowJson> for FailureRow {
+    type Error = String;
+
+    fn try_from(j: FailureRowJson) -> Result<Self, String> {
+        let cause = Cause::parse(j.phase, &j.cause)
+            .ok_or_else(|| format!("unknown {} cause {:?}", j.phase.label(), j.cause))?;
+        Ok(FailureRow {
+            cause,
+            group: j.group,
+            profile: j.profile,
+            endpoint: j.endpoint,
+            count: j.count,
+            share: j.share,
+            rate_now: j.rate_now,
+            first_seen_ms: j.first_seen_ms,
+            last_seen_ms: j.last_seen_ms,
+            sample: j.sample,
+        })
+    }
 }
 
 /// Connect time and outcomes of one fleet group or endpoint kind.

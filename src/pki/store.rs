@@ -280,6 +280,51 @@ impl PkiBundle {
     }
 }
 
+impl PkiBundle {
+    /// The PKI in `dir`, or, without a directory, the one in the user's
+    /// cache (generated there when missing, stale or made with other
+    /// settings). A missing directory is an error that names it.
+    pub fn load_or_cache(dir: Option<&Path>) -> Result<PkiBundle, PkiError> {
+        match dir {
+            Some(d) if !d.is_dir() => Err(PkiError::Invalid {
+                path: d.to_path_buf(),
+                message: "no such PKI directory (create one with `chainstorm pki init --out DIR`)"
+                    .into(),
+            }),
+            Some(d) => PkiBundle::load(d),
+            None => {
+                let cache = default_cache_dir();
+                Ok(PkiBundle::load_or_generate(&cache, &PkiConfig::default())?.0)
+            }
+        }
+    }
+}
+
+/// Writes each device identity as `<client_id>.pem` and `<client_id>.key`
+/// under `dir` (created if missing); keys are 0600 even when they replace
+/// an existing file.
+pub fn write_device_identities(dir: &Path, ids: &[super::DeviceIdentity]) -> Result<(), PkiError> {
+    fs::create_dir_all(dir).map_err(|source| PkiError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for d in ids {
+        let cert = cert_pem(&d.cert);
+        write_file(
+            &dir.join(format!("{}.pem", d.client_id)),
+            cert.as_bytes(),
+            false,
+        )?;
+        let key = pem::encode(&pem::Pem::new("PRIVATE KEY", d.key.secret_der().to_vec()));
+        write_file(
+            &dir.join(format!("{}.key", d.client_id)),
+            key.as_bytes(),
+            true,
+        )?;
+    }
+    Ok(())
+}
+
 /// Reads and parses a manifest.
 pub fn read_manifest(path: &Path) -> Result<Manifest, PkiError> {
     let text = fs::read_to_string(path).map_err(|source| PkiError::Read {

@@ -6,20 +6,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::mqtt::{self, Connect, Packet, Protocol};
+use crate::client::mqtt::MqttConn;
+use crate::client::{handshake_failure, ClientAuth, ClientOptions};
+use crate::metrics::{Cause, DialCause, MqttCause, TlsCause};
+use crate::mqtt::Protocol;
 use crate::pki::{describe_cert, CertSummary, PkiBundle};
-use crate::trust::{
-    with_probe, ChainVerifier, TimedVerifier, TrustProfile, ValidationProbe, VerifyFailure,
-};
+use crate::trust::{with_probe, ChainVerifier, TimedVerifier, TrustProfile, ValidationProbe};
 
 /// Records the chain the server presented, then verifies with the timed verifier.
 #[derive(Debug)]
@@ -69,31 +68,13 @@ impl ServerCertVerifier for Capture {
     }
 }
 
-/// Always offers the one client certificate.
-#[derive(Debug)]
-struct FixedCert(Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::client::ResolvesClientCert for FixedCert {
-    fn resolve(
-        &self,
-        _hints: &[&[u8]],
-        schemes: &[SignatureScheme],
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        self.0.key.choose_scheme(schemes).map(|_| self.0.clone())
-    }
-
-    fn has_certs(&self) -> bool {
-        true
-    }
-}
-
 /// What to probe.
 #[derive(Clone)]
 pub struct ProbeTarget {
     /// Address.
     pub addr: SocketAddr,
-    /// SNI.
-    pub sni: String,
+    /// SNI (checked by whoever builds the target).
+    pub sni: ServerName<'static>,
     /// ALPN to offer.
     pub alpn: Option<String>,
     /// MQTT CONNECT after the handshake.
@@ -113,8 +94,10 @@ pub struct ProbeResult {
     pub profile: String,
     /// Handshake (and CONNACK, if asked) succeeded.
     pub accepted: bool,
-    /// Failure cause in the taxonomy, e.g. `verify/distrusted(SYMANTEC_TLS)`.
-    pub cause: Option<String>,
+    /// Failure cause in the taxonomy; in JSON `phase/cause`, e.g.
+    /// `verify/distrusted(SYMANTEC_TLS)`.
+    #[serde(serialize_with = "qualified")]
+    pub cause: Option<Cause>,
     /// Failure message.
     pub message: Option<String>,
     /// The chain the server presented, leaf first.
@@ -135,78 +118,107 @@ pub struct ProbeResult {
     pub connack: Option<u8>,
 }
 
-/// Probes one profile.
+fn qualified<S: serde::Serializer>(c: &Option<Cause>, s: S) -> Result<S::Ok, S::Error> {
+    match c {
+        Some(c) => s.serialize_str(&c.qualified()),
+        None => s.serialize_none(),
+    }
+}
+
+impl ProbeResult {
+    fn new(profile: &TrustProfile) -> Self {
+        ProbeResult {
+            profile: profile.name.clone(),
+            accepted: false,
+            cause: None,
+            message: None,
+            chain: Vec::new(),
+            anchor: None,
+            tls_version: None,
+            cipher_suite: None,
+            alpn: None,
+            handshake_us: None,
+            validation_us: None,
+            connack: None,
+        }
+    }
+
+    fn fail(&mut self, cause: Cause, message: String) {
+        if let Cause::Mqtt(MqttCause::Connack(code)) = cause {
+            self.connack = Some(code);
+        }
+        self.cause = Some(cause);
+        self.message = Some(message);
+    }
+}
+
+type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// Probes one profile: dial → handshake (recording the presented chain,
+/// anchor and validation time) → optional CONNECT/CONNACK.
 pub async fn probe_one(t: &ProbeTarget, profile: Arc<TrustProfile>) -> ProbeResult {
-    let name = profile.name.clone();
-    let mut r = ProbeResult {
-        profile: name,
-        accepted: false,
-        cause: None,
-        message: None,
-        chain: Vec::new(),
-        anchor: None,
-        tls_version: None,
-        cipher_suite: None,
-        alpn: None,
-        handshake_us: None,
-        validation_us: None,
-        connack: None,
-    };
+    let mut r = ProbeResult::new(&profile);
+    let outcome = async {
+        let tcp = dial(t).await?;
+        let stream = handshake(t, &profile, tcp, &mut r).await?;
+        if let Some(proto) = t.mqtt {
+            let mut conn = MqttConn::new(stream, proto);
+            let res = conn
+                .connect(&t.client_id, 60, tokio::time::Instant::now() + t.timeout)
+                .await;
+            conn.disconnect().await;
+            res.map_err(|(c, m)| (Cause::Mqtt(c), m))?;
+            r.connack = Some(0);
+        }
+        Ok::<(), (Cause, String)>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => r.accepted = true,
+        Err((cause, message)) => r.fail(cause, message),
+    }
+    r
+}
+
+async fn dial(t: &ProbeTarget) -> Result<TcpStream, (Cause, String)> {
+    match tokio::time::timeout(t.timeout, TcpStream::connect(t.addr)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err((Cause::Dial(DialCause::of(&e)), e.to_string())),
+        Err(_) => Err((Cause::Dial(DialCause::Timeout), "connect timed out".into())),
+    }
+}
+
+async fn handshake(
+    t: &ProbeTarget,
+    profile: &Arc<TrustProfile>,
+    tcp: TcpStream,
+    r: &mut ProbeResult,
+) -> Result<Tls, (Cause, String)> {
     let verifier = Arc::new(Capture {
         inner: TimedVerifier::new(Arc::new(ChainVerifier::new(profile.clone()))),
         seen: Mutex::new(Vec::new()),
     });
-    let b = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("default versions")
-    .dangerous()
-    .with_custom_certificate_verifier(verifier.clone());
-    let mut cfg = match &t.client_cert {
-        Some(ck) => b.with_client_cert_resolver(Arc::new(FixedCert(ck.clone()))),
-        None => b.with_no_client_auth(),
+    let opts = ClientOptions {
+        alpn: t.alpn.clone(),
+        client_auth: match &t.client_cert {
+            Some(ck) => ClientAuth::Fixed(ck.clone()),
+            None => ClientAuth::None,
+        },
+        ..ClientOptions::default()
     };
-    if let Some(a) = &t.alpn {
-        cfg.alpn_protocols = vec![a.as_bytes().to_vec()];
-    }
-    // SSLKEYLOGFILE, when set, gets the session keys (for Wireshark/tshark).
-    cfg.key_log = Arc::new(rustls::KeyLogFile::new());
-    let fail = |r: &mut ProbeResult, cause: String, msg: String| {
-        r.cause = Some(cause);
-        r.message = Some(msg);
-    };
-    let tcp = match tokio::time::timeout(t.timeout, TcpStream::connect(t.addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            fail(
-                &mut r,
-                format!("dial/{}", crate::metrics::dial_cause(&e)),
-                e.to_string(),
-            );
-            return r;
-        }
-        Err(_) => {
-            fail(&mut r, "dial/timeout".into(), "connect timed out".into());
-            return r;
-        }
-    };
-    let _ = tcp.set_nodelay(true);
-    let Ok(server_name) = ServerName::try_from(t.sni.clone()) else {
-        fail(
-            &mut r,
-            "input".into(),
-            format!("{:?} is not a server name", t.sni),
-        );
-        return r;
-    };
+    let cfg = opts
+        .build(verifier.clone())
+        .map_err(|e| (Cause::Tls(TlsCause::ProtocolError), e.to_string()))?;
     let probe = Arc::new(ValidationProbe::default());
     let start = Instant::now();
     let hs = with_probe(
         probe.clone(),
         tokio::time::timeout(
             t.timeout,
-            TlsConnector::from(Arc::new(cfg)).connect(server_name, tcp),
+            TlsConnector::from(Arc::new(cfg)).connect(t.sni.clone(), tcp),
         ),
     )
     .await;
@@ -225,29 +237,9 @@ pub async fn probe_one(t: &ProbeTarget, profile: Arc<TrustProfile>) -> ProbeResu
             .filter_map(|c| describe_cert(c.as_ref()).ok())
             .collect();
     }
-    let mut stream = match hs {
-        Err(_) => {
-            fail(&mut r, "tls/timeout".into(), "handshake timed out".into());
-            return r;
-        }
-        Ok(Err(e)) => {
-            let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
-            match inner.and_then(VerifyFailure::from_rustls) {
-                Some(f) => fail(&mut r, format!("verify/{}", f.cause.label()), f.message),
-                None => match inner {
-                    Some(rustls::Error::AlertReceived(d)) => fail(
-                        &mut r,
-                        format!(
-                            "tls/alert_received({})",
-                            format!("{d:?}").to_ascii_lowercase()
-                        ),
-                        e.to_string(),
-                    ),
-                    _ => fail(&mut r, "tls/closed_during_handshake".into(), e.to_string()),
-                },
-            }
-            return r;
-        }
+    let stream = match hs {
+        Err(_) => return Err((Cause::Tls(TlsCause::Timeout), "handshake timed out".into())),
+        Ok(Err(e)) => return Err(handshake_failure(&e)),
         Ok(Ok(s)) => s,
     };
     r.handshake_us = Some(start.elapsed().as_secs_f64() * 1e6);
@@ -259,55 +251,7 @@ pub async fn probe_one(t: &ProbeTarget, profile: Arc<TrustProfile>) -> ProbeResu
     r.alpn = conn
         .alpn_protocol()
         .map(|a| String::from_utf8_lossy(a).into_owned());
-    match t.mqtt {
-        None => r.accepted = true,
-        Some(proto) => {
-            let mut out = BytesMut::new();
-            mqtt::encode(
-                &Packet::Connect(Connect::new(proto, &t.client_id, 60)),
-                proto,
-                &mut out,
-            );
-            let mut buf = BytesMut::with_capacity(64);
-            let res = tokio::time::timeout(t.timeout, async {
-                stream.write_all(&out).await?;
-                stream.flush().await?;
-                loop {
-                    if let Ok(Some(d)) = mqtt::decode(&buf, proto, 4096) {
-                        return Ok::<_, std::io::Error>(Some(d.packet));
-                    }
-                    if stream.read_buf(&mut buf).await? == 0 {
-                        return Ok(None);
-                    }
-                }
-            })
-            .await;
-            match res {
-                Ok(Ok(Some(Packet::ConnAck(a)))) => {
-                    r.connack = Some(a.code);
-                    if a.code == 0 {
-                        r.accepted = true;
-                    } else {
-                        let name = mqtt::codes::connack_name(proto == Protocol::V5, a.code);
-                        fail(
-                            &mut r,
-                            format!("mqtt/connack({:#04x})", a.code),
-                            name.into(),
-                        );
-                    }
-                }
-                Ok(Ok(_)) => fail(
-                    &mut r,
-                    "mqtt/closed_before_connack".into(),
-                    "no CONNACK".into(),
-                ),
-                Ok(Err(e)) => fail(&mut r, "mqtt/closed_before_connack".into(), e.to_string()),
-                Err(_) => fail(&mut r, "mqtt/timeout".into(), "no CONNACK in time".into()),
-            }
-            let _ = stream.shutdown().await;
-        }
-    }
-    r
+    Ok(stream)
 }
 
 /// Probes every profile in turn.

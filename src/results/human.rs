@@ -4,18 +4,7 @@ use std::fmt::Write;
 
 use super::summary::Summary;
 
-/// Formats ns with a unit that stays readable from µs to s.
-pub fn duration(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.2}s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.2}ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.1}µs", ns / 1e3)
-    } else {
-        format!("{ns:.0}ns")
-    }
-}
+use crate::metrics::format_ns as duration;
 
 /// Renders the summary as tables: totals, per phase, per group × phase,
 /// failures, thresholds.
@@ -102,7 +91,7 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(
                 o,
                 "{:<8} {:<34} {:<22} {:<8} {:>8}  {sample}",
-                f.phase.label(),
+                f.phase().label(),
                 f.cause,
                 f.group,
                 f.endpoint.label(),

@@ -4,8 +4,9 @@
 //! evaluation; the human summary.
 
 pub mod compare;
-mod hlog;
+pub mod hlog;
 mod human;
+pub mod merge;
 pub mod report;
 mod summary;
 mod thresholds;
@@ -16,10 +17,10 @@ use std::path::{Path, PathBuf};
 pub use hlog::HlogWriter;
 pub use human::render as human_summary;
 pub use summary::{
-    KeyStats, Machine, Summary, SummaryInputs, ThresholdResult, Totals, FORMAT_VERSION,
+    KeyStats, Machine, Summary, SummaryInputs, ThresholdResult, Totals, Verdict, FORMAT_VERSION,
 };
 pub use thresholds::evaluate;
-pub use timeseries::TimeseriesWriter;
+pub use timeseries::{read_timeseries, TimeseriesRow, TimeseriesWriter};
 
 /// Errors of the results layer.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,18 @@ pub enum ResultsError {
         #[source]
         source: std::io::Error,
     },
+    /// A results file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A results file is not in the layout this version writes.
+    #[error("{0}")]
+    Format(String),
     /// A histogram could not be serialized.
     #[error("serializing histograms for {path}: {message}")]
     Serialize {
@@ -46,6 +59,13 @@ pub enum ResultsError {
 
 pub(crate) fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> ResultsError + '_ {
     move |source| ResultsError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub(crate) fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> ResultsError + '_ {
+    move |source| ResultsError::Read {
         path: path.to_path_buf(),
         source,
     }

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
+use super::hlog::{read_log, LogInterval};
 use super::summary::Summary;
+use super::timeseries::{read_failures, read_timeseries, TimeseriesRow};
 use crate::metrics::histogram;
 
 /// What `report` wrote.
@@ -22,71 +22,19 @@ pub struct ReportOutput {
     pub html: PathBuf,
 }
 
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        })
-    };
-    let bytes: Vec<u8> = s.bytes().filter(|c| *c != b'=').collect();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= val(*c)? << (18 - 6 * i);
-        }
-        for i in 0..(chunk.len() * 6 / 8) {
-            out.push((n >> (16 - 8 * i)) as u8);
-        }
-    }
-    Some(out)
-}
-
 /// Merges the interval log's histograms by a function of the tag.
 fn merged_by(
-    log: &[u8],
+    log: &[LogInterval],
     key: impl Fn(&str) -> Option<String>,
-) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+) -> BTreeMap<String, Histogram<u64>> {
     let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
-    let mut de = Deserializer::new();
-    for e in IntervalLogIterator::new(log) {
-        let e = e.map_err(|e| format!("latency.hlog: {e:?}"))?;
-        if let LogEntry::Interval(ilh) = e {
-            let Some(k) = ilh.tag().and_then(|t| key(t.as_str())) else {
-                continue;
-            };
-            let bytes = base64_decode(ilh.encoded_histogram()).ok_or("latency.hlog: bad base64")?;
-            let h: Histogram<u64> = de
-                .deserialize(&mut &bytes[..])
-                .map_err(|e| format!("latency.hlog: {e:?}"))?;
-            let _ = out.entry(k).or_insert_with(histogram).add(&h);
-        }
+    for e in log {
+        let Some(k) = e.tag.as_deref().and_then(&key) else {
+            continue;
+        };
+        let _ = out.entry(k).or_insert_with(histogram).add(&e.histogram);
     }
-    Ok(out)
-}
-
-fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut lines = text.lines();
-    let header = lines
-        .next()
-        .ok_or_else(|| format!("{}: empty", path.display()))?
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    let rows = lines
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect();
-    Ok((header, rows))
-}
-
-fn col(header: &[String], name: &str) -> Option<usize> {
-    header.iter().position(|h| h == name)
+    out
 }
 
 const COLORS: [RGBColor; 8] = [
@@ -233,8 +181,7 @@ fn escape(s: &str) -> String {
 pub fn report(dir: &Path) -> Result<ReportOutput, String> {
     let summary = Summary::read(dir)?;
     let text = super::human_summary(&summary);
-    let log = std::fs::read(dir.join("latency.hlog"))
-        .map_err(|e| format!("{}: {e}", dir.join("latency.hlog").display()))?;
+    let log = read_log(&dir.join("latency.hlog"), &[]).map_err(|e| e.to_string())?;
     let plot = |r: PlotResult, p: &Path| r.map_err(|e| format!("{}: {e}", p.display()));
     let mut svgs = Vec::new();
 
@@ -249,20 +196,14 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
         ]
         .contains(&phase)
         .then(|| phase.to_string())
-    })?;
+    });
     let p = dir.join("percentiles.svg");
     plot(percentile_plot(&p, &phases), &p)?;
     svgs.push(p);
 
-    let (h, rows) = read_csv(&dir.join("timeseries.csv"))?;
-    let series = |name: &str| -> Vec<(f64, f64)> {
-        match (col(&h, "elapsed_s"), col(&h, name)) {
-            (Some(t), Some(c)) => rows
-                .iter()
-                .filter_map(|r| Some((r.get(t)?.parse().ok()?, r.get(c)?.parse().ok()?)))
-                .collect(),
-            _ => Vec::new(),
-        }
+    let rows = read_timeseries(&dir.join("timeseries.csv")).map_err(|e| e.to_string())?;
+    let series = |f: fn(&TimeseriesRow) -> f64| -> Vec<(f64, f64)> {
+        rows.iter().map(|r| (r.elapsed_s, f(r))).collect()
     };
     let p = dir.join("throughput.svg");
     plot(
@@ -270,9 +211,9 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
             &p,
             "attempts, successes and failures per interval",
             &[
-                ("attempted".into(), series("attempted")),
-                ("succeeded".into(), series("succeeded")),
-                ("failed".into(), series("failed")),
+                ("attempted".into(), series(|r| r.attempted as f64)),
+                ("succeeded".into(), series(|r| r.succeeded as f64)),
+                ("failed".into(), series(|r| r.failed() as f64)),
             ],
         ),
         &p,
@@ -283,7 +224,7 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
         time_plot(
             &p,
             "connected devices",
-            &[("connected".into(), series("connected"))],
+            &[("connected".into(), series(|r| r.connected as f64))],
         ),
         &p,
     )?;
@@ -293,7 +234,7 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
         let parts: Vec<&str> = t.split('/').collect();
         (parts.first() == Some(&"chain_validation") && parts.len() == 4)
             .then(|| parts[3].to_string())
-    })?;
+    });
     let p = dir.join("anchors.svg");
     plot(anchor_plot(&p, &anchors), &p)?;
     svgs.push(p);
@@ -301,26 +242,12 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
     let fpath = dir.join("failures.csv");
     let mut by_cause: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     if fpath.exists() {
-        let (fh, frows) = read_csv(&fpath)?;
-        if let (Some(t), Some(ph), Some(c), Some(n)) = (
-            col(&fh, "elapsed_s"),
-            col(&fh, "phase"),
-            col(&fh, "cause"),
-            col(&fh, "count"),
-        ) {
-            for r in &frows {
-                if let (Some(tv), Some(nv)) = (
-                    r.get(t).and_then(|v| v.parse().ok()),
-                    r.get(n).and_then(|v| v.parse().ok()),
-                ) {
-                    let key = format!(
-                        "{} {}",
-                        r.get(ph).cloned().unwrap_or_default(),
-                        r.get(c).cloned().unwrap_or_default()
-                    );
-                    by_cause.entry(key).or_default().push((tv, nv));
-                }
-            }
+        for r in read_failures(&fpath).map_err(|e| e.to_string())? {
+            let key = format!("{} {}", r.cause.phase().label(), r.cause);
+            by_cause
+                .entry(key)
+                .or_default()
+                .push((r.elapsed_s, r.count as f64));
         }
     }
     let p = dir.join("failures.svg");
@@ -339,7 +266,7 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
         summary.seed,
         escape(&summary.started_at),
         summary.wall_s,
-        escape(&summary.verdict)
+        summary.verdict.label()
     ));
     html.push_str("<h2>Summary</h2>\n<pre>");
     html.push_str(&escape(&text));

@@ -59,7 +59,7 @@ impl KeyStats {
 }
 
 /// The machine a run ran on.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Machine {
     /// Host name.
     pub hostname: String,
@@ -87,7 +87,7 @@ pub struct ThresholdResult {
 }
 
 /// Attempt accounting.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Totals {
     /// Attempts started.
     pub attempted: u64,
@@ -110,10 +110,10 @@ pub struct Totals {
 }
 
 /// Version of the results layout, written into every summary.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The whole summary.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Results layout version ([`FORMAT_VERSION`]); absent in no released layout.
     pub format_version: u32,
@@ -159,10 +159,51 @@ pub struct Summary {
     /// Thresholds.
     pub thresholds: Vec<ThresholdResult>,
     /// `pass` when every threshold held.
-    pub verdict: String,
+    pub verdict: Verdict,
+}
+
+/// The thresholds' verdict on a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every threshold held.
+    #[default]
+    Pass,
+    /// At least one threshold failed.
+    Fail,
+}
+
+impl Verdict {
+    /// `pass` or `fail`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
 }
 
 impl Summary {
+    /// Writes `summary.json` into `dir` atomically (a temporary file, then
+    /// a rename), so a reader never sees half a summary.
+    pub fn write(&self, dir: &std::path::Path) -> Result<(), super::ResultsError> {
+        let json =
+            serde_json::to_string_pretty(self).map_err(|e| super::ResultsError::Serialize {
+                path: dir.join("summary.json"),
+                message: e.to_string(),
+            })?;
+        let tmp = dir.join(".summary.json.tmp");
+        let path = dir.join("summary.json");
+        std::fs::write(&tmp, json).map_err(super::write_err(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(super::write_err(&path))
+    }
+
     /// Reads `summary.json` from a run directory (or the file itself),
     /// refusing layouts this version cannot read.
     pub fn read(path: &std::path::Path) -> Result<Summary, String> {
@@ -251,9 +292,9 @@ impl Summary {
             .collect();
         let thresholds = super::evaluate(&i.scenario.thresholds, agg, &groups);
         let verdict = if thresholds.iter().all(|t| t.pass) {
-            "pass"
+            Verdict::Pass
         } else {
-            "fail"
+            Verdict::Fail
         };
         let c = &agg.counts;
         let mut libraries = BTreeMap::new();
@@ -305,7 +346,7 @@ impl Summary {
             keys,
             failures: i.snapshot.failures.clone(),
             thresholds,
-            verdict: verdict.into(),
+            verdict,
         }
     }
 }

@@ -58,15 +58,15 @@ fn measure(m: &Metric, agg: &Aggregate, groups: &[String]) -> Option<f64> {
             let mut failed = 0u64;
             for (k, f) in &agg.failures {
                 let counted_phase = if filters.iter().any(|(k, _)| k == "phase") {
-                    matches(filters, "phase", k.phase.label())
+                    matches(filters, "phase", k.phase().label())
                 } else {
                     // Hold failures are not attempt outcomes unless asked for.
-                    k.phase != FailPhase::Hold
+                    k.phase() != FailPhase::Hold
                 };
                 if counted_phase
                     && matches(filters, "group", group_name(groups, k.group))
                     && matches(filters, "endpoint", k.endpoint.label())
-                    && matches(filters, "cause", &k.cause)
+                    && matches(filters, "cause", &k.cause.to_string())
                 {
                     failed += f.count;
                 }

@@ -1,11 +1,206 @@
-//! `timeseries.csv`: one row per tick.
+//! `timeseries.csv` (one row per tick) and `failures.csv` (one row per
+//! phase × cause with failures in that tick). Rows are [`TimeseriesRow`]s,
+//! written and read by header name, so a reader never depends on a column's
+//! position. Both files are flushed every tick: after a `kill -9` they hold
+//! every complete tick.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{write_err, ResultsError};
-use crate::metrics::{FailPhase, IntervalData, Phase, Snapshot};
+use super::{read_err, write_err, ResultsError};
+use crate::metrics::{Cause, FailPhase, IntervalData, Phase, Snapshot};
+
+/// The latency phases whose interval p50/p99 each row carries.
+pub const LATENCY: [Phase; 5] = [
+    Phase::TcpConnect,
+    Phase::TlsHandshake,
+    Phase::ChainValidation,
+    Phase::MqttConnack,
+    Phase::ConnectTotal,
+];
+
+/// One tick of `timeseries.csv`. Counts are for the interval; `connected`
+/// and `in_flight` are gauges at its end; latencies are nanoseconds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TimeseriesRow {
+    /// Seconds since the run started, at the end of the interval.
+    pub elapsed_s: f64,
+    /// Attempts started.
+    pub attempted: u64,
+    /// Attempts that reached their goal.
+    pub succeeded: u64,
+    /// Failed attempts by phase, indexed by [`FailPhase`].
+    pub failed_by_phase: [u64; 6],
+    /// Connected sessions at the end of the interval.
+    pub connected: i64,
+    /// Attempts in flight at the end of the interval.
+    pub in_flight: u64,
+    /// (p50, p99) ns of the interval per phase of [`LATENCY`].
+    pub latency: [(u64, u64); 5],
+}
+
+impl TimeseriesRow {
+    /// The row of one tick.
+    pub fn of(interval: &IntervalData, snap: &Snapshot) -> Self {
+        let mut latency = [(0, 0); 5];
+        for (slot, p) in latency.iter_mut().zip(LATENCY) {
+            let s = snap.phase(p).map(|r| r.interval).unwrap_or_default();
+            *slot = (s.p50, s.p99);
+        }
+        TimeseriesRow {
+            elapsed_s: snap.elapsed_s,
+            attempted: interval.counts.attempted,
+            succeeded: interval.counts.succeeded,
+            failed_by_phase: interval.counts.failed_by_phase,
+            connected: snap.connected,
+            in_flight: snap.in_flight,
+            latency,
+        }
+    }
+
+    /// Failed attempts (every phase but hold).
+    pub fn failed(&self) -> u64 {
+        let all: u64 = self.failed_by_phase.iter().sum();
+        all - self.failed_by_phase[FailPhase::Hold as usize]
+    }
+
+    /// The header line's column names, in order.
+    pub fn header() -> Vec<String> {
+        let mut h: Vec<String> = ["elapsed_s", "attempted", "succeeded", "failed"]
+            .map(String::from)
+            .into();
+        h.extend(
+            FailPhase::ALL
+                .iter()
+                .map(|p| format!("failed_{}", p.label())),
+        );
+        h.push("connected".into());
+        h.push("in_flight".into());
+        for p in LATENCY {
+            h.push(format!("{}_p50_ns", p.label()));
+            h.push(format!("{}_p99_ns", p.label()));
+        }
+        h
+    }
+
+    fn values(&self) -> Vec<String> {
+        let mut v = vec![
+            format!("{:.3}", self.elapsed_s),
+            self.attempted.to_string(),
+            self.succeeded.to_string(),
+            self.failed().to_string(),
+        ];
+        v.extend(self.failed_by_phase.iter().map(u64::to_string));
+        v.push(self.connected.to_string());
+        v.push(self.in_flight.to_string());
+        for (p50, p99) in self.latency {
+            v.push(p50.to_string());
+            v.push(p99.to_string());
+        }
+        v
+    }
+
+    /// Parses one line given the file's header. A column the file lacks
+    /// (an older layout without `failed_internal`) reads as zero.
+    pub fn parse(header: &[&str], line: &str) -> Option<TimeseriesRow> {
+        let fields: Vec<&str> = line.split(',').collect();
+        let get = |name: &str| -> Option<&str> {
+            let i = header.iter().position(|h| *h == name)?;
+            fields.get(i).copied()
+        };
+        let num = |name: &str| -> Option<u64> {
+            match get(name) {
+                None => Some(0),
+                Some(v) => v.parse().ok(),
+            }
+        };
+        let gauge = |name: &str| -> Option<i64> { get(name).unwrap_or("0").parse().ok() };
+        let mut row = TimeseriesRow {
+            elapsed_s: get("elapsed_s")?.parse().ok()?,
+            attempted: num("attempted")?,
+            succeeded: num("succeeded")?,
+            connected: gauge("connected")?,
+            in_flight: num("in_flight")?,
+            ..TimeseriesRow::default()
+        };
+        for p in FailPhase::ALL {
+            row.failed_by_phase[p as usize] = num(&format!("failed_{}", p.label()))?;
+        }
+        for (slot, p) in row.latency.iter_mut().zip(LATENCY) {
+            *slot = (
+                num(&format!("{}_p50_ns", p.label()))?,
+                num(&format!("{}_p99_ns", p.label()))?,
+            );
+        }
+        Some(row)
+    }
+}
+
+/// Reads every row of a `timeseries.csv`.
+pub fn read_timeseries(path: &Path) -> Result<Vec<TimeseriesRow>, ResultsError> {
+    let text = std::fs::read_to_string(path).map_err(read_err(path))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    if !header.contains(&"elapsed_s") {
+        return Err(ResultsError::Format(format!(
+            "{}: not a timeseries.csv (no elapsed_s column)",
+            path.display()
+        )));
+    }
+    lines
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| {
+            TimeseriesRow::parse(&header, l).ok_or_else(|| {
+                ResultsError::Format(format!("{}:{}: malformed row", path.display(), i + 2))
+            })
+        })
+        .collect()
+}
+
+/// One row of `failures.csv`: failures of one cause in one tick.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureCsvRow {
+    /// Seconds since the run started, at the end of the interval.
+    pub elapsed_s: f64,
+    /// The cause (with its phase).
+    pub cause: Cause,
+    /// Failures in the interval.
+    pub count: u64,
+}
+
+/// Reads every row of a `failures.csv`, by header name.
+pub fn read_failures(path: &Path) -> Result<Vec<FailureCsvRow>, ResultsError> {
+    let text = std::fs::read_to_string(path).map_err(read_err(path))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(t), Some(p), Some(c), Some(n)) =
+        (col("elapsed_s"), col("phase"), col("cause"), col("count"))
+    else {
+        return Err(ResultsError::Format(format!(
+            "{}: not a failures.csv (needs elapsed_s, phase, cause, count)",
+            path.display()
+        )));
+    };
+    let mut out = Vec::new();
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
+        let f: Vec<&str> = line.split(',').collect();
+        let row = (|| {
+            let phase = FailPhase::from_label(f.get(p)?)?;
+            Some(FailureCsvRow {
+                elapsed_s: f.get(t)?.parse().ok()?,
+                cause: Cause::parse(phase, f.get(c)?)?,
+                count: f.get(n)?.parse().ok()?,
+            })
+        })();
+        out.push(row.ok_or_else(|| {
+            ResultsError::Format(format!("{}:{}: malformed row", path.display(), i + 2))
+        })?);
+    }
+    Ok(out)
+}
 
 /// Appends rows to `timeseries.csv` and `failures.csv`.
 pub struct TimeseriesWriter {
@@ -15,16 +210,8 @@ pub struct TimeseriesWriter {
     fout: BufWriter<File>,
 }
 
-const LATENCY: [Phase; 5] = [
-    Phase::TcpConnect,
-    Phase::TlsHandshake,
-    Phase::ChainValidation,
-    Phase::MqttConnack,
-    Phase::ConnectTotal,
-];
-
 impl TimeseriesWriter {
-    /// Creates the file with its header.
+    /// Creates both files with their headers.
     pub fn create(path: &Path) -> Result<TimeseriesWriter, ResultsError> {
         let f = File::create(path).map_err(write_err(path))?;
         let fpath = path.with_file_name("failures.csv");
@@ -36,58 +223,75 @@ impl TimeseriesWriter {
             fout: BufWriter::new(ff),
         };
         writeln!(w.fout, "elapsed_s,phase,cause,count").map_err(write_err(&w.fpath))?;
-        let mut header = String::from(
-            "elapsed_s,attempted,succeeded,failed,failed_dial,failed_tls,failed_verify,failed_mqtt,failed_hold,connected,in_flight",
-        );
-        for p in LATENCY {
-            header.push_str(&format!(",{0}_p50_ns,{0}_p99_ns", p.label()));
-        }
-        writeln!(w.out, "{header}").map_err(write_err(path))?;
+        writeln!(w.out, "{}", TimeseriesRow::header().join(",")).map_err(write_err(path))?;
+        w.flush()?;
         Ok(w)
     }
 
-    /// Writes one tick: counts of the interval, gauges, interval percentiles.
+    /// Writes one tick: counts of the interval, gauges, interval
+    /// percentiles, and its failures by cause; then flushes both files.
     pub fn write(&mut self, interval: &IntervalData, snap: &Snapshot) -> Result<(), ResultsError> {
-        let c = &interval.counts;
-        let f = |p: FailPhase| c.failed_by_phase[p as usize];
-        let mut row = format!(
-            "{:.3},{},{},{},{},{},{},{},{},{},{}",
-            snap.elapsed_s,
-            c.attempted,
-            c.succeeded,
-            c.failed(),
-            f(FailPhase::Dial),
-            f(FailPhase::Tls),
-            f(FailPhase::Verify),
-            f(FailPhase::Mqtt),
-            f(FailPhase::Hold),
-            snap.connected,
-            snap.in_flight
-        );
-        for p in LATENCY {
-            let s = snap.phase(p).map(|r| r.interval).unwrap_or_default();
-            row.push_str(&format!(",{},{}", s.p50, s.p99));
-        }
-        writeln!(self.out, "{row}").map_err(write_err(&self.path))?;
+        self.write_row(&TimeseriesRow::of(interval, snap))?;
         // Failures by cause in this interval, all groups together.
-        let mut by_cause: std::collections::BTreeMap<(&str, &str), u64> =
+        let mut by_cause: std::collections::BTreeMap<(FailPhase, String), u64> =
             std::collections::BTreeMap::new();
         for (k, f) in &interval.failures {
             *by_cause
-                .entry((k.phase.label(), k.cause.as_str()))
+                .entry((k.phase(), k.cause.to_string()))
                 .or_default() += f.count;
         }
         for ((phase, cause), n) in by_cause {
             // Causes never hold a comma or a quote (they are taxonomy labels).
-            writeln!(self.fout, "{:.3},{phase},{cause},{n}", snap.elapsed_s)
-                .map_err(write_err(&self.fpath))?;
+            writeln!(
+                self.fout,
+                "{:.3},{},{cause},{n}",
+                snap.elapsed_s,
+                phase.label()
+            )
+            .map_err(write_err(&self.fpath))?;
         }
-        Ok(())
+        self.flush()
+    }
+
+    /// Writes a row as it is (merge builds rows from several shards).
+    pub fn write_row(&mut self, row: &TimeseriesRow) -> Result<(), ResultsError> {
+        writeln!(self.out, "{}", row.values().join(",")).map_err(write_err(&self.path))
+    }
+
+    fn flush(&mut self) -> Result<(), ResultsError> {
+        self.fout.flush().map_err(write_err(&self.fpath))?;
+        self.out.flush().map_err(write_err(&self.path))
     }
 
     /// Flushes to disk.
     pub fn finish(mut self) -> Result<(), ResultsError> {
-        self.fout.flush().map_err(write_err(&self.fpath))?;
-        self.out.flush().map_err(write_err(&self.path))
+        self.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_by_header_name() {
+        let row = TimeseriesRow {
+            elapsed_s: 3.0,
+            attempted: 10,
+            succeeded: 7,
+            failed_by_phase: [1, 0, 2, 0, 4, 0],
+            connected: 5,
+            in_flight: 1,
+            latency: [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10)],
+        };
+        let header = TimeseriesRow::header();
+        let h: Vec<&str> = header.iter().map(String::as_str).collect();
+        let back = TimeseriesRow::parse(&h, &row.values().join(",")).unwrap();
+        assert_eq!(back, row);
+        assert_eq!(back.failed(), 3, "hold failures are not attempt failures");
+        // Columns in another order, one missing: still read by name.
+        let h2 = ["connected", "elapsed_s", "failed_verify", "attempted"];
+        let r = TimeseriesRow::parse(&h2, "4,1.5,2,9").unwrap();
+        assert_eq!((r.connected, r.attempted, r.failed()), (4, 9, 2));
     }
 }

@@ -3,19 +3,19 @@
 //! [`run_scenario`] directly.
 
 pub mod limits;
-pub mod merge;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use crate::endpoint::{Endpoint, EndpointConfig, ListenerConfig, MqttLimits};
 use crate::engine::{self, Control, RunInputs};
 use crate::metrics::Phase;
-use crate::pki::{PkiBundle, PkiConfig};
+use crate::pki::PkiBundle;
 use crate::results::{
     self, human_summary, HlogWriter, Machine, Summary, SummaryInputs, TimeseriesWriter,
 };
+use crate::safety::is_loopback;
 use crate::scenario::schema::TargetKind;
 use crate::scenario::{self, Plan, Scenario};
 
@@ -66,8 +66,14 @@ pub struct RunOptions {
     pub max_rate: Option<f64>,
     /// Run only the I-th of N slices of the plan: (I, N).
     pub shard: Option<(u32, u32)>,
-    /// Send a frame per tick to the terminal UI (dropped when it lags).
-    pub ui: Option<std::sync::mpsc::SyncSender<crate::ui::UiFrame>>,
+}
+
+/// What each tick hands to the caller's observer (a UI, a test).
+pub struct LiveTick<'a> {
+    /// The snapshot of this tick.
+    pub snapshot: &'a crate::metrics::Snapshot,
+    /// Each threshold as `key condition` and whether it holds so far.
+    pub thresholds: Vec<(String, bool)>,
 }
 
 /// What a run produced.
@@ -78,10 +84,6 @@ pub struct RunOutcome {
     pub summary: Summary,
     /// Stopped by a signal.
     pub interrupted: bool,
-}
-
-fn is_loopback(ip: IpAddr) -> bool {
-    ip.is_loopback()
 }
 
 fn machine(nofile: (u64, u64)) -> Machine {
@@ -112,19 +114,9 @@ fn progress_line(s: &crate::metrics::Snapshot) -> String {
         s.in_flight,
         s.connected,
         s.attempted_rate,
-        results_duration(p99(Phase::ConnectTotal)),
-        results_duration(p99(Phase::ChainValidation)),
+        crate::metrics::format_ns(p99(Phase::ConnectTotal)),
+        crate::metrics::format_ns(p99(Phase::ChainValidation)),
     )
-}
-
-fn results_duration(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.2}s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.1}ms", ns / 1e6)
-    } else {
-        format!("{:.0}µs", ns / 1e3)
-    }
 }
 
 /// Parses `I/N` (0 <= I < N).
@@ -186,43 +178,9 @@ pub fn run_scenario(
     s: Scenario,
     opts: RunOptions,
     control: Control,
+    mut on_tick: impl FnMut(LiveTick<'_>),
 ) -> Result<RunOutcome, RunError> {
-    if s.target.kind == TargetKind::External && !opts.allow_remote {
-        if let Some(a) = s.target.addresses.iter().find(|a| !is_loopback(a.ip())) {
-            return Err(RunError::Input(format!(
-                "{}: target {a} is outside 127.0.0.0/8 and ::1; pass --allow-remote to send traffic there",
-                s.path.display()
-            )));
-        }
-    }
-    if s.target.kind == TargetKind::External
-        && s.target.addresses.iter().any(|a| !is_loopback(a.ip()))
-    {
-        // Allowed: then a rate ceiling is mandatory (the duration always is).
-        let Some(ceiling) = opts.max_rate else {
-            return Err(RunError::Input(format!(
-                "{}: a remote target needs --max-rate (attempts per second the scenario may not exceed)",
-                s.path.display()
-            )));
-        };
-        let peak = match s.arrival.mode {
-            crate::scenario::schema::ArrivalMode::Storm => f64::INFINITY,
-            crate::scenario::schema::ArrivalMode::Rate => s
-                .arrival
-                .stages
-                .iter()
-                .map(|(r, _)| *r)
-                .fold(s.arrival.start_rate, f64::max),
-        };
-        // A shard runs 1/N of the plan, so 1/N of its rate.
-        let peak = peak / f64::from(opts.shard.map(|(_, n)| n).unwrap_or(1));
-        if peak > ceiling {
-            return Err(RunError::Input(format!(
-                "{}: the scenario's peak arrival rate {peak}/s exceeds --max-rate {ceiling}/s (storms are refused for remote targets)",
-                s.path.display()
-            )));
-        }
-    }
+    check_policy(&s, &opts)?;
     if s.groups
         .iter()
         .any(|g| g.profile == crate::trust::DANGER_ACCEPT_ANY)
@@ -230,41 +188,13 @@ pub fn run_scenario(
         eprintln!("chainstorm: WARNING: certificate verification is OFF for groups using danger-accept-any");
     }
     let nofile = limits::raise_nofile();
-    let pki = match &s.target.pki {
-        Some(dir) => PkiBundle::load(dir)?,
-        None => {
-            PkiBundle::load_or_generate(
-                &crate::pki::store::default_cache_dir(),
-                &PkiConfig::default(),
-            )?
-            .0
-        }
-    };
+    let pki = PkiBundle::load_or_cache(s.target.pki.as_deref())?;
     let mut plan = Plan::build(&s);
     if let Some((i, n)) = opts.shard {
         shard_plan(&mut plan, i, n);
     }
-    // The devices this process will run (a shard holds only its slice).
-    let any_hold = s.groups.iter().any(|g| !g.hold.is_zero());
+    check_capacity(&s, &plan, nofile)?;
     let embedded = s.target.kind == TargetKind::Embedded;
-    let need = limits::sockets_needed(
-        plan.devices.len() as u64,
-        any_hold,
-        s.arrival.max_in_flight,
-        embedded,
-    );
-    if need > nofile.0 {
-        return Err(RunError::Capacity(format!(
-            "{}: this run may hold {need} sockets ({} devices{}), but the open-files limit is {} (hard {}); \
-             run the endpoint in another process (`chainstorm serve` + an external target), use fewer devices, \
-             or cap arrival.max_in_flight with no hold",
-            s.path.display(),
-            plan.devices.len() as u64,
-            if embedded { ", two sockets each with the embedded endpoint" } else { "" },
-            nofile.0,
-            nofile.1
-        )));
-    }
 
     // The embedded endpoint runs on its own runtime and threads; the engine
     // reaches it over loopback sockets only.
@@ -359,16 +289,14 @@ pub fn run_scenario(
             if opts.progress {
                 eprintln!("{}", progress_line(tick.snapshot));
             }
-            if let Some(ui) = &opts.ui {
-                let thresholds = results::evaluate(&s.thresholds, tick.aggregate, &group_names)
-                    .into_iter()
-                    .map(|t| (format!("{} {}", t.key, t.condition), t.pass))
-                    .collect();
-                let _ = ui.try_send(crate::ui::UiFrame {
-                    snapshot: tick.snapshot.clone(),
-                    thresholds,
-                });
-            }
+            let thresholds = results::evaluate(&s.thresholds, tick.aggregate, &group_names)
+                .into_iter()
+                .map(|t| (format!("{} {}", t.key, t.condition), t.pass))
+                .collect();
+            on_tick(LiveTick {
+                snapshot: tick.snapshot,
+                thresholds,
+            });
         },
     ));
     if let (Some(h), Some(rt)) = (endpoint.take(), endpoint_rt.as_ref()) {
@@ -397,9 +325,7 @@ pub fn run_scenario(
     });
     let mut summary = summary;
     summary.shard = opts.shard.map(|(i, n)| format!("{i}/{n}"));
-    let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
-    let sp = dir.join("summary.json");
-    std::fs::write(&sp, json).map_err(results::write_err_pub(&sp))?;
+    summary.write(&dir)?;
     Ok(RunOutcome {
         dir,
         interrupted: report.interrupted,
@@ -407,22 +333,71 @@ pub fn run_scenario(
     })
 }
 
-/// What the UI header shows about a scenario.
-pub fn ui_header(s: &Scenario) -> crate::ui::UiHeader {
-    crate::ui::UiHeader {
-        scenario: s.name.clone(),
-        target: match s.target.kind {
-            TargetKind::Embedded => "embedded mock endpoint".into(),
-            TargetKind::External => s
-                .target
-                .addresses
-                .iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        },
-        seed: s.seed,
+/// Refuses traffic outside loopback unless allowed, and then demands a
+/// rate ceiling the scenario's peak respects.
+fn check_policy(s: &Scenario, opts: &RunOptions) -> Result<(), RunError> {
+    if s.target.kind == TargetKind::External {
+        for a in &s.target.addresses {
+            crate::safety::check_target(*a, opts.allow_remote)
+                .map_err(|e| RunError::Input(format!("{}: {e}", s.path.display())))?;
+        }
     }
+    if s.target.kind == TargetKind::External
+        && s.target.addresses.iter().any(|a| !is_loopback(a.ip()))
+    {
+        // Allowed: then a rate ceiling is mandatory (the duration always is).
+        let Some(ceiling) = opts.max_rate else {
+            return Err(RunError::Input(format!(
+                "{}: a remote target needs --max-rate (attempts per second the scenario may not exceed)",
+                s.path.display()
+            )));
+        };
+        let peak = match s.arrival.mode {
+            crate::scenario::schema::ArrivalMode::Storm => f64::INFINITY,
+            crate::scenario::schema::ArrivalMode::Rate => s
+                .arrival
+                .stages
+                .iter()
+                .map(|(r, _)| *r)
+                .fold(s.arrival.start_rate, f64::max),
+        };
+        // A shard runs 1/N of the plan, so 1/N of its rate.
+        let peak = peak / f64::from(opts.shard.map(|(_, n)| n).unwrap_or(1));
+        if peak > ceiling {
+            return Err(RunError::Input(format!(
+                "{}: the scenario's peak arrival rate {peak}/s exceeds --max-rate {ceiling}/s (storms are refused for remote targets)",
+                s.path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a plan that cannot fit the open-files limit.
+fn check_capacity(s: &Scenario, plan: &Plan, nofile: (u64, u64)) -> Result<(), RunError> {
+    // The devices this process will run (a shard holds only its slice).
+    let any_hold = s.groups.iter().any(|g| !g.hold.is_zero());
+    let embedded = s.target.kind == TargetKind::Embedded;
+    let need = limits::sockets_needed(
+        plan.devices.len() as u64,
+        any_hold,
+        s.arrival.max_in_flight,
+        embedded,
+    );
+    if need > nofile.0 {
+        return Err(RunError::Capacity(format!(
+            "{}: this run may hold {need} sockets ({} devices{}), but the open-files limit is {} (hard {}); \
+             run the endpoint in another process (`chainstorm serve` + an external target), use fewer devices, \
+             or cap arrival.max_in_flight with no hold",
+            s.path.display(),
+            plan.devices.len() as u64,
+            if embedded { ", two sockets each with the embedded endpoint" } else { "" },
+            nofile.0,
+            nofile.1
+        )));
+    }
+
+    Ok(())
 }
 
 /// The human summary of an outcome.

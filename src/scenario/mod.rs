@@ -8,7 +8,7 @@ pub mod thresholds;
 
 use std::path::PathBuf;
 
-pub use load::{load, parse, ArrivalSpec, Group, MigrationSpec, Scenario, Target};
+pub use load::{line_col, load, parse, ArrivalSpec, Group, MigrationSpec, Scenario, Target};
 pub use plan::{arrival_offsets, DevicePlan, Plan};
 pub use thresholds::{Metric, Op, Threshold};
 

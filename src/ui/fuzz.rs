@@ -1,6 +1,6 @@
 //! The fuzzer's live view: rate, classes seen, novelty over time, findings.
-//! Pure drawing from a [`FuzzView`]; the fuzz verb owns the terminal and
-//! calls [`FuzzView::update`] after every batch of cases.
+//! Drawing is pure, from a [`FuzzView`]; [`LiveFuzz`] owns the terminal,
+//! updates and draws the view after every batch and reads the stop keys.
 
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style};
@@ -46,6 +46,58 @@ impl FuzzView {
         self.novelty.push((r.novel.len() - self.last_novel) as u64);
         (self.last_cases, self.last_seconds, self.last_novel) = (r.cases, r.seconds, r.novel.len());
         self.report = r.clone();
+    }
+}
+
+/// The live view on the terminal: the alternate screen while it lives,
+/// restored on drop.
+pub struct LiveFuzz {
+    view: FuzzView,
+    terminal: ratatui::DefaultTerminal,
+    interrupted: bool,
+}
+
+impl LiveFuzz {
+    /// Takes over the terminal.
+    pub fn start(target: String, planned: u64) -> LiveFuzz {
+        LiveFuzz {
+            view: FuzzView::new(target, planned),
+            terminal: ratatui::init(),
+            interrupted: false,
+        }
+    }
+
+    /// Draws the report after a batch; false when the user asked to stop
+    /// (q, Esc, or Ctrl-C, which raw mode delivers as a key).
+    pub fn on_batch(&mut self, r: &Report) -> bool {
+        use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+        self.view.update(r);
+        let _ = self.terminal.draw(|f| draw_fuzz(f, &self.view));
+        let mut go_on = true;
+        while event::poll(std::time::Duration::ZERO).unwrap_or(false) {
+            if let Ok(Event::Key(k)) = event::read() {
+                let ctrl_c =
+                    k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+                if k.kind == KeyEventKind::Press
+                    && (ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc))
+                {
+                    self.interrupted |= ctrl_c;
+                    go_on = false;
+                }
+            }
+        }
+        go_on
+    }
+
+    /// True when Ctrl-C stopped the campaign (exit 130, as headless).
+    pub fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+}
+
+impl Drop for LiveFuzz {
+    fn drop(&mut self) {
+        ratatui::restore();
     }
 }
 

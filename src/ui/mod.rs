@@ -35,8 +35,9 @@ pub fn run(
     frames: Receiver<UiFrame>,
     control: Control,
     done: Arc<AtomicBool>,
-) -> std::io::Result<()> {
+) -> std::io::Result<UiExit> {
     let mut terminal = ratatui::init();
+    let mut interrupted = false;
     let result = (|| {
         let mut model = UiModel::new(header, no_color());
         let mut last_draw = Instant::now() - FRAME;
@@ -63,6 +64,10 @@ pub fn run(
                     if k.kind == KeyEventKind::Press {
                         match model.on_key(k) {
                             Action::Stop => control.stop(),
+                            Action::Interrupt => {
+                                interrupted = true;
+                                control.stop();
+                            }
                             Action::TogglePause => control.set_paused(!control.paused()),
                             Action::None => {}
                         }
@@ -75,5 +80,20 @@ pub fn run(
         }
     })();
     ratatui::restore();
-    result
+    result.map(|()| {
+        if interrupted {
+            UiExit::Interrupted
+        } else {
+            UiExit::Done
+        }
+    })
+}
+
+/// How the live view ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UiExit {
+    /// The run finished (by itself, or after `q`/Esc).
+    Done,
+    /// Ctrl-C: the caller exits 130, as after SIGINT.
+    Interrupted,
 }

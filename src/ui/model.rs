@@ -28,6 +28,27 @@ pub struct UiHeader {
     pub seed: u64,
 }
 
+impl UiHeader {
+    /// The header of a scenario's run.
+    pub fn for_scenario(s: &crate::scenario::Scenario) -> UiHeader {
+        use crate::scenario::schema::TargetKind;
+        UiHeader {
+            scenario: s.name.clone(),
+            target: match s.target.kind {
+                TargetKind::Embedded => "embedded mock endpoint".into(),
+                TargetKind::External => s
+                    .target
+                    .addresses
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+            seed: s.seed,
+        }
+    }
+}
+
 /// The views `Tab` cycles through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -67,8 +88,11 @@ impl View {
 pub enum Action {
     /// Nothing beyond the UI.
     None,
-    /// Stop gracefully (drain, write results).
+    /// Stop gracefully (drain, write results): `q` or Esc.
     Stop,
+    /// Ctrl-C, which raw mode delivers as a key: stop as `Stop` does, and
+    /// exit 130 as a headless run would after SIGINT.
+    Interrupt,
     /// Pause or resume arrivals.
     TogglePause,
 }
@@ -107,7 +131,7 @@ pub struct UiModel {
 pub fn failure_id(f: &crate::metrics::FailureRow) -> String {
     format!(
         "{}|{}|{}|{}",
-        f.phase.label(),
+        f.phase().label(),
         f.cause,
         f.group,
         f.endpoint.label()
@@ -179,7 +203,7 @@ impl UiModel {
     pub fn on_key(&mut self, k: KeyEvent) -> Action {
         if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
             self.stopping = true;
-            return Action::Stop;
+            return Action::Interrupt;
         }
         if self.help {
             self.help = false;
@@ -256,7 +280,7 @@ mod tests {
         let mut m = UiModel::new(UiHeader::default(), false);
         assert_eq!(
             m.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-            Action::Stop
+            Action::Interrupt
         );
     }
 }

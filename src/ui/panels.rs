@@ -30,16 +30,16 @@ pub(super) fn draw_failures(f: &mut Frame<'_>, m: &UiModel, area: Rect, selectab
         .map(|(i, r)| {
             let mut cells = if narrow {
                 vec![
-                    Cell::from(r.phase.label()),
-                    Cell::from(r.cause.clone()),
+                    Cell::from(r.phase().label()),
+                    Cell::from(r.cause.to_string()),
                     Cell::from(r.group.clone()),
                     Cell::from(r.count.to_string()),
                     Cell::from(format!("{:.1}", r.rate_now)),
                 ]
             } else {
                 vec![
-                    Cell::from(r.phase.label()),
-                    Cell::from(r.cause.clone()),
+                    Cell::from(r.phase().label()),
+                    Cell::from(r.cause.to_string()),
                     Cell::from(r.group.clone()),
                     Cell::from(r.endpoint.label()),
                     Cell::from(r.count.to_string()),
@@ -206,7 +206,7 @@ pub(super) fn draw_details(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
         return;
     };
     let lines = vec![
-        Line::from(format!("{} · {}", r.phase.label(), r.cause)),
+        Line::from(format!("{} · {}", r.phase().label(), r.cause)),
         Line::from(format!("group {} (profile {})", r.group, r.profile)),
         Line::from(format!("endpoint {}", r.endpoint.label())),
         Line::from(format!(

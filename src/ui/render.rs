@@ -14,19 +14,12 @@ use super::model::{UiModel, View};
 use super::panels::{draw_details, draw_endpoints, draw_failures, draw_groups, draw_help};
 use crate::metrics::{Phase, Stats};
 
-/// Formats ns with a unit readable from µs to s.
+/// A duration cell: `-` for no samples, else the shared format.
 pub fn dur(ns: u64) -> String {
-    let v = ns as f64;
     if ns == 0 {
         "-".into()
-    } else if v >= 1e9 {
-        format!("{:.2}s", v / 1e9)
-    } else if v >= 1e6 {
-        format!("{:.1}ms", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.0}µs", v / 1e3)
     } else {
-        format!("{ns}ns")
+        crate::metrics::format_ns(ns as f64)
     }
 }
 

@@ -1,0 +1,216 @@
+//! `chainstorm probe`: parse, run the probes, print the table or JSON.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use chainstorm::mqtt::Protocol;
+use chainstorm::pki::regions;
+use chainstorm::pki::PkiBundle;
+use chainstorm::probe::{self, ProbeResult, ProbeTarget};
+use chainstorm::trust::BUILTIN;
+use rustls::pki_types::ServerName;
+
+use crate::args::ProbeArgs;
+
+fn table(name: &str, rs: &[ProbeResult]) -> String {
+    let mut o = format!(
+        "{name}\n{:<22} {:<9} {:<36} {:<8} {:<30} {:>10} {:>10}\n",
+        "profile", "verdict", "anchor / failure", "tls", "suite", "handshake", "validation"
+    );
+    for r in rs {
+        let what = if r.accepted {
+            r.anchor.clone().unwrap_or_default()
+        } else {
+            r.cause.as_ref().map(|c| c.qualified()).unwrap_or_default()
+        };
+        o.push_str(&format!(
+            "{:<22} {:<9} {:<36} {:<8} {:<30} {:>10} {:>10}\n",
+            r.profile,
+            if r.accepted { "ok" } else { "FAIL" },
+            what.chars().take(36).collect::<String>(),
+            r.tls_version
+                .clone()
+                .unwrap_or_default()
+                .replace("TLSv", ""),
+            r.cipher_suite
+                .clone()
+                .unwrap_or_default()
+                .chars()
+                .take(30)
+                .collect::<String>(),
+            r.handshake_us
+                .map(|v| format!("{v:.0}µs"))
+                .unwrap_or_default(),
+            r.validation_us
+                .map(|v| format!("{v:.0}µs"))
+                .unwrap_or_default(),
+        ));
+    }
+    if let Some(r) = rs.iter().find(|r| !r.chain.is_empty()) {
+        o.push_str("chain presented:\n");
+        for c in &r.chain {
+            o.push_str(&format!(
+                "  {} <- {}  [{}] {} .. {}  sha256 {}\n",
+                c.common_name.clone().unwrap_or_else(|| c.subject.clone()),
+                c.issuer,
+                c.key,
+                c.not_before.date(),
+                c.not_after.date(),
+                &c.sha256[..16]
+            ));
+        }
+    }
+    for r in rs.iter().filter(|r| !r.accepted) {
+        o.push_str(&format!(
+            "  {}: {}\n",
+            r.profile,
+            r.message.clone().unwrap_or_default()
+        ));
+    }
+    o
+}
+
+/// Runs the verb.
+pub fn probe(a: ProbeArgs) -> Result<ExitCode> {
+    chainstorm::safety::check_target(a.addr, a.allow_remote)?;
+    let pki = PkiBundle::load_or_cache(a.pki.as_deref())?;
+    let names: Vec<String> = if a.profiles.is_empty() {
+        BUILTIN
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .filter(|n| n != "pem:PATH" && n != "system")
+            .collect()
+    } else {
+        a.profiles.clone()
+    };
+    let profiles = probe::profiles(&names, &pki)?;
+    let client_cert = if a.mint_client_cert {
+        let id = pki.device_ca().mint(&a.client_id)?;
+        let key = rustls::crypto::aws_lc_rs::default_provider()
+            .key_provider
+            .load_private_key(id.key.clone_key())
+            .map_err(|e| anyhow::anyhow!("device key: {e}"))?;
+        Some(Arc::new(rustls::sign::CertifiedKey::new(
+            vec![id.cert.clone()],
+            key,
+        )))
+    } else {
+        None
+    };
+    let target = |sni: String| -> Result<ProbeTarget> {
+        Ok(ProbeTarget {
+            addr: a.addr,
+            sni: ServerName::try_from(sni.clone())
+                .with_context(|| format!("{sni:?} is not a valid server name"))?,
+            alpn: a.alpn.clone(),
+            mqtt: a.mqtt.as_deref().map(|m| {
+                if m == "5" {
+                    Protocol::V5
+                } else {
+                    Protocol::V311
+                }
+            }),
+            client_id: a.client_id.clone(),
+            client_cert: client_cert.clone(),
+            timeout: Duration::from_secs_f64(a.timeout_s.max(0.1)),
+        })
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("runtime")?;
+    let mut failed_required = false;
+    let mut check = |rs: &[ProbeResult]| {
+        for r in rs {
+            if a.require.contains(&r.profile) && !r.accepted {
+                failed_required = true;
+            }
+        }
+    };
+    match &a.fleet {
+        None => {
+            let sni = a.sni.clone().context("--sni is required without --fleet")?;
+            let rs = rt.block_on(probe::probe_all(&target(sni.clone())?, &profiles));
+            check(&rs);
+            let text = if a.json {
+                serde_json::to_string_pretty(&rs)?
+            } else {
+                table(&format!("probe {} (SNI {sni})", a.addr), &rs)
+            };
+            outln!("{text}");
+        }
+        Some(f) => {
+            let s = chainstorm::scenario::load(f)?;
+            let fleet: Vec<(String, u64)> = s
+                .groups
+                .iter()
+                .map(|g| (g.profile.clone(), g.devices))
+                .collect();
+            let mut distinct: Vec<String> = fleet.iter().map(|(p, _)| p.clone()).collect();
+            distinct.sort();
+            distinct.dedup();
+            let fleet_profiles = probe::profiles(&distinct, &pki)?;
+            let legacy = regions::endpoint_host(&a.prefix, &a.region, false);
+            let ats = regions::endpoint_host(&a.prefix, &a.region, true);
+            let rl = rt.block_on(probe::probe_all(&target(legacy.clone())?, &fleet_profiles));
+            let ra = rt.block_on(probe::probe_all(&target(ats.clone())?, &fleet_profiles));
+            check(&rl);
+            check(&ra);
+            let (sl, sa) = (
+                probe::fleet_failure_share(&fleet, &rl),
+                probe::fleet_failure_share(&fleet, &ra),
+            );
+            if a.json {
+                let v = serde_json::json!({
+                    "legacy": {"sni": legacy, "fleet_failure_share": sl, "results": rl},
+                    "ats": {"sni": ats, "fleet_failure_share": sa, "results": ra},
+                });
+                let text = serde_json::to_string_pretty(&v)?;
+                outln!("{text}");
+            } else {
+                let total: u64 = fleet.iter().map(|(_, n)| n).sum();
+                let mut o = format!("fleet {} ({total} devices) against {}\n", s.name, a.addr);
+                o.push_str(&format!(
+                    "{:<22} {:>8}  {:<34} {:<34}\n",
+                    "profile", "devices", "legacy endpoint", "ATS endpoint"
+                ));
+                for p in &distinct {
+                    let n: u64 = fleet.iter().filter(|(q, _)| q == p).map(|(_, n)| n).sum();
+                    let v = |rs: &[ProbeResult]| {
+                        rs.iter()
+                            .find(|r| &r.profile == p)
+                            .map(|r| {
+                                if r.accepted {
+                                    "ok".to_string()
+                                } else {
+                                    r.cause.as_ref().map(|c| c.qualified()).unwrap_or_default()
+                                }
+                            })
+                            .unwrap_or_default()
+                    };
+                    o.push_str(&format!(
+                        "{:<22} {:>8}  {:<34} {:<34}\n",
+                        p,
+                        n,
+                        v(&rl),
+                        v(&ra)
+                    ));
+                }
+                o.push_str(&format!(
+                    "share of the fleet that would fail: legacy {:.1}% ({legacy}), ATS {:.1}% ({ats})\n",
+                    sl * 100.0,
+                    sa * 100.0
+                ));
+                outln!("{o}");
+            }
+        }
+    }
+    Ok(if failed_required {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

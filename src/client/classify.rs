@@ -1,0 +1,81 @@
+//! One classification of a failed TLS connect, so the engine, the probe and
+//! the fuzzer's MQTT cases report the same cause for the same failure.
+
+use std::io;
+
+use crate::metrics::{Cause, TlsCause};
+use crate::trust::VerifyFailure;
+
+/// The cause and a readable message of a failed `TlsConnector::connect`.
+///
+/// A certificate rejection by our verifier is a `verify` cause; an alert
+/// from the peer is `alert_received(…)`; any other rustls error is a
+/// `protocol_error`; an I/O error is a close, a reset or a timeout.
+pub fn handshake_failure(e: &io::Error) -> (Cause, String) {
+    if let Some(r) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        if let Some(f) = VerifyFailure::from_rustls(r) {
+            return (Cause::Verify(f.cause), f.message);
+        }
+        return match r {
+            rustls::Error::AlertReceived(d) => (
+                Cause::Tls(TlsCause::AlertReceived(u8::from(*d))),
+                format!("server sent alert {d:?}"),
+            ),
+            other => (Cause::Tls(TlsCause::ProtocolError), other.to_string()),
+        };
+    }
+    let cause = match e.kind() {
+        io::ErrorKind::ConnectionReset => TlsCause::Reset,
+        io::ErrorKind::TimedOut => TlsCause::Timeout,
+        _ => TlsCause::ClosedDuringHandshake,
+    };
+    (Cause::Tls(cause), e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::VerifyCause;
+
+    fn wrap(r: rustls::Error) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, r)
+    }
+
+    #[test]
+    fn each_kind_of_failure_has_its_cause() {
+        let cases = [
+            (
+                wrap(rustls::Error::AlertReceived(
+                    rustls::AlertDescription::UnknownCA,
+                )),
+                "alert_received(unknownca)",
+            ),
+            (
+                wrap(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer,
+                )),
+                "unknown_issuer",
+            ),
+            (
+                wrap(rustls::Error::InappropriateMessage {
+                    expect_types: vec![],
+                    got_type: rustls::ContentType::Heartbeat,
+                }),
+                "protocol_error",
+            ),
+            (
+                io::Error::from(io::ErrorKind::UnexpectedEof),
+                "closed_during_handshake",
+            ),
+            (io::Error::from(io::ErrorKind::ConnectionReset), "reset"),
+            (io::Error::from(io::ErrorKind::TimedOut), "timeout"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(handshake_failure(&e).0.to_string(), want, "{e}");
+        }
+        let (c, _) = handshake_failure(&wrap(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Expired,
+        )));
+        assert_eq!(c, Cause::Verify(VerifyCause::Expired));
+    }
+}

@@ -1,0 +1,236 @@
+//! Every rustls `ClientConfig` is built here: protocol versions, the key
+//! offer (which decides the chain an ATS endpoint serves), ALPN, the client
+//! certificate resolver, the key log and the verifier. The engine keeps one
+//! configuration per distinct [`ClientKey`] shared by every device using it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::{ClientConfig, SignatureScheme};
+
+use super::cert::DeviceCertResolver;
+use super::ClientError;
+use crate::trust::{ChainVerifier, TimedVerifier, TrustProfile};
+
+/// Which signature schemes the client offers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KeyOffer {
+    /// rustls' defaults (RSA and ECDSA).
+    #[default]
+    Any,
+    /// Only ECDSA: an EC-only device stack, which makes an ATS endpoint
+    /// pick its ECC chain.
+    EcdsaOnly,
+}
+
+/// How to build one client configuration.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Offer TLS 1.3.
+    pub tls13: bool,
+    /// Offer TLS 1.2.
+    pub tls12: bool,
+    /// Signature schemes offered.
+    pub key_offer: KeyOffer,
+    /// ALPN protocol to offer.
+    pub alpn: Option<String>,
+    /// Offer a client certificate: the task's device certificate
+    /// ([`super::with_device_cert`]) or this fixed one.
+    pub client_auth: ClientAuth,
+}
+
+/// Client authentication.
+#[derive(Clone, Debug, Default)]
+pub enum ClientAuth {
+    /// No client certificate.
+    #[default]
+    None,
+    /// The calling task's device certificate.
+    PerDevice,
+    /// One certificate for every connection.
+    Fixed(Arc<rustls::sign::CertifiedKey>),
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            tls13: true,
+            tls12: true,
+            key_offer: KeyOffer::Any,
+            alpn: None,
+            client_auth: ClientAuth::None,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// The crypto provider these options imply (suite order, schemes).
+    pub fn provider(&self) -> Arc<CryptoProvider> {
+        Arc::new(provider(self.key_offer))
+    }
+
+    /// A configuration that verifies with the timed verifier over `profile`.
+    pub fn build_for_profile(
+        &self,
+        profile: Arc<TrustProfile>,
+    ) -> Result<ClientConfig, ClientError> {
+        let p = self.provider();
+        let verifier = Arc::new(TimedVerifier::new(Arc::new(
+            ChainVerifier::new_with_provider(profile, &p),
+        )));
+        self.build_with_provider(p, verifier)
+    }
+
+    /// A configuration that verifies with `verifier` (a wrapper around the
+    /// timed verifier, or a test's own).
+    pub fn build(
+        &self,
+        verifier: Arc<dyn ServerCertVerifier>,
+    ) -> Result<ClientConfig, ClientError> {
+        self.build_with_provider(self.provider(), verifier)
+    }
+
+    fn build_with_provider(
+        &self,
+        p: Arc<CryptoProvider>,
+        verifier: Arc<dyn ServerCertVerifier>,
+    ) -> Result<ClientConfig, ClientError> {
+        let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
+            self.tls13.then_some(&rustls::version::TLS13),
+            self.tls12.then_some(&rustls::version::TLS12),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let b = ClientConfig::builder_with_provider(p)
+            .with_protocol_versions(&versions)?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
+        let mut cfg = match &self.client_auth {
+            ClientAuth::None => b.with_no_client_auth(),
+            ClientAuth::PerDevice => {
+                b.with_client_cert_resolver(Arc::new(DeviceCertResolver::default()))
+            }
+            ClientAuth::Fixed(ck) => {
+                b.with_client_cert_resolver(Arc::new(DeviceCertResolver::fixed(ck.clone())))
+            }
+        };
+        if let Some(a) = &self.alpn {
+            cfg.alpn_protocols = vec![a.as_bytes().to_vec()];
+        }
+        // SSLKEYLOGFILE, when set, receives the session keys so a capture
+        // can be decrypted in Wireshark/tshark; unset, this does nothing.
+        cfg.key_log = Arc::new(rustls::KeyLogFile::new());
+        Ok(cfg)
+    }
+}
+
+/// What makes two devices' TLS configurations differ.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    /// Trust profile name.
+    pub profile: String,
+    /// Offer TLS 1.3.
+    pub tls13: bool,
+    /// Offer TLS 1.2.
+    pub tls12: bool,
+    /// Offer only ECDSA signature schemes.
+    pub ecdsa_only: bool,
+    /// ALPN to offer.
+    pub alpn: Option<String>,
+    /// Present a device certificate.
+    pub mtls: bool,
+}
+
+/// The configurations of a run, built before it starts.
+#[derive(Default)]
+pub struct ClientConfigs {
+    configs: HashMap<ClientKey, (Arc<ClientConfig>, Arc<TrustProfile>)>,
+}
+
+fn provider(offer: KeyOffer) -> CryptoProvider {
+    let mut p = rustls::crypto::aws_lc_rs::default_provider();
+    // AES-128-GCM with SHA-256 first, as embedded TLS stacks typically order
+    // them: SHA-256 runs on the CPU's SHA extensions, while the SHA-384 of
+    // rustls' default first choice (AES-256-GCM-SHA384) has no hardware path
+    // here and cost ~13 % of the client's CPU in a profile.
+    p.cipher_suites.sort_by_key(|s| match s.suite() {
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256 => 0,
+        rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => 1,
+        rustls::CipherSuite::TLS13_AES_256_GCM_SHA384 => 2,
+        rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 3,
+        _ => 4,
+    });
+    if offer == KeyOffer::EcdsaOnly {
+        // A device with an EC-only stack advertises only ECDSA schemes,
+        // which makes the ATS endpoint pick its ECC chain.
+        static ALGS: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm] = &[
+            webpki::aws_lc_rs::ECDSA_P256_SHA256,
+            webpki::aws_lc_rs::ECDSA_P384_SHA384,
+        ];
+        static MAP: &[(
+            SignatureScheme,
+            &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
+        )] = &[
+            (
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+                &[webpki::aws_lc_rs::ECDSA_P256_SHA256],
+            ),
+            (
+                SignatureScheme::ECDSA_NISTP384_SHA384,
+                &[webpki::aws_lc_rs::ECDSA_P384_SHA384],
+            ),
+        ];
+        p.signature_verification_algorithms = rustls::crypto::WebPkiSupportedAlgorithms {
+            all: ALGS,
+            mapping: MAP,
+        };
+    }
+    p
+}
+
+impl ClientConfigs {
+    /// The configuration for `key`, built on first use with `profile`.
+    pub fn get_or_build<E: From<ClientError>>(
+        &mut self,
+        key: &ClientKey,
+        profile: impl FnOnce() -> Result<TrustProfile, E>,
+    ) -> Result<(Arc<ClientConfig>, Arc<TrustProfile>), E> {
+        if let Some(c) = self.configs.get(key) {
+            return Ok(c.clone());
+        }
+        let profile = Arc::new(profile()?);
+        let opts = ClientOptions {
+            tls13: key.tls13,
+            tls12: key.tls12,
+            key_offer: if key.ecdsa_only {
+                KeyOffer::EcdsaOnly
+            } else {
+                KeyOffer::Any
+            },
+            alpn: key.alpn.clone(),
+            client_auth: if key.mtls {
+                ClientAuth::PerDevice
+            } else {
+                ClientAuth::None
+            },
+        };
+        let cfg = opts.build_for_profile(profile.clone())?;
+        let out = (Arc::new(cfg), profile);
+        self.configs.insert(key.clone(), out.clone());
+        Ok(out)
+    }
+
+    /// Distinct configurations built.
+    pub fn len(&self) -> usize {
+        self.configs.len()
+    }
+
+    /// True when none was built.
+    pub fn is_empty(&self) -> bool {
+        self.configs.is_empty()
+    }
+}

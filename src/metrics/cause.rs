@@ -1,0 +1,374 @@
+//! The failure taxonomy, phase × cause, as types: one enum per phase and
+//! [`Cause`] over them. `Display` prints the labels results have always
+//! carried (`refused`, `alert_received(unknownca)`, `connack(0x05)`), and
+//! [`Cause::parse`] reads them back, so summaries stay compatible.
+
+use std::fmt;
+
+use super::failure::FailPhase;
+
+/// Why the TCP connect failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DialCause {
+    /// RST in answer to SYN.
+    Refused,
+    /// Reset while connecting.
+    Reset,
+    /// No answer in time.
+    Timeout,
+    /// No local port or address left.
+    AddrUnavailable,
+    /// The process or system ran out of file descriptors.
+    FdExhausted,
+    /// Any other I/O error.
+    Other,
+}
+
+/// Why the TLS handshake failed (not the certificate: see [`VerifyCause`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TlsCause {
+    /// The peer sent this alert (the TLS alert description code).
+    AlertReceived(u8),
+    /// The peer closed the connection before the handshake completed.
+    ClosedDuringHandshake,
+    /// The peer reset the connection during the handshake.
+    Reset,
+    /// The handshake did not complete in time.
+    Timeout,
+    /// The peer sent something the client could not accept.
+    ProtocolError,
+}
+
+/// Why certificate-chain validation rejected a server chain.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum VerifyCause {
+    /// No path from the leaf to any anchor of the trust store.
+    UnknownIssuer,
+    /// A certificate on the path is past its notAfter.
+    Expired,
+    /// A certificate on the path is before its notBefore.
+    NotYetValid,
+    /// The leaf does not cover the server name.
+    NameMismatch,
+    /// A signature on the path does not verify.
+    BadSignature,
+    /// A path was found but a distrust policy rejected it; holds the policy name.
+    Distrusted(String),
+    /// Anything else (malformed certificate, unsupported algorithm, ...).
+    Other,
+}
+
+/// Why MQTT CONNECT did not end in an accepting CONNACK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MqttCause {
+    /// The broker refused with this CONNACK code.
+    Connack(u8),
+    /// The connection closed before a CONNACK arrived.
+    ClosedBeforeConnack,
+    /// The connection was reset before a CONNACK arrived.
+    Reset,
+    /// No CONNACK in time.
+    Timeout,
+    /// Something other than a well-formed CONNACK arrived.
+    ProtocolError,
+}
+
+/// Why a connected session ended before the device meant it to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HoldCause {
+    /// No PINGRESP within half the keep alive.
+    KeepaliveTimeout,
+    /// The server closed the connection (or sent DISCONNECT).
+    ClosedByServer,
+    /// The connection was reset.
+    Reset,
+}
+
+/// A failure cause in any phase.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    /// TCP connect.
+    Dial(DialCause),
+    /// TLS handshake.
+    Tls(TlsCause),
+    /// Chain validation.
+    Verify(VerifyCause),
+    /// MQTT CONNECT/CONNACK.
+    Mqtt(MqttCause),
+    /// While connected.
+    Hold(HoldCause),
+    /// A bug in chainstorm itself (a device task panicked).
+    Internal,
+}
+
+impl Cause {
+    /// The phase this cause belongs to.
+    pub fn phase(&self) -> FailPhase {
+        match self {
+            Cause::Dial(_) => FailPhase::Dial,
+            Cause::Tls(_) => FailPhase::Tls,
+            Cause::Verify(_) => FailPhase::Verify,
+            Cause::Mqtt(_) => FailPhase::Mqtt,
+            Cause::Hold(_) => FailPhase::Hold,
+            Cause::Internal => FailPhase::Internal,
+        }
+    }
+
+    /// Reads a cause back from its phase and label, as results store them.
+    pub fn parse(phase: FailPhase, label: &str) -> Option<Cause> {
+        Some(match phase {
+            FailPhase::Dial => Cause::Dial(DialCause::parse(label)?),
+            FailPhase::Tls => Cause::Tls(TlsCause::parse(label)?),
+            FailPhase::Verify => Cause::Verify(VerifyCause::parse(label)?),
+            FailPhase::Mqtt => Cause::Mqtt(MqttCause::parse(label)?),
+            FailPhase::Hold => Cause::Hold(HoldCause::parse(label)?),
+            FailPhase::Internal => (label == "internal").then_some(Cause::Internal)?,
+        })
+    }
+
+    /// `phase/cause`, as the probe and fuzzer print it.
+    pub fn qualified(&self) -> String {
+        format!("{}/{self}", self.phase().label())
+    }
+}
+
+impl DialCause {
+    const ALL: [DialCause; 6] = [
+        DialCause::Refused,
+        DialCause::Reset,
+        DialCause::Timeout,
+        DialCause::AddrUnavailable,
+        DialCause::FdExhausted,
+        DialCause::Other,
+    ];
+
+    /// Classifies an I/O error of the TCP connect.
+    pub fn of(e: &std::io::Error) -> DialCause {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::ConnectionRefused => DialCause::Refused,
+            K::ConnectionReset => DialCause::Reset,
+            K::TimedOut => DialCause::Timeout,
+            K::AddrNotAvailable | K::AddrInUse => DialCause::AddrUnavailable,
+            // EMFILE and ENFILE: the process or the system is out of descriptors.
+            _ if matches!(e.raw_os_error(), Some(23 | 24)) => DialCause::FdExhausted,
+            _ => DialCause::Other,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            DialCause::Refused => "refused",
+            DialCause::Reset => "reset",
+            DialCause::Timeout => "timeout",
+            DialCause::AddrUnavailable => "addr_unavailable",
+            DialCause::FdExhausted => "fd_exhausted",
+            DialCause::Other => "other",
+        }
+    }
+
+    fn parse(s: &str) -> Option<DialCause> {
+        DialCause::ALL.into_iter().find(|c| c.label() == s)
+    }
+}
+
+/// The name of a TLS alert code as results have always spelt it: rustls'
+/// description in lowercase (`unknownca`, `handshakefailure`,
+/// `unknown(0xNN)` for codes rustls does not name).
+pub fn alert_name(code: u8) -> String {
+    match rustls::AlertDescription::from(code) {
+        rustls::AlertDescription::Unknown(c) => format!("unknown({c:#04x})"),
+        d => format!("{d:?}").to_ascii_lowercase(),
+    }
+}
+
+impl TlsCause {
+    fn parse(s: &str) -> Option<TlsCause> {
+        Some(match s {
+            "closed_during_handshake" => TlsCause::ClosedDuringHandshake,
+            "reset" => TlsCause::Reset,
+            "timeout" => TlsCause::Timeout,
+            "protocol_error" => TlsCause::ProtocolError,
+            _ => {
+                let name = s.strip_prefix("alert_received(")?.strip_suffix(')')?;
+                let code = (0..=255u8).find(|c| alert_name(*c) == name)?;
+                TlsCause::AlertReceived(code)
+            }
+        })
+    }
+}
+
+impl VerifyCause {
+    fn parse(s: &str) -> Option<VerifyCause> {
+        Some(match s {
+            "unknown_issuer" => VerifyCause::UnknownIssuer,
+            "expired" => VerifyCause::Expired,
+            "not_yet_valid" => VerifyCause::NotYetValid,
+            "name_mismatch" => VerifyCause::NameMismatch,
+            "bad_signature" => VerifyCause::BadSignature,
+            "other" => VerifyCause::Other,
+            _ => {
+                let p = s.strip_prefix("distrusted(")?.strip_suffix(')')?;
+                VerifyCause::Distrusted(p.to_string())
+            }
+        })
+    }
+
+    /// The label used in tables, results and the matrix: `unknown_issuer`,
+    /// `distrusted(SYMANTEC_TLS)`, ...
+    pub fn label(&self) -> String {
+        self.to_string()
+    }
+}
+
+fn parse_code(s: &str) -> Option<u8> {
+    u8::from_str_radix(s.strip_prefix("0x")?, 16).ok()
+}
+
+impl MqttCause {
+    fn parse(s: &str) -> Option<MqttCause> {
+        Some(match s {
+            "closed_before_connack" => MqttCause::ClosedBeforeConnack,
+            "reset" => MqttCause::Reset,
+            "timeout" => MqttCause::Timeout,
+            "protocol_error" => MqttCause::ProtocolError,
+            _ => MqttCause::Connack(parse_code(s.strip_prefix("connack(")?.strip_suffix(')')?)?),
+        })
+    }
+}
+
+impl HoldCause {
+    fn parse(s: &str) -> Option<HoldCause> {
+        Some(match s {
+            "keepalive_timeout" => HoldCause::KeepaliveTimeout,
+            "closed_by_server" => HoldCause::ClosedByServer,
+            "reset" => HoldCause::Reset,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for DialCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl fmt::Display for TlsCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsCause::AlertReceived(c) => write!(f, "alert_received({})", alert_name(*c)),
+            TlsCause::ClosedDuringHandshake => f.write_str("closed_during_handshake"),
+            TlsCause::Reset => f.write_str("reset"),
+            TlsCause::Timeout => f.write_str("timeout"),
+            TlsCause::ProtocolError => f.write_str("protocol_error"),
+        }
+    }
+}
+
+impl fmt::Display for VerifyCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyCause::UnknownIssuer => f.write_str("unknown_issuer"),
+            VerifyCause::Expired => f.write_str("expired"),
+            VerifyCause::NotYetValid => f.write_str("not_yet_valid"),
+            VerifyCause::NameMismatch => f.write_str("name_mismatch"),
+            VerifyCause::BadSignature => f.write_str("bad_signature"),
+            VerifyCause::Distrusted(p) => write!(f, "distrusted({p})"),
+            VerifyCause::Other => f.write_str("other"),
+        }
+    }
+}
+
+impl fmt::Display for MqttCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MqttCause::Connack(c) => write!(f, "connack({c:#04x})"),
+            MqttCause::ClosedBeforeConnack => f.write_str("closed_before_connack"),
+            MqttCause::Reset => f.write_str("reset"),
+            MqttCause::Timeout => f.write_str("timeout"),
+            MqttCause::ProtocolError => f.write_str("protocol_error"),
+        }
+    }
+}
+
+impl fmt::Display for HoldCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HoldCause::KeepaliveTimeout => "keepalive_timeout",
+            HoldCause::ClosedByServer => "closed_by_server",
+            HoldCause::Reset => "reset",
+        })
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Dial(c) => c.fmt(f),
+            Cause::Tls(c) => c.fmt(f),
+            Cause::Verify(c) => c.fmt(f),
+            Cause::Mqtt(c) => c.fmt(f),
+            Cause::Hold(c) => c.fmt(f),
+            Cause::Internal => f.write_str("internal"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_match_design_taxonomy() {
+        assert_eq!(VerifyCause::UnknownIssuer.label(), "unknown_issuer");
+        assert_eq!(VerifyCause::NotYetValid.label(), "not_yet_valid");
+        assert_eq!(
+            VerifyCause::Distrusted("SYMANTEC_TLS".into()).to_string(),
+            "distrusted(SYMANTEC_TLS)"
+        );
+        assert_eq!(
+            Cause::Tls(TlsCause::AlertReceived(48)).to_string(),
+            "alert_received(unknownca)"
+        );
+        assert_eq!(
+            Cause::Tls(TlsCause::AlertReceived(40)).to_string(),
+            "alert_received(handshakefailure)"
+        );
+        assert_eq!(
+            Cause::Mqtt(MqttCause::Connack(5)).to_string(),
+            "connack(0x05)"
+        );
+        assert_eq!(
+            Cause::Dial(DialCause::AddrUnavailable).qualified(),
+            "dial/addr_unavailable"
+        );
+    }
+
+    #[test]
+    fn every_label_parses_back() {
+        let all = [
+            Cause::Dial(DialCause::FdExhausted),
+            Cause::Dial(DialCause::Other),
+            Cause::Tls(TlsCause::AlertReceived(48)),
+            Cause::Tls(TlsCause::AlertReceived(0xfe)),
+            Cause::Tls(TlsCause::ClosedDuringHandshake),
+            Cause::Verify(VerifyCause::Distrusted("CHROME_SYMANTEC".into())),
+            Cause::Verify(VerifyCause::Expired),
+            Cause::Mqtt(MqttCause::Connack(0x9f)),
+            Cause::Mqtt(MqttCause::ClosedBeforeConnack),
+            Cause::Hold(HoldCause::KeepaliveTimeout),
+            Cause::Internal,
+        ];
+        for c in all {
+            assert_eq!(
+                Cause::parse(c.phase(), &c.to_string()),
+                Some(c.clone()),
+                "{c}"
+            );
+        }
+        assert_eq!(Cause::parse(FailPhase::Hold, "refused"), None);
+        assert_eq!(Cause::parse(FailPhase::Mqtt, "connack(zz)"), None);
+    }
+}

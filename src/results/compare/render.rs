@@ -1,0 +1,239 @@
+//! The comparison as a terminal table, Markdown (a CI comment) and JUnit
+//! XML (a CI test report).
+
+use std::fmt::Write;
+
+use super::{Comparison, Row, Side};
+use crate::metrics::format_ns as dur;
+
+fn verdict(r: &Row) -> &'static str {
+    match (r.limit, r.failed) {
+        (None, _) => "",
+        (Some(_), false) => "ok",
+        (Some(_), true) => "REGRESSION",
+    }
+}
+
+fn limit_text(r: &Row) -> String {
+    r.limit
+        .map(|l| format!("{:.0}%", l * 100.0))
+        .unwrap_or_default()
+}
+
+fn rules_line(c: &Comparison) -> &'static str {
+    if c.default_rules {
+        "rules: default gate (p99 of each connect phase +10 % or the bases' spread; failure rate +0.5 points)"
+    } else {
+        "rules: as given"
+    }
+}
+
+/// A terminal table (`ruled_only`: only rows a rule applies to).
+pub fn render_text(c: &Comparison, ruled_only: bool) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<58} {:<6} {:>10} {:>10} {:>10} {:>8} {:>7} {:>6}  verdict",
+        "series", "stat", "base", "new", "delta", "rel", "spread", "limit"
+    );
+    for r in c.rows.iter().filter(|r| !ruled_only || r.limit.is_some()) {
+        let _ = writeln!(
+            o,
+            "{:<58} {:<6} {:>10} {:>10} {:>10} {:>+7.1}% {:>6.1}% {:>6}  {}",
+            r.key.to_string(),
+            r.stat.label(),
+            dur(r.base),
+            dur(r.new),
+            dur(r.delta()),
+            r.relative() * 100.0,
+            r.spread * 100.0,
+            limit_text(r),
+            verdict(r)
+        );
+    }
+    for (k, side) in &c.unmatched {
+        let side = match side {
+            Side::NewOnly => "new only",
+            Side::BaseOnly => "base only",
+        };
+        let _ = writeln!(o, "{:<58} ({side})", k.to_string());
+    }
+    let (b, n) = c.failure_rate;
+    let _ = write!(
+        o,
+        "failure rate: base {:.3}%, new {:.3}%",
+        b * 100.0,
+        n * 100.0
+    );
+    if let Some((m, ok)) = c.failure_rule {
+        let _ = write!(
+            o,
+            " (limit {:.3}%: {})",
+            m * 100.0,
+            if ok { "ok" } else { "EXCEEDED" }
+        );
+    }
+    let _ = writeln!(o, "\n{}", rules_line(c));
+    let broken = c.rows.iter().filter(|r| r.failed).count()
+        + usize::from(c.failure_rule.is_some_and(|(_, ok)| !ok));
+    let _ = writeln!(
+        o,
+        "{}",
+        if broken == 0 {
+            format!("compare: no regression ({} checks)", c.checks())
+        } else {
+            format!("compare: {broken} of {} checks broken", c.checks())
+        }
+    );
+    o
+}
+
+/// Markdown, for a CI comment.
+pub fn render_markdown(c: &Comparison, ruled_only: bool) -> String {
+    let mut o = String::from("| series | stat | base | new | delta | rel | spread | limit | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n");
+    for r in c.rows.iter().filter(|r| !ruled_only || r.limit.is_some()) {
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | {} | {} | {} | {:+.1}% | {:.1}% | {} | {} |",
+            r.key,
+            r.stat,
+            dur(r.base),
+            dur(r.new),
+            dur(r.delta()),
+            r.relative() * 100.0,
+            r.spread * 100.0,
+            limit_text(r),
+            if r.failed {
+                "**REGRESSION**"
+            } else {
+                verdict(r)
+            }
+        );
+    }
+    let (b, n) = c.failure_rate;
+    let _ = writeln!(
+        o,
+        "\nFailure rate: base {:.3}%, new {:.3}%. {}.",
+        b * 100.0,
+        n * 100.0,
+        rules_line(c)
+    );
+    let _ = writeln!(
+        o,
+        "\n**{}**",
+        if c.failed() {
+            "Regression: at least one rule broken."
+        } else {
+            "No regression."
+        }
+    );
+    o
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One `<testcase>`: a passing one is empty; a broken one has a
+/// `<failure type=… message=…>` whose body shows base, new, change and limit.
+fn testcase(out: &mut String, class: &str, name: &str, failure: Option<(&str, String, String)>) {
+    let _ = write!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
+        xml(class),
+        xml(name)
+    );
+    match failure {
+        None => out.push_str("/>\n"),
+        Some((kind, message, body)) => {
+            let _ = writeln!(
+                out,
+                "><failure type=\"{kind}\" message=\"{}\">{}</failure></testcase>",
+                xml(&message),
+                xml(&body)
+            );
+        }
+    }
+}
+
+/// JUnit XML: one test case per ruled row and one for the failure-rate
+/// rule, with the attributes strict consumers require (`tests`,
+/// `failures`, `errors`, `skipped`, `time`, `timestamp`, `hostname`).
+pub fn render_junit(c: &Comparison) -> String {
+    let mut cases = String::new();
+    let mut failures = 0;
+    for r in c.rows.iter().filter(|r| r.limit.is_some()) {
+        let class = format!("chainstorm.compare.{}", r.key.phase.label());
+        let name = format!("{} {}", r.key, r.stat);
+        let failure = r.failed.then(|| {
+            failures += 1;
+            let limit = r.limit.unwrap_or(0.0) * 100.0;
+            let allowed = r.allowed.unwrap_or(0.0) * 100.0;
+            (
+                "regression",
+                format!(
+                    "{} {}: {} -> {} ({:+.1}%, limit {limit:.0}%)",
+                    r.key,
+                    r.stat,
+                    dur(r.base),
+                    dur(r.new),
+                    r.relative() * 100.0
+                ),
+                format!(
+                    "base   {}\nnew    {}\nchange {} ({:+.1}%)\nlimit  {limit:.1}% (allowed {allowed:.1}% with the bases' spread {:.1}%)",
+                    dur(r.base),
+                    dur(r.new),
+                    dur(r.delta()),
+                    r.relative() * 100.0,
+                    r.spread * 100.0
+                ),
+            )
+        });
+        testcase(&mut cases, &class, &name, failure);
+    }
+    if let Some((m, ok)) = c.failure_rule {
+        let (b, n) = c.failure_rate;
+        let failure = (!ok).then(|| {
+            failures += 1;
+            (
+                "failure_rate",
+                format!("failure rate {:.3}% > {:.3}%", n * 100.0, m * 100.0),
+                format!(
+                    "base   {:.3}%\nnew    {:.3}%\nchange {:+.3} points\nlimit  {:.3}%",
+                    b * 100.0,
+                    n * 100.0,
+                    (n - b) * 100.0,
+                    m * 100.0
+                ),
+            )
+        });
+        testcase(&mut cases, "chainstorm.compare", "failure_rate", failure);
+    }
+    let tests = c.checks();
+    let ts = c.at;
+    let timestamp = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        ts.year(),
+        u8::from(ts.month()),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second()
+    );
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let time = format!("{:.6}", c.seconds);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <testsuites name=\"chainstorm compare\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">\n\
+         \x20 <testsuite name=\"chainstorm compare\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time}\" timestamp=\"{timestamp}\" hostname=\"{}\">\n\
+         {cases}\
+         \x20 </testsuite>\n\
+         </testsuites>\n",
+        xml(&host)
+    )
+}

@@ -1,0 +1,208 @@
+//! `chainstorm merge DIR…`: combine shard results exactly. Histograms are
+//! added (HDR histograms merge losslessly), counters summed, failures
+//! merged, time series aligned by wall clock, and the thresholds evaluated
+//! on the merged whole.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::hlog::read_log;
+use super::timeseries::{read_timeseries, TimeseriesRow};
+use super::{write_err, HlogWriter, ResultsError, Summary, SummaryInputs, TimeseriesWriter};
+use crate::metrics::{
+    build_snapshot, histogram, Aggregate, FailureKey, FailureStat, IntervalData, Labels,
+};
+
+fn started_unix(s: &Summary) -> Result<f64, ResultsError> {
+    let t = time::OffsetDateTime::parse(
+        &s.started_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|e| ResultsError::Format(format!("started_at {:?}: {e}", s.started_at)))?;
+    Ok(t.unix_timestamp_nanos() as f64 / 1e9)
+}
+
+/// What a merge produced.
+pub struct Merged {
+    /// Merged results directory.
+    pub dir: PathBuf,
+    /// Its summary.
+    pub summary: Summary,
+}
+
+/// Merges shard run directories into a new run directory under `out_root`.
+pub fn merge(dirs: &[PathBuf], out_root: &Path) -> Result<Merged, ResultsError> {
+    if dirs.len() < 2 {
+        return Err(ResultsError::Format(
+            "merge needs at least two run directories".into(),
+        ));
+    }
+    let summaries = dirs
+        .iter()
+        .map(|d| Summary::read(d).map_err(ResultsError::Format))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = &summaries[0];
+    for (d, s) in dirs.iter().zip(&summaries) {
+        if s.scenario != first.scenario || s.seed != first.seed {
+            return Err(ResultsError::Format(format!(
+                "{}: scenario {} seed {} differs from {} seed {}",
+                d.display(),
+                s.scenario,
+                s.seed,
+                first.scenario,
+                first.seed
+            )));
+        }
+    }
+    let scenario_path = dirs[0].join("scenario.toml");
+    let mut scenario =
+        crate::scenario::load(&scenario_path).map_err(|e| ResultsError::Format(e.to_string()))?;
+    scenario.path = scenario_path;
+    let groups: Vec<String> = scenario.groups.iter().map(|g| g.name.clone()).collect();
+    let starts = summaries
+        .iter()
+        .map(started_unix)
+        .collect::<Result<Vec<_>, _>>()?;
+    let t0 = starts.iter().cloned().fold(f64::INFINITY, f64::min);
+
+    // Histograms: the whole run per key, and per wall-clock second per key.
+    let mut agg = Aggregate::default();
+    let mut buckets: BTreeMap<u64, IntervalData> = BTreeMap::new();
+    for (d, start) in dirs.iter().zip(&starts) {
+        for e in read_log(&d.join("latency.hlog"), &groups)? {
+            // The untagged fleet-wide lines are rebuilt from the series.
+            let Some(k) = e.key else { continue };
+            let _ = agg
+                .series
+                .entry(k)
+                .or_insert_with(histogram)
+                .add(&e.histogram);
+            let at = (start - t0 + e.start_s).max(0.0);
+            let slot = buckets.entry(at.round() as u64).or_default();
+            let _ = slot
+                .series
+                .entry(k)
+                .or_insert_with(histogram)
+                .add(&e.histogram);
+        }
+    }
+    // Counters and failures from the summaries.
+    for (s, start) in summaries.iter().zip(&starts) {
+        let c = &mut agg.counts;
+        c.attempted += s.totals.attempted;
+        c.succeeded += s.totals.succeeded;
+        c.aborted += s.totals.in_flight_at_stop;
+        c.handshakes[0] += s.totals.handshakes_full;
+        c.handshakes[1] += s.totals.handshakes_hrr;
+        c.handshakes[2] += s.totals.handshakes_resumed;
+        let shift = ((start - t0) * 1000.0) as u64;
+        for f in &s.failures {
+            let Some(g) = groups.iter().position(|x| *x == f.group) else {
+                continue;
+            };
+            c.failed_by_phase[f.phase() as usize] += f.count;
+            let key = FailureKey {
+                cause: f.cause.clone(),
+                group: g as u16,
+                endpoint: f.endpoint,
+            };
+            let stat = FailureStat {
+                count: f.count,
+                first_seen_ms: f.first_seen_ms + shift,
+                last_seen_ms: f.last_seen_ms + shift,
+                sample: f.sample.clone(),
+            };
+            match agg.failures.get_mut(&key) {
+                Some(m) => m.merge(&stat),
+                None => {
+                    agg.failures.insert(key, stat);
+                }
+            }
+        }
+    }
+    let c = &agg.counts;
+    if c.attempted != c.succeeded + c.failed() + c.aborted {
+        return Err(ResultsError::Format(format!(
+            "merged accounting does not add up: attempted {} != {} + {} + {}",
+            c.attempted,
+            c.succeeded,
+            c.failed(),
+            c.aborted
+        )));
+    }
+    let dir = super::create_run_dir(out_root, &format!("{}-merged", first.scenario))?;
+    let scenario_copy = dir.join("scenario.toml");
+    std::fs::write(&scenario_copy, &scenario.source).map_err(write_err(&scenario_copy))?;
+    // Time series aligned by wall clock: counts per second from each shard's
+    // timeseries, percentiles from the merged per-second histograms.
+    let mut counts: BTreeMap<u64, TimeseriesRow> = BTreeMap::new();
+    for (d, start) in dirs.iter().zip(&starts) {
+        for row in read_timeseries(&d.join("timeseries.csv"))? {
+            let at = (start - t0 + row.elapsed_s).round() as u64;
+            let e = counts.entry(at).or_default();
+            e.attempted += row.attempted;
+            e.succeeded += row.succeeded;
+            for (slot, n) in e.failed_by_phase.iter_mut().zip(row.failed_by_phase) {
+                *slot += n;
+            }
+            e.connected += row.connected;
+        }
+    }
+    let start_time = UNIX_EPOCH + Duration::from_secs_f64(t0);
+    let mut hlog = HlogWriter::create(&dir.join("latency.hlog"), groups.clone(), start_time)?;
+    let mut ts = TimeseriesWriter::create(&dir.join("timeseries.csv"))?;
+    let labels = Labels {
+        groups: groups.clone(),
+        profiles: scenario.groups.iter().map(|g| g.profile.clone()).collect(),
+    };
+    let mut running = Aggregate::default();
+    let seconds: Vec<u64> = counts
+        .keys()
+        .chain(buckets.keys())
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for sec in seconds {
+        let mut interval = buckets.remove(&sec).unwrap_or_default();
+        if let Some(row) = counts.get(&sec) {
+            interval.counts.attempted = row.attempted;
+            interval.counts.succeeded = row.succeeded;
+            interval.counts.failed_by_phase = row.failed_by_phase;
+            running.absorb(&interval);
+            let mut snap = build_snapshot(&running, &interval, 1.0, &labels);
+            snap.elapsed_s = sec as f64;
+            snap.connected = row.connected;
+            hlog.write(
+                &interval,
+                Duration::from_secs(sec.saturating_sub(1)),
+                Duration::from_secs(1),
+            )?;
+            ts.write(&interval, &snap)?;
+        }
+    }
+    hlog.finish()?;
+    ts.finish()?;
+    let snapshot = build_snapshot(&agg, &IntervalData::default(), 1.0, &labels);
+    let end = summaries
+        .iter()
+        .zip(&starts)
+        .map(|(s, st)| st + s.wall_s)
+        .fold(t0, f64::max);
+    let mut summary = Summary::build(SummaryInputs {
+        scenario: &scenario,
+        aggregate: &agg,
+        snapshot: &snapshot,
+        target: first.target.clone(),
+        remote: summaries.iter().any(|s| s.remote),
+        planned_devices: summaries.iter().map(|s| s.planned_devices).sum(),
+        machine: first.machine.clone(),
+        started_at: time::OffsetDateTime::from(start_time),
+        wall_s: end - t0,
+        interrupted: summaries.iter().any(|s| s.interrupted),
+    });
+    summary.shard = Some(format!("merged {}", dirs.len()));
+    summary.write(&dir)?;
+    Ok(Merged { dir, summary })
+}

@@ -1,0 +1,30 @@
+//! Every integration test in one binary, so a test build links aws-lc,
+//! rustls, ratatui and plotters once instead of once per area. One module
+//! per area; `common` holds the shared fixtures.
+
+mod common;
+
+mod browser_policy;
+mod cli;
+mod compare;
+mod endpoint_faults;
+mod endpoint_mqtt;
+mod endpoint_tls;
+mod engine_mosquitto;
+mod engine_run;
+mod fuzz;
+#[cfg(feature = "fuzzing")]
+mod fuzz_corpus;
+mod interop;
+mod jdk_policy;
+mod keylog_tshark;
+mod kubernetes;
+mod mqtt_codec;
+mod pki_conformance;
+mod probe;
+mod report;
+mod shard_merge;
+mod trust_matrix;
+mod tui_tmux;
+mod ui_snapshots;
+mod verifier_handshake;

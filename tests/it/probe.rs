@@ -1,0 +1,125 @@
+//! `chainstorm probe` against the embedded endpoint over loopback: verdicts
+//! per profile, the presented chain and anchor, MQTT CONNACK, fleet weighting.
+
+use crate::common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chainstorm::endpoint::ListenerMode;
+use chainstorm::mqtt::Protocol;
+use chainstorm::probe::{self, ProbeTarget};
+use common::{endpoint, legacy_host, pki};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_chain_and_fleet_share() {
+    let ep = endpoint(|_| {}).await;
+    let addr = ep.addr(ListenerMode::Mqtt).unwrap();
+    let names: Vec<String> = [
+        "legacy-only",
+        "jdk-8u212",
+        "jdk-8u212-no-distrust",
+        "ats-rsa-only",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let profiles = probe::profiles(&names, pki()).unwrap();
+    let t = ProbeTarget {
+        addr,
+        sni: rustls::pki_types::ServerName::try_from(legacy_host("us-east-1")).unwrap(),
+        alpn: None,
+        mqtt: Some(Protocol::V311),
+        client_id: "probe-1".into(),
+        client_cert: None,
+        timeout: Duration::from_secs(5),
+    };
+    let rs = probe::probe_all(&t, &profiles).await;
+    let by = |p: &str| rs.iter().find(|r| r.profile == p).unwrap();
+    let ok = by("legacy-only");
+    assert!(ok.accepted, "{ok:?}");
+    assert_eq!(ok.connack, Some(0));
+    assert_eq!(
+        ok.anchor.as_deref(),
+        Some("VeriSign Class 3 Public Primary Certification Authority - G5")
+    );
+    assert_eq!(ok.chain.len(), 2);
+    assert!(ok.chain[1]
+        .subject
+        .contains("Symantec Class 3 Secure Server CA - G4"));
+    assert!(ok.validation_us.unwrap() > 0.0 && ok.handshake_us.unwrap() > 0.0);
+    assert_eq!(ok.tls_version.as_deref(), Some("TLSv1_3"));
+    let jdk = by("jdk-8u212");
+    assert!(!jdk.accepted);
+    assert_eq!(
+        jdk.cause.as_ref().map(|c| c.qualified()).as_deref(),
+        Some("verify/distrusted(SYMANTEC_TLS)")
+    );
+    assert_eq!(jdk.chain.len(), 2, "the chain is shown for failures too");
+    assert!(by("jdk-8u212-no-distrust").accepted);
+    assert_eq!(
+        by("ats-rsa-only")
+            .cause
+            .as_ref()
+            .map(|c| c.qualified())
+            .as_deref(),
+        Some("verify/unknown_issuer")
+    );
+    let fleet = vec![
+        ("legacy-only".to_string(), 500u64),
+        ("jdk-8u212".to_string(), 300),
+        ("ats-rsa-only".to_string(), 200),
+    ];
+    let share = probe::fleet_failure_share(&fleet, &rs);
+    assert!((share - 0.5).abs() < 1e-9, "{share}");
+    let _ = Arc::new(());
+}
+
+#[test]
+fn cli_require_exits_1_and_remote_is_refused() {
+    let bin = env!("CARGO_BIN_EXE_chainstorm");
+    let out = std::process::Command::new(bin)
+        .args([
+            "probe",
+            "192.0.2.1:8883",
+            "--sni",
+            "x-ats.iot.us-east-1.amazonaws.com",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
+    // Nothing listens on this loopback port: every profile fails to dial, and
+    // a required profile failing is exit 1.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    pki().write_to(dir.path()).unwrap();
+    let out = std::process::Command::new(bin)
+        .args([
+            "probe",
+            &format!("127.0.0.1:{port}"),
+            "--sni",
+            "x-ats.iot.us-east-1.amazonaws.com",
+            "--profiles",
+            "dual",
+            "--require",
+            "dual",
+            "--json",
+            "--pki",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["cause"], "dial/refused");
+}

@@ -1,0 +1,218 @@
+//! The TUI end to end, under tmux: a short scenario with injected failures
+//! runs in a real terminal; the screen (read with capture-pane) names the
+//! failure kinds; `q` stops the run, results are written and the terminal
+//! is restored (no alternate screen, the summary on the normal screen).
+
+use crate::common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("tmux runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_for(session: &str, what: &[&str], limit: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let screen = tmux(&["capture-pane", "-t", session, "-p"]);
+        if what.iter().all(|w| screen.contains(w)) {
+            return screen;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "waited for {what:?}; screen:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// True (and the test should return) when tmux is absent outside CI; under
+/// CI its absence fails the test.
+fn tmux_missing() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "tmux is required under CI"
+    );
+    eprintln!("skipping: tmux not installed");
+    true
+}
+
+struct Session(String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn tui_shows_failures_and_q_stops_cleanly() {
+    if tmux_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    common::pki().write_to(&pki).unwrap();
+    let results = dir.path().join("results");
+    let scenario = dir.path().join("tui.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"
+[run]
+name = "tui"
+duration_s = 60
+output_dir = "{results}"
+[target]
+kind = "embedded"
+pki = "{pki}"
+[[fleet]]
+name = "java"
+devices = 2000
+profile = "jdk-8u212"
+endpoint = "legacy"
+[[fleet]]
+name = "stuck"
+devices = 2000
+profile = "legacy-only"
+endpoint = "ats"
+[[fleet]]
+name = "fine"
+devices = 2000
+profile = "dual"
+endpoint = "ats"
+hold_s = 30
+[arrival]
+mode = "rate"
+start_rate = 30
+stages = [{{ to_rate = 30, over_s = 60 }}]
+"#,
+            results = results.display(),
+            pki = pki.display()
+        ),
+    )
+    .unwrap();
+    let name = format!("chainstorm-tui-{}", std::process::id());
+    let cmd = format!(
+        "{} run {} ; echo CHAINSTORM_EXIT=$? ; sleep 120",
+        env!("CARGO_BIN_EXE_chainstorm"),
+        scenario.display()
+    );
+    let _s = Session(name.clone());
+    let status = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &cmd,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let screen = wait_for(
+        &name,
+        &["distrusted(SYMANTEC_TLS)", "unknown_issuer", "Overview"],
+        Duration::from_secs(30),
+    );
+    assert!(screen.contains("chainstorm tui"), "{screen}");
+    assert_eq!(
+        tmux(&["display", "-p", "-t", &name, "#{alternate_on}"]).trim(),
+        "1",
+        "TUI on the alternate screen"
+    );
+    tmux(&["send-keys", "-t", &name, "q"]);
+    let after = wait_for(&name, &["CHAINSTORM_EXIT="], Duration::from_secs(30));
+    assert_eq!(
+        tmux(&["display", "-p", "-t", &name, "#{alternate_on}"]).trim(),
+        "0",
+        "terminal restored"
+    );
+    assert!(
+        after.contains("results:"),
+        "summary on the normal screen:\n{after}"
+    );
+    assert!(
+        !after.contains("q stop · p pause"),
+        "no TUI left on screen:\n{after}"
+    );
+    let runs: Vec<_> = std::fs::read_dir(&results).unwrap().collect();
+    assert_eq!(runs.len(), 1);
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(runs[0].as_ref().unwrap().path().join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["interrupted"], true);
+    assert_eq!(summary["totals"]["accounting_ok"], true);
+}
+
+#[test]
+fn fuzz_live_view_shows_classes_and_q_stops_with_a_report() {
+    if tmux_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("chainstorm-fuzz-{}", std::process::id());
+    let cmd = format!(
+        "{} fuzz --cases 5000000 --timeout-s 1 --output {} ; echo CHAINSTORM_EXIT=$? ; sleep 120",
+        env!("CARGO_BIN_EXE_chainstorm"),
+        dir.path().display()
+    );
+    let _s = Session(name.clone());
+    let ok = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &cmd,
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let screen = wait_for(
+        &name,
+        &[
+            "chainstorm fuzz",
+            "valid",
+            "server_hello",
+            "new (operator, class)",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(screen.contains("/ 5000000 cases"), "{screen}");
+    tmux(&["send-keys", "-t", &name, "q"]);
+    let after = wait_for(&name, &["CHAINSTORM_EXIT="], Duration::from_secs(30));
+    assert!(after.contains("stopped early"), "{after}");
+    assert_eq!(
+        tmux(&["display", "-p", "-t", &name, "#{alternate_on}"]).trim(),
+        "0",
+        "terminal restored"
+    );
+    let run = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["stopped_early"], true);
+    let cases = report["cases"].as_u64().unwrap();
+    assert!(cases > 0 && cases < 5_000_000, "{cases}");
+}

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chainstorm::client::ClientOptions;
 use chainstorm::pki::{ChainKind, PkiBundle, PkiConfig};
 use chainstorm::trust::{ChainVerifier, TimedVerifier, TrustProfile};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -68,17 +69,18 @@ fn configs(
     }
     let p = Arc::new(TrustProfile::resolve(profile, pki).unwrap());
     let verifier = TimedVerifier::new(Arc::new(ChainVerifier::new(p)));
-    let mut client = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[version])
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    client.resumption = if resume {
-        Resumption::in_memory_sessions(64)
-    } else {
-        Resumption::disabled()
-    };
+    let client = ClientOptions {
+        tls13: version.version == rustls::ProtocolVersion::TLSv1_3,
+        tls12: version.version == rustls::ProtocolVersion::TLSv1_2,
+        resumption: Some(if resume {
+            Resumption::in_memory_sessions(64)
+        } else {
+            Resumption::disabled()
+        }),
+        ..ClientOptions::default()
+    }
+    .build(Arc::new(verifier))
+    .unwrap();
     (Arc::new(client), Arc::new(server))
 }
 

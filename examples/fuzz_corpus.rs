@@ -23,16 +23,22 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
 
 /// The first flight of a real rustls client for `sni`.
 fn client_hello(sni: &str, alpn: Option<&[u8]>) -> Vec<u8> {
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(rustls::RootCertStore::empty())
-    .with_no_client_auth();
-    if let Some(a) = alpn {
-        cfg.alpn_protocols = vec![a.to_vec()];
+    // Only the first flight is kept, so nothing is ever verified; the
+    // accept-any profile keeps this example free of a PKI.
+    static PROFILE: std::sync::OnceLock<Arc<chainstorm::trust::TrustProfile>> =
+        std::sync::OnceLock::new();
+    let profile = PROFILE.get_or_init(|| {
+        let pki = PkiBundle::generate(PkiConfig::default()).expect("pki");
+        let p =
+            chainstorm::trust::TrustProfile::resolve(chainstorm::trust::DANGER_ACCEPT_ANY, &pki);
+        Arc::new(p.expect("profile"))
+    });
+    let cfg = chainstorm::client::ClientOptions {
+        alpn: alpn.map(|a| String::from_utf8(a.to_vec()).expect("ALPN is text")),
+        ..Default::default()
     }
+    .build_for_profile(profile.clone())
+    .expect("config");
     let name = rustls_pki_types::ServerName::try_from(sni.to_string()).expect("name");
     let mut conn = rustls::ClientConnection::new(Arc::new(cfg), name).expect("client");
     let mut out = Vec::new();

@@ -32,13 +32,14 @@ async fn main() {
     roots
         .add(CertificateDer::from_pem_file(cafile).expect("CAFILE"))
         .unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let opts = chainstorm::client::ClientOptions::default();
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        opts.provider(),
+    )
+    .build()
+    .unwrap();
+    let cfg = opts.build(verifier).unwrap();
     let connector = TlsConnector::from(Arc::new(cfg));
     let name = ServerName::try_from(sni.clone()).unwrap();
     let mut held = Vec::with_capacity(n);

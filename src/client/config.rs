@@ -39,6 +39,9 @@ pub struct ClientOptions {
     /// Offer a client certificate: the task's device certificate
     /// ([`super::with_device_cert`]) or this fixed one.
     pub client_auth: ClientAuth,
+    /// Session resumption; `None` keeps rustls' default (an in-memory
+    /// cache per configuration).
+    pub resumption: Option<rustls::client::Resumption>,
 }
 
 /// Client authentication.
@@ -61,6 +64,7 @@ impl Default for ClientOptions {
             key_offer: KeyOffer::Any,
             alpn: None,
             client_auth: ClientAuth::None,
+            resumption: None,
         }
     }
 }
@@ -119,6 +123,9 @@ impl ClientOptions {
         };
         if let Some(a) = &self.alpn {
             cfg.alpn_protocols = vec![a.as_bytes().to_vec()];
+        }
+        if let Some(r) = &self.resumption {
+            cfg.resumption = r.clone();
         }
         // SSLKEYLOGFILE, when set, receives the session keys so a capture
         // can be decrypted in Wireshark/tshark; unset, this does nothing.
@@ -217,6 +224,7 @@ impl ClientConfigs {
             } else {
                 ClientAuth::None
             },
+            resumption: None,
         };
         let cfg = opts.build_for_profile(profile.clone())?;
         let out = (Arc::new(cfg), profile);

@@ -196,7 +196,11 @@ pub struct Faults {
 
 impl Faults {
     /// Checks rates and delays are in range.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), super::EndpointError> {
+        self.check().map_err(super::EndpointError::Config)
+    }
+
+    fn check(&self) -> Result<(), String> {
         for (name, r) in [
             ("refuse_rate", self.refuse_rate),
             ("reset_rate", self.reset_rate),

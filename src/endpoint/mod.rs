@@ -74,7 +74,7 @@ impl Endpoint {
         if config.listeners.is_empty() {
             return Err(EndpointError::Config("no listeners".into()));
         }
-        config.faults.validate().map_err(EndpointError::Config)?;
+        config.faults.validate()?;
         let tls = tls::TlsConfigs::build(&config, pki)?;
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(listener::Shared {

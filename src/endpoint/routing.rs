@@ -1,4 +1,4 @@
-//! SNI routing, following AWS IoT's endpoint names (DOMAIN.md section 4):
+//! SNI routing, following AWS IoT's documented endpoint names:
 //! `<prefix>.iot.<region>.amazonaws.com` is the legacy (VeriSign) endpoint,
 //! `<prefix>-ats.iot.<region>.amazonaws.com` the ATS one.
 

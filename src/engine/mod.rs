@@ -19,7 +19,7 @@ use tokio::time::Instant;
 pub use dialer::{loopback_sources, Dialer};
 pub use shared::RunInputs;
 
-use crate::metrics::{Aggregate, IntervalData, Snapshot};
+use crate::metrics::{Aggregate, IntervalData, RunState, Snapshot};
 
 /// Errors of the engine layer.
 #[derive(Debug, thiserror::Error)]
@@ -224,13 +224,12 @@ pub async fn run(
         snap.connected = sh.connected.load(Relaxed);
         snap.planned_devices = inputs.plan.devices.len() as u64;
         snap.state = match (stopped_at, done) {
-            (_, true) => "done",
-            (Some(_), false) => "draining",
-            (None, _) if control.paused() => "paused",
-            (None, _) if scheduler.is_finished() => "holding",
-            _ => "ramping",
-        }
-        .to_string();
+            (_, true) => RunState::Done,
+            (Some(_), false) => RunState::Draining,
+            (None, _) if control.paused() => RunState::Paused,
+            (None, _) if scheduler.is_finished() => RunState::Holding,
+            _ => RunState::Ramping,
+        };
         observe(&Tick {
             elapsed_s: snap.elapsed_s,
             interval: &interval,

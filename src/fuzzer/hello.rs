@@ -184,6 +184,11 @@ pub struct ClientHello {
     pub extensions: Vec<Extension>,
 }
 
+/// Why bytes are not one ClientHello.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a ClientHello: {0}")]
+pub struct HelloParseError(pub String);
+
 impl ClientHello {
     /// A valid TLS 1.3 + 1.2 ClientHello for `sni`, with an X25519 key share
     /// (`key`: 32 bytes) and the suites and algorithms rustls accepts.
@@ -256,7 +261,11 @@ impl ClientHello {
     }
 
     /// Parses one or more handshake records holding one ClientHello.
-    pub fn parse(bytes: &[u8]) -> Result<ClientHello, String> {
+    pub fn parse(bytes: &[u8]) -> Result<ClientHello, HelloParseError> {
+        Self::parse_records(bytes).map_err(HelloParseError)
+    }
+
+    fn parse_records(bytes: &[u8]) -> Result<ClientHello, String> {
         let mut hs = Vec::new();
         let mut rest = bytes;
         let mut record_version = None;

@@ -17,4 +17,4 @@ pub use failure::{FailPhase, FailureKey, FailureStat};
 pub use format::format_ns;
 pub use phase::{EndpointKind, Phase, SeriesKey, ANCHORS};
 pub use recorder::{histogram, Aggregate, Counts, IntervalData, LocalRecorder, MAX_NANOS};
-pub use snapshot::{BreakdownRow, FailureRow, PhaseRow, Snapshot, Stats};
+pub use snapshot::{BreakdownRow, FailureRow, PhaseRow, RunState, Snapshot, Stats};

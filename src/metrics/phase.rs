@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A measured phase (DESIGN.md "Measurement rules").
+/// A measured phase; every latency is recorded in nanoseconds from the
+/// monotonic clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {

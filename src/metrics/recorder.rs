@@ -10,7 +10,8 @@ use hdrhistogram::Histogram;
 use super::failure::{FailPhase, FailureKey, FailureStat};
 use super::phase::SeriesKey;
 
-/// Highest value recorded, ns (DESIGN.md: 1 ns .. 60 s).
+/// Highest value recorded, ns: histograms cover 1 ns .. 60 s at 3 significant
+/// digits (see ARCHITECTURE.md, `metrics`).
 pub const MAX_NANOS: u64 = 60_000_000_000;
 
 /// A new histogram: 3 significant digits, auto-resizing so an interval that

@@ -174,6 +174,45 @@ pub struct BreakdownRow {
     pub failed: u64,
 }
 
+/// Where a run is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Before the first tick.
+    #[default]
+    Starting,
+    /// Arrivals going on.
+    Ramping,
+    /// Every arrival started; sessions held.
+    Holding,
+    /// Arrivals paused from the UI.
+    Paused,
+    /// Stopped (signal, key or end): in-flight attempts finishing.
+    Draining,
+    /// Finished.
+    Done,
+}
+
+impl RunState {
+    /// snake_case name.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Starting => "starting",
+            RunState::Ramping => "ramping",
+            RunState::Holding => "holding",
+            RunState::Paused => "paused",
+            RunState::Draining => "draining",
+            RunState::Done => "done",
+        }
+    }
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 /// The state of a run at one tick.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Snapshot {
@@ -181,8 +220,8 @@ pub struct Snapshot {
     pub elapsed_s: f64,
     /// Planned duration, s.
     pub planned_s: f64,
-    /// `ramping`, `holding`, `draining`, `paused`, `done`.
-    pub state: String,
+    /// Where the run is.
+    pub state: RunState,
     /// Attempts started.
     pub attempted: u64,
     /// Attempts succeeded.

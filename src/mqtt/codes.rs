@@ -1,4 +1,5 @@
-//! CONNACK return codes (3.1.1) and reason codes (5.0), DOMAIN.md section 5.
+//! CONNACK return codes (MQTT 3.1.1 section 3.2.2.3) and reason codes (MQTT 5.0
+//! section 3.2.2.2).
 
 /// 3.1.1: connection accepted.
 pub const V3_ACCEPTED: u8 = 0;

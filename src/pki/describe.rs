@@ -1,5 +1,5 @@
 //! Reading certificates back: what `pki show` prints and what the
-//! conformance tests compare with DOMAIN.md.
+//! conformance tests compare with the real certificates' published fields.
 
 use ::time::OffsetDateTime;
 use aws_lc_rs::digest::{digest, SHA256};

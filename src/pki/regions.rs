@@ -2,7 +2,8 @@
 //!
 //! Only the regions that existed when AWS introduced Amazon Trust Services
 //! endpoints still serve the legacy VeriSign chain; every region added later
-//! is ATS-only (DOMAIN.md section 4).
+//! is ATS-only (AWS IoT Core's "Server authentication" and endpoint
+//! documentation).
 
 /// Regions that serve both the legacy (VeriSign G5) and the ATS endpoint.
 pub const VERISIGN_REGIONS: &[&str] = &[

@@ -1,5 +1,6 @@
 //! What each mock certificate imitates: names, key types and validity, copied
-//! from the real certificates (DOMAIN.md section 2). Generation reads these
+//! from the real certificates (as crt.sh and the CAs' repositories publish
+//! them). Generation reads these
 //! tables; the conformance test compares the generated certificates with them.
 
 use time::macros::datetime;
@@ -236,7 +237,8 @@ pub mod real {
         "568D6905A2C88708A4B3025190EDCFEDB1974A606A13C6E5290FCB2AE63EDAB5";
 }
 
-/// The JDK's and browsers' cut-off dates (DOMAIN.md section 3).
+/// The JDK's and browsers' cut-off dates (the JDK's `java.security`
+/// SYMANTEC_TLS entry, Chrome's and Mozilla's Symantec distrust plans).
 pub mod dates {
     use time::macros::date;
     use time::Date;

@@ -40,7 +40,7 @@ pub fn merge(dirs: &[PathBuf], out_root: &Path) -> Result<Merged, ResultsError> 
     }
     let summaries = dirs
         .iter()
-        .map(|d| Summary::read(d).map_err(ResultsError::Format))
+        .map(|d| Summary::read(d))
         .collect::<Result<Vec<_>, _>>()?;
     let first = &summaries[0];
     for (d, s) in dirs.iter().zip(&summaries) {

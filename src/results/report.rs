@@ -10,6 +10,7 @@ use plotters::prelude::*;
 use super::hlog::{read_log, LogInterval};
 use super::summary::Summary;
 use super::timeseries::{read_failures, read_timeseries, TimeseriesRow};
+use super::ResultsError;
 use crate::metrics::histogram;
 
 /// What `report` wrote.
@@ -178,11 +179,13 @@ fn escape(s: &str) -> String {
 }
 
 /// Writes the plots and report.html into `dir` and returns the text summary.
-pub fn report(dir: &Path) -> Result<ReportOutput, String> {
+pub fn report(dir: &Path) -> Result<ReportOutput, ResultsError> {
     let summary = Summary::read(dir)?;
     let text = super::human_summary(&summary);
-    let log = read_log(&dir.join("latency.hlog"), &[]).map_err(|e| e.to_string())?;
-    let plot = |r: PlotResult, p: &Path| r.map_err(|e| format!("{}: {e}", p.display()));
+    let log = read_log(&dir.join("latency.hlog"), &[])?;
+    let plot = |r: PlotResult, p: &Path| {
+        r.map_err(|e| ResultsError::Format(format!("plotting {}: {e}", p.display())))
+    };
     let mut svgs = Vec::new();
 
     let phases = merged_by(&log, |t| {
@@ -201,7 +204,7 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
     plot(percentile_plot(&p, &phases), &p)?;
     svgs.push(p);
 
-    let rows = read_timeseries(&dir.join("timeseries.csv")).map_err(|e| e.to_string())?;
+    let rows = read_timeseries(&dir.join("timeseries.csv"))?;
     let series = |f: fn(&TimeseriesRow) -> f64| -> Vec<(f64, f64)> {
         rows.iter().map(|r| (r.elapsed_s, f(r))).collect()
     };
@@ -242,7 +245,7 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
     let fpath = dir.join("failures.csv");
     let mut by_cause: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     if fpath.exists() {
-        for r in read_failures(&fpath).map_err(|e| e.to_string())? {
+        for r in read_failures(&fpath)? {
             let key = format!("{} {}", r.cause.phase().label(), r.cause);
             by_cause
                 .entry(key)
@@ -272,7 +275,7 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
     html.push_str(&escape(&text));
     html.push_str("</pre>\n");
     for svg in &svgs {
-        let body = std::fs::read_to_string(svg).map_err(|e| format!("{}: {e}", svg.display()))?;
+        let body = std::fs::read_to_string(svg).map_err(super::read_err(svg))?;
         let name = svg.file_stem().and_then(|s| s.to_str()).unwrap_or("plot");
         html.push_str(&format!("<h2>{name}</h2>\n"));
         // SVG inline: the report needs no other file and fetches nothing.
@@ -281,7 +284,7 @@ pub fn report(dir: &Path) -> Result<ReportOutput, String> {
     }
     html.push_str("</body></html>\n");
     let hp = dir.join("report.html");
-    std::fs::write(&hp, html).map_err(|e| format!("{}: {e}", hp.display()))?;
+    std::fs::write(&hp, html).map_err(super::write_err(&hp))?;
     Ok(ReportOutput {
         text,
         svgs,

@@ -206,32 +206,32 @@ impl Summary {
 
     /// Reads `summary.json` from a run directory (or the file itself),
     /// refusing layouts this version cannot read.
-    pub fn read(path: &std::path::Path) -> Result<Summary, String> {
+    pub fn read(path: &std::path::Path) -> Result<Summary, super::ResultsError> {
+        use super::ResultsError::Format;
         let file = if path.is_dir() {
             path.join("summary.json")
         } else {
             path.to_path_buf()
         };
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let text = std::fs::read_to_string(&file).map_err(super::read_err(&file))?;
         let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
+            .map_err(|e| Format(format!("{}: not JSON: {e}", file.display())))?;
         match v.get("format_version").and_then(|x| x.as_u64()) {
             Some(n) if n == u64::from(FORMAT_VERSION) => {}
             Some(n) => {
-                return Err(format!(
-                    "{}: results format {n}; this chainstorm reads format {FORMAT_VERSION}",
+                return Err(Format(format!(
+                    "{}: results format {n}; this chainstorm reads format {FORMAT_VERSION} (re-run the scenario)",
                     file.display()
-                ))
+                )))
             }
             None => {
-                return Err(format!(
+                return Err(Format(format!(
                     "{}: no format_version: not a chainstorm summary, or from a pre-release layout this version cannot read",
                     file.display()
-                ))
+                )))
             }
         }
-        serde_json::from_value(v).map_err(|e| format!("{}: {e}", file.display()))
+        serde_json::from_value(v).map_err(|e| Format(format!("{}: {e}", file.display())))
     }
 }
 

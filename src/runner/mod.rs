@@ -107,7 +107,7 @@ fn progress_line(s: &crate::metrics::Snapshot) -> String {
         "[{:>6.1}s/{:.0}s {:<8}] attempted={} ok={} failed={} in_flight={} connected={} rate={:.0}/s connect_total.p99={} chain_validation.p99={}",
         s.elapsed_s,
         s.planned_s,
-        s.state,
+        s.state.label(),
         s.attempted,
         s.succeeded,
         s.failed,
@@ -120,20 +120,21 @@ fn progress_line(s: &crate::metrics::Snapshot) -> String {
 }
 
 /// Parses `I/N` (0 <= I < N).
-pub fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+pub fn parse_shard(s: &str) -> Result<(u32, u32), RunError> {
+    let bad = |m: String| RunError::Input(format!("--shard {m}"));
     let (i, n) = s
         .split_once('/')
-        .ok_or_else(|| format!("{s:?}: expected I/N, e.g. 0/4"))?;
+        .ok_or_else(|| bad(format!("{s:?}: expected I/N, e.g. 0/4")))?;
     let i: u32 = i
         .trim()
         .parse()
-        .map_err(|_| format!("{s:?}: I is not a number"))?;
+        .map_err(|_| bad(format!("{s:?}: I is not a number")))?;
     let n: u32 = n
         .trim()
         .parse()
-        .map_err(|_| format!("{s:?}: N is not a number"))?;
+        .map_err(|_| bad(format!("{s:?}: N is not a number")))?;
     if n == 0 || i >= n {
-        return Err(format!("{s:?}: need 0 <= I < N"));
+        return Err(bad(format!("{s:?}: need 0 <= I < N")));
     }
     Ok((i, n))
 }
@@ -441,7 +442,7 @@ mod tests {
             );
         }
         assert_eq!(total, full.devices.len());
-        assert_eq!(parse_shard("1/4"), Ok((1, 4)));
+        assert_eq!(parse_shard("1/4").unwrap(), (1, 4));
         assert!(parse_shard("4/4").is_err() && parse_shard("x").is_err());
     }
 }

@@ -199,10 +199,11 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     parse(path, &text)
 }
 
-/// Validates scenario text (`path` is used in messages).
+/// Validates scenario text (`path` is used in messages): TOML first, then
+/// one step per section.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let cx = Ctx { path, text };
-    let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+    let mut file: ScenarioFile = toml::from_str(text).map_err(|e| {
         let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         ScenarioError::Invalid {
             path: path.to_path_buf(),
@@ -211,18 +212,53 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             message: e.message().trim().lines().collect::<Vec<_>>().join("; "),
         }
     })?;
-    let duration = cx.positive(&file.run.duration_s, "run.duration_s")?;
-    let ok =
-        |v: f64, min: f64, strict: bool| v.is_finite() && if strict { v > min } else { v >= min };
-    if !ok(file.run.drain_timeout_s, 0.0, false)
-        || !ok(file.run.interval_s, 0.0, true)
-        || ![
-            file.run.dial_timeout_s,
-            file.run.tls_timeout_s,
-            file.run.mqtt_timeout_s,
-        ]
-        .into_iter()
-        .all(|t| ok(t, 0.0, true))
+    let run = run_section(&cx, &file.run)?;
+    let groups = fleet_section(&cx, &file.fleet)?;
+    let arrival = arrival_section(&cx, &file.arrival)?;
+    let reconnect = reconnect_section(&cx, &file.reconnect)?;
+    let migration = migration_section(&cx, file.migration.as_ref(), &groups)?;
+    let thresholds = thresholds_section(&cx, &file.thresholds)?;
+    let target = target_section(&cx, &mut file.target)?;
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        source: text.to_string(),
+        name: file.run.name.clone(),
+        seed: file.run.seed,
+        duration: run.duration,
+        drain: run.drain,
+        output_dir: PathBuf::from(&file.run.output_dir),
+        interval: run.interval,
+        timeouts: run.timeouts,
+        target,
+        groups,
+        arrival,
+        reconnect,
+        migration,
+        thresholds,
+    })
+}
+
+/// The `[run]` durations, checked.
+struct RunTimes {
+    duration: Duration,
+    drain: Duration,
+    interval: Duration,
+    timeouts: (Duration, Duration, Duration),
+}
+
+fn finite_at_least(v: f64, min: f64, strict: bool) -> bool {
+    v.is_finite() && if strict { v > min } else { v >= min }
+}
+
+fn run_section(cx: &Ctx<'_>, run: &RunSection) -> Result<RunTimes, ScenarioError> {
+    let path = cx.path;
+    let duration = cx.positive(&run.duration_s, "run.duration_s")?;
+    let ok = finite_at_least;
+    if !ok(run.drain_timeout_s, 0.0, false)
+        || !ok(run.interval_s, 0.0, true)
+        || ![run.dial_timeout_s, run.tls_timeout_s, run.mqtt_timeout_s]
+            .into_iter()
+            .all(|t| ok(t, 0.0, true))
     {
         return Err(ScenarioError::Semantic {
             path: path.to_path_buf(),
@@ -231,14 +267,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                     .into(),
         });
     }
-    if file.fleet.is_empty() {
+    Ok(RunTimes {
+        duration: Duration::from_secs_f64(duration),
+        drain: Duration::from_secs_f64(run.drain_timeout_s),
+        interval: Duration::from_secs_f64(run.interval_s),
+        timeouts: (
+            Duration::from_secs_f64(run.dial_timeout_s),
+            Duration::from_secs_f64(run.tls_timeout_s),
+            Duration::from_secs_f64(run.mqtt_timeout_s),
+        ),
+    })
+}
+
+fn fleet_section(
+    cx: &Ctx<'_>,
+    fleet: &[toml::Spanned<FleetGroup>],
+) -> Result<Vec<Group>, ScenarioError> {
+    let path = cx.path;
+    let ok = finite_at_least;
+    if fleet.is_empty() {
         return Err(ScenarioError::Semantic {
             path: path.to_path_buf(),
             message: "at least one [[fleet]] group is required".into(),
         });
     }
     let mut groups = Vec::new();
-    for g in &file.fleet {
+    for g in fleet {
         let span = g.span();
         let g = g.get_ref();
         if groups.iter().any(|x: &Group| x.name == g.name) {
@@ -315,8 +369,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             tls12,
         });
     }
+    Ok(groups)
+}
+
+fn arrival_section(cx: &Ctx<'_>, arrival: &Arrival) -> Result<ArrivalSpec, ScenarioError> {
+    let path = cx.path;
     let mut stages = Vec::new();
-    for s in &file.arrival.stages {
+    for s in &arrival.stages {
         let rate = *s.to_rate.get_ref();
         if !(rate.is_finite() && rate >= 0.0) {
             return Err(cx.err(
@@ -326,23 +385,48 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
         stages.push((rate, cx.positive(&s.over_s, "over_s")?));
     }
-    if file.arrival.mode == ArrivalMode::Rate {
-        let any_rate = file.arrival.start_rate > 0.0 || stages.iter().any(|(r, _)| *r > 0.0);
-        if stages.is_empty() || !any_rate || file.arrival.start_rate < 0.0 {
+    if arrival.mode == ArrivalMode::Rate {
+        let any_rate = arrival.start_rate > 0.0 || stages.iter().any(|(r, _)| *r > 0.0);
+        if stages.is_empty() || !any_rate || arrival.start_rate < 0.0 {
             return Err(ScenarioError::Semantic {
                 path: path.to_path_buf(),
                 message: "arrival.mode = \"rate\" needs stages with a rate > 0".into(),
             });
         }
     }
-    let r = &file.reconnect;
+    Ok(ArrivalSpec {
+        mode: arrival.mode,
+        start_rate: arrival.start_rate,
+        stages,
+        max_in_flight: arrival.max_in_flight,
+    })
+}
+
+fn reconnect_section(
+    cx: &Ctx<'_>,
+    r: &super::schema::Reconnect,
+) -> Result<Reconnect, ScenarioError> {
+    let path = cx.path;
     if r.policy == ReconnectPolicy::Backoff && !(r.base_ms > 0.0 && r.cap_ms >= r.base_ms) {
         return Err(ScenarioError::Semantic {
             path: path.to_path_buf(),
             message: "reconnect: base_ms must be > 0 and cap_ms >= base_ms".into(),
         });
     }
-    let migration = match &file.migration {
+    Ok(Reconnect {
+        policy: r.policy,
+        base_ms: r.base_ms,
+        cap_ms: r.cap_ms,
+        max_attempts: r.max_attempts.max(1),
+    })
+}
+
+fn migration_section(
+    cx: &Ctx<'_>,
+    migration: Option<&Migration>,
+    groups: &[Group],
+) -> Result<Option<MigrationSpec>, ScenarioError> {
+    Ok(match migration {
         None => None,
         Some(m) => {
             let mut idx = Vec::new();
@@ -380,13 +464,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 flip_fraction: m.flip_fraction.clamp(0.0, 1.0),
             })
         }
-    };
+    })
+}
+
+fn thresholds_section(
+    cx: &Ctx<'_>,
+    thresholds: &std::collections::BTreeMap<String, toml::Spanned<String>>,
+) -> Result<Vec<Threshold>, ScenarioError> {
     let mut thresholds_out = Vec::new();
-    for (k, v) in &file.thresholds {
-        let t = thresholds::parse(k, v.get_ref()).map_err(|m| cx.err(v.span(), m))?;
+    for (k, v) in thresholds {
+        let t = thresholds::parse(k, v.get_ref()).map_err(|m| cx.err(v.span(), m.0))?;
         thresholds_out.push(t);
     }
-    let t = &file.target;
+    Ok(thresholds_out)
+}
+
+fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, ScenarioError> {
+    let path = cx.path;
     let mut addresses = Vec::new();
     for a in &t.addresses {
         let addr: SocketAddr = a.get_ref().parse().map_err(|_| {
@@ -424,66 +518,36 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             })
         }
     };
-    let embedded = std::mem::take(&mut { file.target.endpoint });
+    let embedded = std::mem::take(&mut t.endpoint);
     if let Err(m) = embedded.faults.validate() {
         return Err(ScenarioError::Semantic {
             path: path.to_path_buf(),
             message: format!("target.endpoint.faults: {m}"),
         });
     }
-    Ok(Scenario {
-        path: path.to_path_buf(),
-        source: text.to_string(),
-        name: file.run.name.clone(),
-        seed: file.run.seed,
-        duration: Duration::from_secs_f64(duration),
-        drain: Duration::from_secs_f64(file.run.drain_timeout_s),
-        output_dir: PathBuf::from(&file.run.output_dir),
-        interval: Duration::from_secs_f64(file.run.interval_s),
-        timeouts: (
-            Duration::from_secs_f64(file.run.dial_timeout_s),
-            Duration::from_secs_f64(file.run.tls_timeout_s),
-            Duration::from_secs_f64(file.run.mqtt_timeout_s),
-        ),
-        target: Target {
-            kind: file.target.kind,
-            account_prefix: file.target.account_prefix.clone(),
-            addresses,
-            sni_legacy: file.target.sni_legacy.clone(),
-            sni_ats: file.target.sni_ats.clone(),
-            pki: file.target.pki.as_deref().map(|p| resolve(path, p)),
-            client_cert,
-            client_cert_dir: match &file.target.client_cert_dir {
-                None => None,
-                Some(d) => {
-                    let d = resolve(path, d);
-                    if !d.is_dir() {
-                        return Err(ScenarioError::Semantic {
-                            path: path.to_path_buf(),
-                            message: format!("{}: no such directory", d.display()),
-                        });
-                    }
-                    Some(d)
+    Ok(Target {
+        kind: t.kind,
+        account_prefix: t.account_prefix.clone(),
+        addresses,
+        sni_legacy: t.sni_legacy.clone(),
+        sni_ats: t.sni_ats.clone(),
+        pki: t.pki.as_deref().map(|p| resolve(path, p)),
+        client_cert,
+        client_cert_dir: match &t.client_cert_dir {
+            None => None,
+            Some(d) => {
+                let d = resolve(path, d);
+                if !d.is_dir() {
+                    return Err(ScenarioError::Semantic {
+                        path: path.to_path_buf(),
+                        message: format!("{}: no such directory", d.display()),
+                    });
                 }
-            },
-            alpn: file.target.alpn.clone(),
-            endpoint: embedded,
+                Some(d)
+            }
         },
-        groups,
-        arrival: ArrivalSpec {
-            mode: file.arrival.mode,
-            start_rate: file.arrival.start_rate,
-            stages,
-            max_in_flight: file.arrival.max_in_flight,
-        },
-        reconnect: Reconnect {
-            policy: file.reconnect.policy,
-            base_ms: file.reconnect.base_ms,
-            cap_ms: file.reconnect.cap_ms,
-            max_attempts: file.reconnect.max_attempts.max(1),
-        },
-        migration,
-        thresholds: thresholds_out,
+        alpn: t.alpn.clone(),
+        endpoint: embedded,
     })
 }
 

@@ -67,8 +67,17 @@ pub struct Threshold {
     pub limit: f64,
 }
 
+/// A threshold rule that does not parse; the message says what was expected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidThreshold(pub String);
+
 /// Parses a rule; the error says what was expected.
-pub fn parse(key: &str, condition: &str) -> Result<Threshold, String> {
+pub fn parse(key: &str, condition: &str) -> Result<Threshold, InvalidThreshold> {
+    parse_rule(key, condition).map_err(InvalidThreshold)
+}
+
+fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
     let (name, stat) = key
         .rsplit_once('.')
         .filter(|(n, _)| !n.is_empty())
@@ -225,18 +234,23 @@ mod tests {
     fn errors_say_what_was_expected() {
         assert!(parse("connect_total.p42", "< 1ms")
             .unwrap_err()
+            .0
             .contains("unknown statistic"));
         assert!(parse("latency.p99", "< 1ms")
             .unwrap_err()
+            .0
             .contains("unknown metric"));
         assert!(parse("connect_total.p99", "250ms")
             .unwrap_err()
+            .0
             .contains("operator"));
         assert!(parse("connect_total.p99", "< fast")
             .unwrap_err()
+            .0
             .contains("bad value"));
         assert!(parse("connect_total{zone=a}.p99", "< 1ms")
             .unwrap_err()
+            .0
             .contains("unknown filter"));
     }
 }

@@ -130,17 +130,7 @@ fn draw_header(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
     };
     let line2 = Line::from(vec![
         Span::raw(format!("{:.1}s/{:.0}s ", s.elapsed_s, s.planned_s)),
-        Span::styled(
-            format!(
-                "[{}] ",
-                if s.state.is_empty() {
-                    "starting"
-                } else {
-                    &s.state
-                }
-            ),
-            emphasis(m, Color::Yellow),
-        ),
+        Span::styled(format!("[{}] ", s.state), emphasis(m, Color::Yellow)),
         Span::styled(
             if total == 0 {
                 "no thresholds".to_string()

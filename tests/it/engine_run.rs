@@ -407,3 +407,108 @@ fn per_device_certificate_files_from_a_directory() {
     assert!(o.summary.failures.is_empty(), "{:?}", o.summary.failures);
     assert_eq!(o.summary.totals.succeeded, 6);
 }
+
+/// The engine and the probe classify the same failure the same way: both
+/// call `client::handshake_failure` (the probe once labelled every
+/// non-alert error `closed_during_handshake`, where the engine said
+/// `reset` or `timeout`).
+#[test]
+fn engine_and_probe_report_the_same_cause() {
+    let cases: [(&str, Faults, &str, &str); 5] = [
+        (
+            "refuse_rate = 1.0",
+            Faults {
+                refuse_rate: 1.0,
+                ..Faults::default()
+            },
+            "ats-rsa-only",
+            "tls/closed_during_handshake",
+        ),
+        (
+            "reset_rate = 1.0",
+            Faults {
+                reset_rate: 1.0,
+                ..Faults::default()
+            },
+            "ats-rsa-only",
+            "tls/reset",
+        ),
+        (
+            "stall_rate = 1.0",
+            Faults {
+                stall_rate: 1.0,
+                ..Faults::default()
+            },
+            "ats-rsa-only",
+            "tls/timeout",
+        ),
+        (
+            "seed = 1",
+            Faults::default(),
+            "legacy-only",
+            "verify/unknown_issuer",
+        ),
+        (
+            "connack_refusal = { rate = 1.0, code_v311 = 3, code_v5 = 159 }",
+            Faults {
+                connack_refusal: Some(chainstorm::endpoint::ConnackRefusal {
+                    rate: 1.0,
+                    code_v311: 3,
+                    code_v5: 0x9F,
+                }),
+                ..Faults::default()
+            },
+            "ats-rsa-only",
+            "mqtt/connack(0x03)",
+        ),
+    ];
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for (fault_toml, faults, profile, want) in cases {
+        let fleet = format!("[[fleet]]\nname = \"g\"\ndevices = 3\nprofile = \"{profile}\"\nprotocol = \"mqtt311\"\nendpoint = \"ats\"");
+        let text = scenario(
+            &format!("[target.endpoint.faults]\n{fault_toml}"),
+            &fleet,
+            "[arrival]\nmode = \"storm\"",
+            2.0,
+        )
+        .replace(
+            "drain_timeout_s = 5",
+            "drain_timeout_s = 5\ntls_timeout_s = 1.0",
+        );
+        let (o, _d) = run_text(&text);
+        let engine: Vec<String> = o
+            .summary
+            .failures
+            .iter()
+            .map(|f| f.cause.qualified())
+            .collect();
+        assert_eq!(engine, [want], "engine, {fault_toml}");
+
+        let r = rt.block_on(async {
+            let ep = common::endpoint(|c| c.faults = faults.clone()).await;
+            let t = chainstorm::probe::ProbeTarget {
+                addr: ep.addr(chainstorm::endpoint::ListenerMode::Mqtt).unwrap(),
+                sni: rustls::pki_types::ServerName::try_from(common::ats_host("us-east-1"))
+                    .unwrap(),
+                alpn: None,
+                mqtt: Some(chainstorm::mqtt::Protocol::V311),
+                client_id: "probe-1".into(),
+                client_cert: None,
+                timeout: Duration::from_secs(1),
+            };
+            let profiles =
+                chainstorm::probe::profiles(&[profile.to_string()], common::pki()).unwrap();
+            chainstorm::probe::probe_one(&t, profiles[0].clone()).await
+        });
+        assert_eq!(
+            r.cause.map(|c| c.qualified()).as_deref(),
+            Some(want),
+            "probe, {fault_toml}: {:?}",
+            r.message
+        );
+    }
+}

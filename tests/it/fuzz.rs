@@ -186,14 +186,9 @@ fn mqtt_client() -> Arc<rustls::ClientConfig> {
         "ats-rsa-only",
     ))));
     Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth(),
+        chainstorm::client::ClientOptions::default()
+            .build(Arc::new(verifier))
+            .unwrap(),
     )
 }
 

@@ -1,5 +1,5 @@
 //! The mock certificates carry the names, key types, signature algorithms,
-//! constraints and validity of the real ones (DOMAIN.md section 2), and the
+//! constraints and validity of the real ones (their published fields), and the
 //! PKI survives a write / load round trip.
 
 use crate::common;
@@ -8,7 +8,8 @@ use chainstorm::pki::{describe_cert, ChainKind, PkiBundle, PkiConfig, Role};
 use common::pki;
 
 /// (role, subject, issuer CN, key, signature, notBefore date, notAfter date, CA pathlen)
-/// written from DOMAIN.md, not from the generator's tables.
+/// written from the real certificates' published fields, not from the
+/// generator's tables.
 #[allow(clippy::type_complexity)]
 const EXPECTED: &[(Role, &str, &str, &str, &str, &str, &str, Option<Option<u32>>)] = &[
     (

@@ -60,7 +60,7 @@ fn frame(elapsed: f64) -> UiFrame {
     let snapshot = Snapshot {
         elapsed_s: elapsed,
         planned_s: 25.0,
-        state: "holding".into(),
+        state: chainstorm::metrics::RunState::Holding,
         attempted: 2400,
         succeeded: 1790,
         failed: 610,

@@ -11,7 +11,7 @@ use chainstorm::metrics::VerifyCause;
 use chainstorm::pki::ChainKind;
 use chainstorm::trust::{ChainVerifier, PathKind, TimedVerifier, ValidationSample, VerifyFailure};
 use common::{name_for, pki, profile};
-use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
+use rustls::{ClientConnection, ServerConfig, ServerConnection};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
@@ -37,12 +37,9 @@ fn handshake(profile_name: &str, kind: ChainKind) -> Outcome {
     let prof = profile(profile_name);
     let verifier = TimedVerifier::new(Arc::new(ChainVerifier::new(prof.clone())));
     let probe = verifier.probe();
-    let client_cfg = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+    let client_cfg = chainstorm::client::ClientOptions::default()
+        .build(Arc::new(verifier))
+        .unwrap();
     let mut client = ClientConnection::new(Arc::new(client_cfg), name_for(kind)).unwrap();
     let mut server = ServerConnection::new(Arc::new(server_cfg)).unwrap();
     let (mut c_res, mut s_res) = (Ok(()), Ok(()));

@@ -13,10 +13,10 @@ use crate::args::CompareArgs;
 pub fn compare(a: CompareArgs) -> Result<ExitCode> {
     let rules = rule_set(&a)?;
     let (new_path, base_paths) = a.runs.split_last().context("compare needs two runs")?;
-    let new = Summary::read(new_path).map_err(|e| anyhow::anyhow!(e))?;
+    let new = Summary::read(new_path)?;
     let bases = base_paths
         .iter()
-        .map(|p| Summary::read(p).map_err(|e| anyhow::anyhow!(e)))
+        .map(|p| Summary::read(p).map_err(anyhow::Error::from))
         .collect::<Result<Vec<_>>>()?;
     let c = compare::compare(&bases, &new, &rules);
     let ruled_only = !a.all;

@@ -72,7 +72,7 @@ fn options(a: &RunArgs, tui: bool) -> Result<RunOptions> {
         max_rate: a.max_rate,
         shard: match &a.shard {
             None => None,
-            Some(s) => Some(runner::parse_shard(s).map_err(|e| anyhow::anyhow!("--shard: {e}"))?),
+            Some(s) => Some(runner::parse_shard(s)?),
         },
     })
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use chainstorm::client::{ClientAuth, ClientOptions, KeyOffer};
 use chainstorm::mqtt::{self, Connect, Packet, Protocol};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
@@ -26,57 +27,48 @@ pub struct Opts {
     pub resumption: Option<Arc<dyn rustls::client::ClientSessionStore>>,
 }
 
+/// A client that verifies with plain webpki over `o.roots` (not the
+/// project's verifier, so endpoint tests check the endpoint against an
+/// independent judge), built by the project's one configuration builder.
 pub fn client_config(o: &Opts) -> ClientConfig {
-    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
-    if o.ecdsa_only {
-        // Offer only ECDSA signature schemes, as a device with an EC-only stack does.
-        static ALGS: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm] = &[
-            webpki::aws_lc_rs::ECDSA_P256_SHA256,
-            webpki::aws_lc_rs::ECDSA_P384_SHA384,
-        ];
-        static MAP: &[(
-            rustls::SignatureScheme,
-            &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
-        )] = &[
-            (
-                rustls::SignatureScheme::ECDSA_NISTP256_SHA256,
-                &[webpki::aws_lc_rs::ECDSA_P256_SHA256],
-            ),
-            (
-                rustls::SignatureScheme::ECDSA_NISTP384_SHA384,
-                &[webpki::aws_lc_rs::ECDSA_P384_SHA384],
-            ),
-        ];
-        provider.signature_verification_algorithms = rustls::crypto::WebPkiSupportedAlgorithms {
-            all: ALGS,
-            mapping: MAP,
-        };
-    }
-    let versions: &[&rustls::SupportedProtocolVersion] = if o.tls12_only {
-        &[&rustls::version::TLS12]
-    } else {
-        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    let opts = ClientOptions {
+        tls13: !o.tls12_only,
+        tls12: true,
+        key_offer: if o.ecdsa_only {
+            KeyOffer::EcdsaOnly
+        } else {
+            KeyOffer::Any
+        },
+        alpn: o
+            .alpn
+            .as_ref()
+            .map(|a| String::from_utf8(a.clone()).expect("ALPN is text in tests")),
+        client_auth: match &o.client_cert {
+            Some((c, k)) => {
+                let key = rustls::crypto::aws_lc_rs::default_provider()
+                    .key_provider
+                    .load_private_key(k.clone_key())
+                    .unwrap();
+                ClientAuth::Fixed(Arc::new(rustls::sign::CertifiedKey::new(c.clone(), key)))
+            }
+            None => ClientAuth::None,
+        },
+        resumption: Some(match &o.resumption {
+            Some(store) => rustls::client::Resumption::store(store.clone()),
+            None => rustls::client::Resumption::disabled(),
+        }),
     };
     let mut roots = RootCertStore::empty();
     for r in &o.roots {
         roots.add(r.clone()).unwrap();
     }
-    let b = ClientConfig::builder_with_provider(Arc::new(provider))
-        .with_protocol_versions(versions)
-        .unwrap()
-        .with_root_certificates(roots);
-    let mut cfg = match &o.client_cert {
-        Some((c, k)) => b.with_client_auth_cert(c.clone(), k.clone_key()).unwrap(),
-        None => b.with_no_client_auth(),
-    };
-    if let Some(a) = &o.alpn {
-        cfg.alpn_protocols = vec![a.clone()];
-    }
-    match &o.resumption {
-        Some(store) => cfg.resumption = rustls::client::Resumption::store(store.clone()),
-        None => cfg.resumption = rustls::client::Resumption::disabled(),
-    }
-    cfg
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        opts.provider(),
+    )
+    .build()
+    .unwrap();
+    opts.build(verifier).unwrap()
 }
 
 pub async fn tls(addr: SocketAddr, sni: &str, o: &Opts) -> std::io::Result<TlsStream<TcpStream>> {

@@ -21,6 +21,18 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Java's HistogramLogProcessor reads latency.hlog in the interop tests.
+if [ ! -f /usr/share/java/hdrhistogram.jar ]; then
+  echo "test.sh: installing libhdrhistogram-java" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless libhdrhistogram-java >/dev/null
+fi
+# The Python readers of what chainstorm writes (outside_tools, compare tests).
+if ! python3 -c "import hdrh, cryptography, sslyze, junitparser, xmlschema, pandas" 2>/dev/null; then
+  echo "test.sh: pip installing the Python readers" >&2
+  python3 -m pip install -q hdrhistogram cryptography sslyze junitparser xmlschema pandas
+fi
+
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e

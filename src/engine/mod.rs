@@ -251,15 +251,8 @@ pub async fn run(
         rest.merge(d);
     }
     agg.absorb(&rest);
-    let c = &agg.counts;
-    if c.attempted != c.succeeded + c.failed() + c.aborted {
-        return Err(EngineError::Accounting(format!(
-            "attempted {} != succeeded {} + failed {} + in flight at stop {}",
-            c.attempted,
-            c.succeeded,
-            c.failed(),
-            c.aborted
-        )));
+    if let Some(e) = agg.counts.accounting_error() {
+        return Err(EngineError::Accounting(e));
     }
     let wall_s = start.elapsed().as_secs_f64();
     Ok(RunReport {

@@ -91,6 +91,20 @@ impl Counts {
         all - self.hold_failures()
     }
 
+    /// The accounting identity, attempted = succeeded + failed + in flight
+    /// at stop; `Some(message)` when it does not hold (a bug).
+    pub fn accounting_error(&self) -> Option<String> {
+        (self.attempted != self.succeeded + self.failed() + self.aborted).then(|| {
+            format!(
+                "attempted {} != succeeded {} + failed {} + in flight at stop {}",
+                self.attempted,
+                self.succeeded,
+                self.failed(),
+                self.aborted
+            )
+        })
+    }
+
     /// Sessions that failed while connected.
     pub fn hold_failures(&self) -> u64 {
         self.failed_by_phase[FailPhase::Hold as usize]

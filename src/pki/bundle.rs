@@ -51,7 +51,7 @@ impl Issuer {
     /// Issues a server leaf with a fresh key; the chain holds only the leaf.
     fn issue_leaf(&self, leaf: &LeafSpec, kind: KeyKind) -> Result<ServedChain, PkiError> {
         let key = new_key(kind, "extra leaf")?;
-        let cert = leaf_params(leaf, kind)?
+        let cert = leaf_params(leaf, kind, "extra")?
             .signed_by(&key, &self.cert, &self.key)
             .map_err(|source| PkiError::Generate {
                 role: "extra leaf".to_string(),
@@ -304,7 +304,7 @@ impl PkiBundle {
         parent: Role,
         reuse_key_of: Option<Role>,
     ) -> Result<(), PkiError> {
-        let params = leaf_params(leaf, kind)?;
+        let params = leaf_params(leaf, kind, parent.name())?;
         let err = |source| PkiError::Generate {
             role: role.name().to_string(),
             source,

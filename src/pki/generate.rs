@@ -107,8 +107,13 @@ pub struct LeafSpec {
     pub not_after: OffsetDateTime,
 }
 
-/// Parameters for a TLS server leaf.
-pub(crate) fn leaf_params(spec: &LeafSpec, key: KeyKind) -> Result<CertificateParams, PkiError> {
+/// Parameters for a TLS server leaf issued by the CA named `issuer_tag`
+/// (used in its AIA and CRL URLs).
+pub(crate) fn leaf_params(
+    spec: &LeafSpec,
+    key: KeyKind,
+    issuer_tag: &str,
+) -> Result<CertificateParams, PkiError> {
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     if let Some(org) = &spec.organization {
@@ -119,7 +124,11 @@ pub(crate) fn leaf_params(spec: &LeafSpec, key: KeyKind) -> Result<CertificatePa
     p.not_before = spec.not_before;
     p.not_after = spec.not_after;
     p.serial_number = Some(random_serial());
-    p.is_ca = IsCa::ExplicitNoCa;
+    // BasicConstraints comes as a custom extension in strict DER (see
+    // `extensions`): NoCa keeps rcgen from writing its own.
+    p.is_ca = IsCa::NoCa;
+    p.custom_extensions = super::extensions::leaf_extensions(issuer_tag);
+    p.crl_distribution_points = super::extensions::leaf_crl(issuer_tag);
     p.key_usages = match key {
         KeyKind::Rsa2048 => vec![
             KeyUsagePurpose::DigitalSignature,
@@ -158,7 +167,8 @@ pub(crate) fn device_params(
     p.not_before = not_before;
     p.not_after = not_after;
     p.serial_number = Some(random_serial());
-    p.is_ca = IsCa::ExplicitNoCa;
+    p.is_ca = IsCa::NoCa;
+    p.custom_extensions = vec![super::extensions::end_entity_basic_constraints()];
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     p.use_authority_key_identifier_extension = true;

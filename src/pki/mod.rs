@@ -10,6 +10,7 @@
 mod bundle;
 mod describe;
 mod device;
+mod extensions;
 mod generate;
 pub mod regions;
 mod role;

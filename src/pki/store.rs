@@ -21,7 +21,10 @@ use super::PkiError;
 
 /// Name of the manifest file in a PKI directory.
 pub const MANIFEST: &str = "manifest.json";
-const FORMAT: u32 = 1;
+/// Layout version; 2: end-entity certificates in strict DER with AIA, CRL
+/// distribution points and policies. Older directories are regenerated
+/// (cache) or refused (explicit `--pki`).
+const FORMAT: u32 = 2;
 /// A cached PKI older than this is regenerated: the not-yet-valid leaf turns
 /// valid 30 days after generation and the leaves age.
 const MAX_CACHE_AGE: Duration = Duration::days(14);
@@ -338,7 +341,10 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, PkiError> {
     if m.format != FORMAT {
         return Err(PkiError::Invalid {
             path: path.to_path_buf(),
-            message: format!("format {} is not {FORMAT}", m.format),
+            message: format!(
+                "format {} is not {FORMAT}; re-create it with `chainstorm pki init --force`",
+                m.format
+            ),
         });
     }
     Ok(m)

@@ -121,14 +121,9 @@ pub fn merge(dirs: &[PathBuf], out_root: &Path) -> Result<Merged, ResultsError> 
             }
         }
     }
-    let c = &agg.counts;
-    if c.attempted != c.succeeded + c.failed() + c.aborted {
+    if let Some(e) = agg.counts.accounting_error() {
         return Err(ResultsError::Format(format!(
-            "merged accounting does not add up: attempted {} != {} + {} + {}",
-            c.attempted,
-            c.succeeded,
-            c.failed(),
-            c.aborted
+            "merged accounting does not add up: {e}"
         )));
     }
     let dir = super::create_run_dir(out_root, &format!("{}-merged", first.scenario))?;

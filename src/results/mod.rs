@@ -76,18 +76,20 @@ pub fn write_err_pub(path: &Path) -> impl FnOnce(std::io::Error) -> ResultsError
     write_err(path)
 }
 
+/// This machine's host name, as results record it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
 /// Creates `root/<name>-<UTC timestamp>/` (with a suffix if it exists).
 pub fn create_run_dir(root: &Path, name: &str) -> Result<PathBuf, ResultsError> {
-    let ts = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        ts.year(),
-        u8::from(ts.month()),
-        ts.day(),
-        ts.hour(),
-        ts.minute(),
-        ts.second()
-    );
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_default();
     let safe: String = name
         .chars()
         .map(|c| {

@@ -1,5 +1,6 @@
-//! `timeseries.csv` (one row per tick) and `failures.csv` (one row per
-//! phase × cause with failures in that tick). Rows are [`TimeseriesRow`]s,
+//! `timeseries.csv` (one row per tick) and `failures.csv` (per tick, one
+//! row per phase × cause seen so far in the run, `0` in ticks without that
+//! failure, so a plot of a cause drops to zero instead of ending). Rows are [`TimeseriesRow`]s,
 //! written and read by header name, so a reader never depends on a column's
 //! position. Both files are flushed every tick: after a `kill -9` they hold
 //! every complete tick.
@@ -208,6 +209,7 @@ pub struct TimeseriesWriter {
     out: BufWriter<File>,
     fpath: PathBuf,
     fout: BufWriter<File>,
+    causes_seen: std::collections::BTreeSet<(FailPhase, String)>,
 }
 
 impl TimeseriesWriter {
@@ -221,6 +223,7 @@ impl TimeseriesWriter {
             out: BufWriter::new(f),
             fpath,
             fout: BufWriter::new(ff),
+            causes_seen: std::collections::BTreeSet::new(),
         };
         writeln!(w.fout, "elapsed_s,phase,cause,count").map_err(write_err(&w.fpath))?;
         writeln!(w.out, "{}", TimeseriesRow::header().join(",")).map_err(write_err(path))?;
@@ -240,7 +243,9 @@ impl TimeseriesWriter {
                 .entry((k.phase(), k.cause.to_string()))
                 .or_default() += f.count;
         }
-        for ((phase, cause), n) in by_cause {
+        self.causes_seen.extend(by_cause.keys().cloned());
+        for key @ (phase, cause) in &self.causes_seen {
+            let n = by_cause.get(key).copied().unwrap_or(0);
             // Causes never hold a comma or a quote (they are taxonomy labels).
             writeln!(
                 self.fout,

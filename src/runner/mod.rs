@@ -88,9 +88,7 @@ pub struct RunOutcome {
 
 fn machine(nofile: (u64, u64)) -> Machine {
     Machine {
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default(),
+        hostname: results::hostname(),
         cpus: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),

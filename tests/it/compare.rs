@@ -3,6 +3,7 @@
 //! the Markdown and JUnit outputs are well formed with the right counts;
 //! the noise allowance uses the spread of several bases.
 
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -34,11 +35,7 @@ fn real_summary(dir: &Path) -> serde_json::Value {
         .args(["run", scenario.to_str().unwrap(), "--json", "--quiet"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -131,6 +128,38 @@ fn regressions_formats_and_noise() {
         .filter(|n| n.has_tag_name("testcase"))
         .count();
     assert_eq!(cases, 3);
+    // And strict consumers accept it: junitparser reads the same counts and
+    // the failures' type, message and body; the XSD's required attributes hold.
+    let xml_path = dir.path().join("compare.xml");
+    std::fs::write(&xml_path, &xml).unwrap();
+    let checked = common::python(&format!(
+        r#"
+import junitparser, xmlschema
+xmlschema.XMLSchema({xsd:?}).validate({xml:?})
+xml = junitparser.JUnitXml.fromfile({xml:?})
+suite = next(iter(xml))
+fails = [r for case in suite for r in case.result]
+assert all(f.type and f.message and "limit" in (f.text or "") for f in fails), fails
+print(suite.tests, suite.failures, suite.errors, len(fails), suite.time >= 0, suite.timestamp is not None)
+"#,
+        xsd = common::data("junit.xsd").display().to_string(),
+        xml = xml_path.display().to_string(),
+    ));
+    assert_eq!(checked.trim(), "3 2 0 2 True True");
+
+    // No rules: the default gate applies (p99 per phase, failure rate), so a
+    // 20 % regression is caught and the report never has zero tests.
+    let (code, xml, _) = compare(&[b, w, "--format", "junit"]);
+    assert_eq!(code, 1, "{xml}");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_ne!(suite.attribute("tests"), Some("0"));
+    let (code, out, _) = compare(&[b, sl]);
+    assert_eq!(code, 0, "5 % is within the default 10 %: {out}");
+    assert!(out.contains("default gate"), "{out}");
 
     // Noise: three bases, median = base, spread 30 %: a 20 % change is a
     // regression under the rule as written, and within the noise when asked.

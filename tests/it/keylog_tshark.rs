@@ -3,6 +3,7 @@
 //! cannot. The capture is on loopback only. Skipped without tshark outside
 //! CI (needs root to capture; CI runs as root).
 
+use crate::common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -86,11 +87,7 @@ fn tshark_decrypts_a_capture_with_the_key_log() {
         .env("SSLKEYLOGFILE", &keys)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(" ok "),
         "{}",

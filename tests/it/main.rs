@@ -20,6 +20,7 @@ mod jdk_policy;
 mod keylog_tshark;
 mod kubernetes;
 mod mqtt_codec;
+mod outside_tools;
 mod pki_conformance;
 mod probe;
 mod report;

@@ -2,6 +2,7 @@
 //! written, are well-formed, fetch nothing, and the HTML renders in headless
 //! Chromium; an unreadable results layout is refused clearly.
 
+use crate::common;
 use std::process::Command;
 
 fn bin() -> Command {
@@ -35,11 +36,7 @@ fn report_on_a_real_run() {
         .args(["run", scenario.to_str().unwrap(), "--quiet"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let run = std::fs::read_dir(&results)
         .unwrap()
         .next()
@@ -50,11 +47,7 @@ fn report_on_a_real_run() {
         .args(["report", run.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("distrusted(SYMANTEC_TLS)"), "{text}");
     for svg in [
@@ -116,11 +109,7 @@ fn report_on_a_real_run() {
                 .arg(format!("file://{}", run.join("report.html").display()))
                 .output()
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            common::assert_ok(&out);
             let img = std::fs::read(&png).unwrap();
             assert!(
                 img.len() > 10_000 && img.starts_with(b"\x89PNG"),

@@ -213,19 +213,13 @@ pub fn render_junit(c: &Comparison) -> String {
         testcase(&mut cases, "chainstorm.compare", "failure_rate", failure);
     }
     let tests = c.checks();
-    let ts = c.at;
-    let timestamp = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        ts.year(),
-        u8::from(ts.month()),
-        ts.day(),
-        ts.hour(),
-        ts.minute(),
-        ts.second()
-    );
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
+    // JUnit's timestamp is ISO 8601 without a zone (the XSD's pattern).
+    let timestamp =
+        c.at.format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .unwrap_or_default();
+    let host = crate::results::hostname();
     let time = format!("{:.6}", c.seconds);
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\

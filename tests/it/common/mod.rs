@@ -95,3 +95,44 @@ pub async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// Asserts a finished command exited 0, showing its stderr when not.
+pub fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A file of `tests/it/data/`.
+pub fn data(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/data")
+        .join(name)
+}
+
+/// Runs a Python 3 script (the outside readers: hdrh, pyca/cryptography,
+/// junitparser, pandas, sslyze, installed by `scripts/test.sh`) and returns
+/// its stdout; a failing script fails the test with its stderr.
+pub fn python(script: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .expect("python3 runs");
+    assert_ok(&out);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Waits up to 10 s for something to listen on 127.0.0.1:`port`.
+pub fn wait_port(port: u16) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}

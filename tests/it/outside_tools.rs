@@ -235,8 +235,8 @@ print(int(t["attempted"].sum()), int(t["failed"].sum()), int(f["count"].sum()))
 }
 
 /// Every certificate `pki init` writes (CA hierarchies, broken variants,
-/// device certificates) parses with pyca/cryptography including every
-/// extension; leaves carry the shape of a real Amazon leaf.
+/// device certificates, the fuzz seed corpus) parses with pyca/cryptography
+/// including every extension; leaves carry the shape of a real Amazon leaf.
 #[test]
 fn pyca_cryptography_parses_every_certificate() {
     let d = tempfile::tempdir().unwrap();
@@ -270,9 +270,20 @@ for path in sorted(glob.glob({dir:?} + "/**/*.pem", recursive=True)):
                 assert oid in exts, (path, oid)
             aia = [a.access_location.value for a in exts[E.AUTHORITY_INFORMATION_ACCESS].value]
             assert all(".invalid" in u for u in aia), aia
+# The chain_verify seed corpus: u16 length-prefixed DER certificates.
+import os
+for f in sorted(glob.glob({corpus:?} + "/*")):
+    b = open(f, "rb").read()
+    while len(b) >= 2:
+        k = int.from_bytes(b[:2], "big")
+        c = x509.load_der_x509_certificate(b[2:2 + k])
+        list(c.extensions)
+        n += 1
+        b = b[2 + k:]
 print(n)
 "#,
-        dir = d.path().display().to_string()
+        dir = d.path().display().to_string(),
+        corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/chain_verify")
     ));
     assert!(out.trim().parse::<u32>().unwrap() >= 20, "{out}");
 }

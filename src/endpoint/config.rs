@@ -222,8 +222,8 @@ impl Faults {
             ("client_connect_rate", self.client_connect_rate),
         ] {
             if let Some(r) = r {
-                if r.is_nan() || r <= 0.0 {
-                    return Err(format!("{name} must be > 0, got {r}"));
+                if !(r.is_finite() && r > 0.0 && r <= 1e6) {
+                    return Err(format!("{name} must be > 0 and <= 1000000, got {r}"));
                 }
             }
         }
@@ -238,17 +238,34 @@ impl Faults {
                 return Err(format!("broken_chain {} is not a broken variant", b.name()));
             }
         }
+        // Delays up to 10 minutes; outages and pauses within a week.
+        let ms_ok = |v: f64| v.is_finite() && (0.0..=600_000.0).contains(&v);
         for d in [self.handshake_delay, self.connack_delay]
             .into_iter()
             .flatten()
         {
             let ok = match d {
-                Delay::Fixed { ms } => ms >= 0.0,
-                Delay::Uniform { min_ms, max_ms } => min_ms >= 0.0 && max_ms >= min_ms,
-                Delay::Exponential { mean_ms } => mean_ms > 0.0,
+                Delay::Fixed { ms } => ms_ok(ms),
+                Delay::Uniform { min_ms, max_ms } => {
+                    ms_ok(min_ms) && ms_ok(max_ms) && max_ms >= min_ms
+                }
+                Delay::Exponential { mean_ms } => ms_ok(mean_ms) && mean_ms > 0.0,
             };
             if !ok {
-                return Err(format!("invalid delay {d:?}"));
+                return Err(format!(
+                    "delay {d:?}: allowed 0 <= ms <= 600000 (exponential mean > 0)"
+                ));
+            }
+        }
+        let s_ok = |v: f64| v.is_finite() && (0.0..=604_800.0).contains(&v);
+        for (name, o) in [("outage", self.outage), ("pause", self.pause)] {
+            if let Some(o) = o {
+                if !s_ok(o.after_s) || !s_ok(o.duration_s) {
+                    return Err(format!(
+                        "{name}: after_s and duration_s must be within 0..=604800, got {} and {}",
+                        o.after_s, o.duration_s
+                    ));
+                }
             }
         }
         Ok(())

@@ -376,8 +376,66 @@ async fn hold(
     clean
 }
 
+/// Where a device task is, so a panic is accounted where it happened: an
+/// open attempt fails with cause `internal` (keeping attempted = succeeded
+/// + failed + in flight), a held session ends as a hold failure `internal`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// No attempt open.
+    Between,
+    /// An attempt is open (counted as attempted, no outcome yet).
+    Attempt(EndpointKind),
+    /// Connected and holding.
+    Holding(EndpointKind),
+}
+
+/// Decrements the connected gauge however the hold ends, panics included.
+struct ConnectedGuard<'a>(&'a Shared);
+
+impl Drop for ConnectedGuard<'_> {
+    fn drop(&mut self) {
+        self.0.connected.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Records a device task's panic where it happened (see [`Stage`]).
+pub(crate) fn record_panic(rec: &Rec, at_ms: u64, group: u16, stage: Stage, message: &str) {
+    // The recorder is free again: any borrow the panic interrupted was
+    // dropped while unwinding.
+    let Ok(mut r) = rec.try_borrow_mut() else {
+        return;
+    };
+    let (cause, endpoint, what) = match stage {
+        Stage::Attempt(e) => (Cause::Internal, e, "during an attempt"),
+        Stage::Holding(e) => {
+            r.disconnected();
+            (Cause::Hold(HoldCause::Internal), e, "while holding")
+        }
+        Stage::Between => (
+            Cause::Hold(HoldCause::Internal),
+            EndpointKind::Custom,
+            "between attempts",
+        ),
+    };
+    let key = FailureKey {
+        cause,
+        group,
+        endpoint,
+    };
+    r.fail(
+        key,
+        at_ms,
+        &format!("device task panicked {what}: {message}"),
+    );
+}
+
 /// Runs a device from its first attempt to its last.
-pub(crate) async fn run(sh: Arc<Shared>, rec: Rec, d: DevicePlan) {
+pub(crate) async fn run(
+    sh: Arc<Shared>,
+    rec: Rec,
+    d: DevicePlan,
+    stage: Rc<std::cell::Cell<Stage>>,
+) {
     let g = &sh.groups[d.group as usize];
     let mut rng =
         ChaCha8Rng::seed_from_u64(sh.seed ^ (u64::from(d.group) << 32) ^ u64::from(d.index));
@@ -405,15 +463,23 @@ pub(crate) async fn run(sh: Arc<Shared>, rec: Rec, d: DevicePlan) {
         }
         // Boxed: the attempt's state (the TLS connect future among it) lives
         // only while the attempt does, not for the whole of a held session.
-        let failed = match Box::pin(a.run(&d, choice, intended)).await {
+        stage.set(Stage::Attempt(match choice {
+            EndpointChoice::Legacy => EndpointKind::Legacy,
+            EndpointChoice::Ats => EndpointKind::Ats,
+        }));
+        let end = Box::pin(a.run(&d, choice, intended)).await;
+        stage.set(Stage::Between);
+        let failed = match end {
             End::Aborted => return,
             End::Done => false,
             End::Failed => true,
             End::Connected(s) => {
                 sh.connected.fetch_add(1, Relaxed);
+                let _connected = ConnectedGuard(&sh);
+                stage.set(Stage::Holding(s.endpoint));
                 let until = (Instant::now() + g.hold).min(sh.end);
                 let clean = Box::pin(hold(&a, s, until, &mut stop)).await;
-                sh.connected.fetch_sub(1, Relaxed);
+                stage.set(Stage::Between);
                 rec.borrow_mut().disconnected();
                 !clean
             }
@@ -436,5 +502,41 @@ pub(crate) async fn run(sh: Arc<Shared>, rec: Rec, d: DevicePlan) {
             }
         };
         intended = Instant::now() + wait;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes what the recorder holds: the one failure's cause and sample,
+    /// and whether the accounting identity holds.
+    fn take(rec: &Rec) -> (Cause, String, bool) {
+        let mut agg = crate::metrics::Aggregate::default();
+        agg.absorb(&rec.borrow_mut().take());
+        let (k, f) = agg.failures.iter().next().expect("one failure");
+        (
+            k.cause.clone(),
+            f.sample.clone(),
+            agg.counts.accounting_error().is_none(),
+        )
+    }
+
+    #[test]
+    fn a_panic_is_accounted_where_it_happened() {
+        let rec: Rec = Rc::new(RefCell::new(LocalRecorder::default()));
+        rec.borrow_mut().attempt();
+        record_panic(&rec, 5, 0, Stage::Attempt(EndpointKind::Ats), "boom");
+        let (cause, sample, ok) = take(&rec);
+        assert_eq!(cause, Cause::Internal);
+        assert!(sample.contains("boom"), "{sample}");
+        assert!(ok, "an open attempt becomes a failure");
+
+        rec.borrow_mut().attempt();
+        rec.borrow_mut().success();
+        record_panic(&rec, 6, 0, Stage::Holding(EndpointKind::AtsRsa), "later");
+        let (cause, _, ok) = take(&rec);
+        assert_eq!(cause, Cause::Hold(HoldCause::Internal));
+        assert!(ok, "a held session is a hold failure, not an attempt's");
     }
 }

@@ -21,6 +21,9 @@ pub use shared::RunInputs;
 
 use crate::metrics::{Aggregate, IntervalData, RunState, Snapshot};
 
+/// How long after the drain deadline the engine stops waiting for workers.
+pub const GIVE_UP_AFTER_DRAIN: Duration = Duration::from_secs(3);
+
 /// Errors of the engine layer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -210,7 +213,11 @@ pub async fn run(
                 let _ = abort_tx.send(true);
             }
         }
-        let done = handles.iter().all(|h| h.is_finished());
+        // Liveness: whatever happens inside a worker, the run ends a few
+        // seconds after the drain deadline; attempts still open then are
+        // counted as in flight at stop.
+        let gave_up = stopped_at.is_some_and(|t| now >= t + s.drain + GIVE_UP_AFTER_DRAIN);
+        let done = gave_up || handles.iter().all(|h| h.is_finished());
         let mut interval = IntervalData::default();
         while let Ok(d) = data_rx.try_recv() {
             interval.merge(d);
@@ -242,8 +249,14 @@ pub async fn run(
         }
     }
     let _ = scheduler.join();
+    let mut stuck = 0;
     for h in handles {
-        let _ = h.join();
+        // A worker that did not finish is left behind, not waited for.
+        if h.is_finished() {
+            let _ = h.join();
+        } else {
+            stuck += 1;
+        }
     }
     // Anything sent between the last check and the joins.
     let mut rest = IntervalData::default();
@@ -251,6 +264,18 @@ pub async fn run(
         rest.merge(d);
     }
     agg.absorb(&rest);
+    if stuck > 0 {
+        let c = &mut agg.counts;
+        let open = c
+            .attempted
+            .saturating_sub(c.succeeded + c.failed() + c.aborted);
+        c.aborted += open;
+        eprintln!(
+            "chainstorm: {stuck} worker(s) still busy {}s after the drain deadline; \
+             {open} open attempt(s) counted as in flight at stop",
+            GIVE_UP_AFTER_DRAIN.as_secs()
+        );
+    }
     if let Some(e) = agg.counts.accounting_error() {
         return Err(EngineError::Accounting(e));
     }

@@ -11,10 +11,38 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::device;
+use super::device::{self, Stage};
 use super::shared::Shared;
 use crate::metrics::{IntervalData, LocalRecorder};
 use crate::scenario::DevicePlan;
+
+/// Polls a device task, turning a panic into `Err(message)` so the worker's
+/// bookkeeping (the live count, the failure record) runs whatever happens
+/// inside the task. Boxed: pinning without `unsafe`.
+struct CatchUnwind<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future<Output = ()>> std::future::Future for CatchUnwind<F> {
+    type Output = Result<(), String>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(())) => std::task::Poll::Ready(Ok(())),
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into());
+                std::task::Poll::Ready(Err(message))
+            }
+        }
+    }
+}
 
 /// Starts a worker thread.
 pub(crate) fn spawn(
@@ -51,7 +79,13 @@ pub(crate) fn spawn(
                                 live.set(live.get() + 1);
                                 let (sh, rec, live) = (sh.clone(), rec.clone(), live.clone());
                                 tokio::task::spawn_local(async move {
-                                    device::run(sh, rec, d).await;
+                                    let stage = Rc::new(Cell::new(Stage::Between));
+                                    let group = d.group;
+                                    let task = device::run(sh.clone(), rec.clone(), d, stage.clone());
+                                    if let Err(message) = CatchUnwind(Box::pin(task)).await {
+                                        let at = sh.run_start.elapsed().as_millis() as u64;
+                                        device::record_panic(&rec, at, group, stage.get(), &message);
+                                    }
                                     live.set(live.get() - 1);
                                 });
                             }
@@ -68,4 +102,23 @@ pub(crate) fn spawn(
                 let _ = out.send(rec.borrow_mut().take());
             });
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CatchUnwind;
+
+    #[test]
+    fn a_panicking_task_becomes_an_error_with_its_message() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let r = rt.block_on(CatchUnwind(Box::pin(async {
+            let v: Vec<u8> = Vec::new();
+            let _ = v[3];
+        })));
+        assert!(r.unwrap_err().contains("index out of bounds"));
+        let ok = rt.block_on(CatchUnwind(Box::pin(async {})));
+        assert!(ok.is_ok());
+    }
 }

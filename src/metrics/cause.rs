@@ -83,6 +83,9 @@ pub enum HoldCause {
     ClosedByServer,
     /// The connection was reset.
     Reset,
+    /// A bug in chainstorm ended the device task after its attempt had
+    /// succeeded (while holding or between attempts).
+    Internal,
 }
 
 /// A failure cause in any phase.
@@ -244,6 +247,7 @@ impl HoldCause {
             "keepalive_timeout" => HoldCause::KeepaliveTimeout,
             "closed_by_server" => HoldCause::ClosedByServer,
             "reset" => HoldCause::Reset,
+            "internal" => HoldCause::Internal,
             _ => return None,
         })
     }
@@ -299,6 +303,7 @@ impl fmt::Display for HoldCause {
             HoldCause::KeepaliveTimeout => "keepalive_timeout",
             HoldCause::ClosedByServer => "closed_by_server",
             HoldCause::Reset => "reset",
+            HoldCause::Internal => "internal",
         })
     }
 }

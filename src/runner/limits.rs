@@ -19,3 +19,11 @@ pub fn sockets_needed(devices: u64, any_hold: bool, max_in_flight: u64, embedded
     };
     concurrent * if embedded { 2 } else { 1 } + 64
 }
+
+/// `MemAvailable` from /proc/meminfo, bytes (`None` off Linux).
+pub fn mem_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -188,6 +188,7 @@ pub fn run_scenario(
     }
     let nofile = limits::raise_nofile();
     let pki = PkiBundle::load_or_cache(s.target.pki.as_deref())?;
+    check_plan_memory(&s)?;
     let mut plan = Plan::build(&s);
     if let Some((i, n)) = opts.shard {
         shard_plan(&mut plan, i, n);
@@ -368,6 +369,33 @@ fn check_policy(s: &Scenario, opts: &RunOptions) -> Result<(), RunError> {
                 s.path.display()
             )));
         }
+    }
+    Ok(())
+}
+
+/// Refuses, before planning, a plan that cannot fit in this machine's
+/// available memory: the plan holds each device (and its client id) about
+/// three times over while it is built, shuffled and handed to the scheduler.
+fn check_plan_memory(s: &Scenario) -> Result<(), RunError> {
+    let devices: u64 = s.groups.iter().map(|g| g.devices).sum();
+    let id_len = s
+        .groups
+        .iter()
+        .map(|g| crate::scenario::render_client_id(&g.client_id, &g.name, u32::MAX).len())
+        .max()
+        .unwrap_or(0) as u64;
+    let per_device = std::mem::size_of::<crate::scenario::DevicePlan>() as u64 + id_len + 16;
+    let need = devices.saturating_mul(per_device).saturating_mul(3);
+    let Some(avail) = limits::mem_available() else {
+        return Ok(());
+    };
+    if need > avail / 2 {
+        return Err(RunError::Capacity(format!(
+            "{}: planning {devices} devices needs about {} MiB, more than half of the {} MiB available; use fewer devices or shards (--shard I/N) on several machines",
+            s.path.display(),
+            need >> 20,
+            avail >> 20
+        )));
     }
     Ok(())
 }

@@ -2,12 +2,10 @@
 //! file, line and column, and say what was expected.
 
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use toml::Spanned;
-
+use super::check::{limits, Bounds, Ctx, Seg};
 use super::schema::*;
 use super::thresholds::{self, Threshold};
 use super::ScenarioError;
@@ -164,32 +162,6 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-struct Ctx<'a> {
-    path: &'a Path,
-    text: &'a str,
-}
-
-impl Ctx<'_> {
-    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
-        let (line, col) = line_col(self.text, span.start);
-        ScenarioError::Invalid {
-            path: self.path.to_path_buf(),
-            line,
-            col,
-            message: message.into(),
-        }
-    }
-
-    fn positive(&self, v: &Spanned<f64>, what: &str) -> Result<f64, ScenarioError> {
-        let x = *v.get_ref();
-        if x.is_finite() && x > 0.0 {
-            Ok(x)
-        } else {
-            Err(self.err(v.span(), format!("{what} must be a number > 0, got {x}")))
-        }
-    }
-}
-
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
@@ -202,19 +174,21 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Validates scenario text (`path` is used in messages): TOML first, then
 /// one step per section.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-    let cx = Ctx { path, text };
+    let cx = Ctx::new(path, text);
     let mut file: ScenarioFile = toml::from_str(text).map_err(|e| {
         let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         ScenarioError::Invalid {
             path: path.to_path_buf(),
             line,
             col,
-            message: e.message().trim().lines().collect::<Vec<_>>().join("; "),
+            message: super::check::capped(
+                e.message().trim().lines().collect::<Vec<_>>().join("; "),
+            ),
         }
     })?;
     let run = run_section(&cx, &file.run)?;
     let groups = fleet_section(&cx, &file.fleet)?;
-    let arrival = arrival_section(&cx, &file.arrival)?;
+    let arrival = arrival_section(&cx, &file.arrival, run.duration)?;
     let reconnect = reconnect_section(&cx, &file.reconnect)?;
     let migration = migration_section(&cx, file.migration.as_ref(), &groups)?;
     let thresholds = thresholds_section(&cx, &file.thresholds)?;
@@ -246,35 +220,41 @@ struct RunTimes {
     timeouts: (Duration, Duration, Duration),
 }
 
-fn finite_at_least(v: f64, min: f64, strict: bool) -> bool {
-    v.is_finite() && if strict { v > min } else { v >= min }
-}
-
 fn run_section(cx: &Ctx<'_>, run: &RunSection) -> Result<RunTimes, ScenarioError> {
-    let path = cx.path;
-    let duration = cx.positive(&run.duration_s, "run.duration_s")?;
-    let ok = finite_at_least;
-    if !ok(run.drain_timeout_s, 0.0, false)
-        || !ok(run.interval_s, 0.0, true)
-        || ![run.dial_timeout_s, run.tls_timeout_s, run.mqtt_timeout_s]
-            .into_iter()
-            .all(|t| ok(t, 0.0, true))
-    {
-        return Err(ScenarioError::Semantic {
-            path: path.to_path_buf(),
-            message:
-                "run.drain_timeout_s must be >= 0; run.interval_s and the *_timeout_s must be > 0"
-                    .into(),
-        });
-    }
+    let at = |k| [Seg::Key("run"), Seg::Key(k)];
+    let secs = |k, v, b| cx.number(&at(k), v, b).map(Duration::from_secs_f64);
     Ok(RunTimes {
-        duration: Duration::from_secs_f64(duration),
-        drain: Duration::from_secs_f64(run.drain_timeout_s),
-        interval: Duration::from_secs_f64(run.interval_s),
+        duration: secs(
+            "duration_s",
+            *run.duration_s.get_ref(),
+            Bounds::above(0.0, limits::MAX_DURATION_S),
+        )?,
+        drain: secs(
+            "drain_timeout_s",
+            run.drain_timeout_s,
+            Bounds::closed(0.0, limits::MAX_TIMEOUT_S),
+        )?,
+        interval: secs(
+            "interval_s",
+            run.interval_s,
+            Bounds::closed(limits::INTERVAL_S.0, limits::INTERVAL_S.1),
+        )?,
         timeouts: (
-            Duration::from_secs_f64(run.dial_timeout_s),
-            Duration::from_secs_f64(run.tls_timeout_s),
-            Duration::from_secs_f64(run.mqtt_timeout_s),
+            secs(
+                "dial_timeout_s",
+                run.dial_timeout_s,
+                Bounds::above(0.0, limits::MAX_TIMEOUT_S),
+            )?,
+            secs(
+                "tls_timeout_s",
+                run.tls_timeout_s,
+                Bounds::above(0.0, limits::MAX_TIMEOUT_S),
+            )?,
+            secs(
+                "mqtt_timeout_s",
+                run.mqtt_timeout_s,
+                Bounds::above(0.0, limits::MAX_TIMEOUT_S),
+            )?,
         ),
     })
 }
@@ -283,23 +263,38 @@ fn fleet_section(
     cx: &Ctx<'_>,
     fleet: &[toml::Spanned<FleetGroup>],
 ) -> Result<Vec<Group>, ScenarioError> {
-    let path = cx.path;
-    let ok = finite_at_least;
     if fleet.is_empty() {
-        return Err(ScenarioError::Semantic {
-            path: path.to_path_buf(),
-            message: "at least one [[fleet]] group is required".into(),
-        });
+        return Err(cx.err(0..0, "at least one [[fleet]] group is required"));
+    }
+    if fleet.len() > limits::MAX_GROUPS {
+        return Err(cx.err_at(
+            &[Seg::Key("fleet"), Seg::Index(limits::MAX_GROUPS)],
+            format!(
+                "{} fleet groups; allowed: at most {}",
+                fleet.len(),
+                limits::MAX_GROUPS
+            ),
+        ));
     }
     let mut groups = Vec::new();
-    for g in fleet {
+    let mut total: u64 = 0;
+    for (i, g) in fleet.iter().enumerate() {
         let span = g.span();
         let g = g.get_ref();
+        let at = |k| [Seg::Key("fleet"), Seg::Index(i), Seg::Key(k)];
         if groups.iter().any(|x: &Group| x.name == g.name) {
             return Err(cx.err(span, format!("fleet group name {:?} is used twice", g.name)));
         }
-        if *g.devices.get_ref() == 0 {
-            return Err(cx.err(g.devices.span(), "devices must be > 0"));
+        let devices = cx.count(&at("devices"), *g.devices.get_ref(), 1, limits::MAX_DEVICES)?;
+        total += devices;
+        if total > limits::MAX_DEVICES {
+            return Err(cx.err(
+                g.devices.span(),
+                format!(
+                    "the fleet has {total} devices up to this group; allowed: at most {} in all",
+                    limits::MAX_DEVICES
+                ),
+            ));
         }
         let profile = g.profile.get_ref();
         let known = BUILTIN
@@ -316,10 +311,7 @@ fn fleet_section(
             ));
         }
         if let Some(p) = profile.strip_prefix("pem:") {
-            let p = resolve(path, p);
-            if !p.exists() {
-                return Err(cx.err(g.profile.span(), format!("{}: no such file", p.display())));
-            }
+            check_pem_bundle(&resolve(cx.path, p)).map_err(|m| cx.err(g.profile.span(), m))?;
         }
         let region = g.region.get_ref();
         if !regions::is_known(region) {
@@ -349,12 +341,30 @@ fn fleet_section(
         if !(tls13 || tls12) {
             return Err(cx.err(span, "tls_versions must name at least one version"));
         }
-        if !ok(g.hold_s, 0.0, false) || !ok(g.publish_per_s, 0.0, false) {
-            return Err(cx.err(span, "hold_s and publish_per_s must be >= 0"));
+        let hold = cx.number(
+            &at("hold_s"),
+            g.hold_s,
+            Bounds::closed(0.0, limits::MAX_DURATION_S),
+        )?;
+        let publish = g.publish_per_s;
+        if publish != 0.0 {
+            let (lo, hi) = limits::PUBLISH_PER_S;
+            cx.number(&at("publish_per_s"), publish, Bounds::closed(lo, hi))
+                .map_err(|_| {
+                    cx.err_at(
+                        &at("publish_per_s"),
+                        format!(
+                            "fleet[{i}].publish_per_s = {}: allowed 0 (off) or {lo} <= publish_per_s <= {hi}",
+                            super::check::num(publish)
+                        ),
+                    )
+                })?;
         }
+        check_client_id(&g.client_id, &g.name, devices)
+            .map_err(|m| cx.err_at(&at("client_id"), m))?;
         groups.push(Group {
             name: g.name.clone(),
-            devices: *g.devices.get_ref(),
+            devices,
             profile: profile.clone(),
             protocol: g.protocol,
             endpoint: g.endpoint,
@@ -363,8 +373,8 @@ fn fleet_section(
             mtls: g.mtls,
             client_id: g.client_id.clone(),
             keepalive_s: g.keepalive_s,
-            hold: Duration::from_secs_f64(g.hold_s),
-            publish_per_s: g.publish_per_s,
+            hold: Duration::from_secs_f64(hold),
+            publish_per_s: publish,
             tls13,
             tls12,
         });
@@ -372,52 +382,146 @@ fn fleet_section(
     Ok(groups)
 }
 
-fn arrival_section(cx: &Ctx<'_>, arrival: &Arrival) -> Result<ArrivalSpec, ScenarioError> {
-    let path = cx.path;
-    let mut stages = Vec::new();
-    for s in &arrival.stages {
-        let rate = *s.to_rate.get_ref();
-        if !(rate.is_finite() && rate >= 0.0) {
-            return Err(cx.err(
-                s.to_rate.span(),
-                format!("to_rate must be >= 0, got {rate}"),
+/// A `pem:` trust bundle: a readable file holding at least one certificate.
+fn check_pem_bundle(p: &Path) -> Result<(), String> {
+    use rustls_pki_types::pem::PemObject;
+    if p.is_dir() {
+        return Err(format!("{}: is a directory, not a PEM file", p.display()));
+    }
+    let bytes = std::fs::read(p).map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: not a PEM certificate bundle: {e}", p.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: holds no certificate", p.display()));
+    }
+    Ok(())
+}
+
+/// A client-id template renders, for the first and the last device, to
+/// valid ids: at most 128 bytes (AWS IoT's limit), no NUL, and a bounded
+/// `{index:0N}` width.
+fn check_client_id(template: &str, group: &str, devices: u64) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(start) = rest.find("{index:0") {
+        let tail = &rest[start + 8..];
+        let end = tail.find('}').unwrap_or(tail.len());
+        match tail[..end].parse::<usize>() {
+            Ok(w) if w <= limits::MAX_INDEX_WIDTH => {}
+            _ => {
+                return Err(format!(
+                    "client_id: {{index:0{}}} is not a width from 1 to {}",
+                    &tail[..end.min(20)],
+                    limits::MAX_INDEX_WIDTH
+                ))
+            }
+        }
+        rest = &tail[end..];
+    }
+    let last = u32::try_from(devices.saturating_sub(1)).unwrap_or(u32::MAX);
+    for index in [0, last] {
+        let id = super::plan::render_client_id(template, group, index);
+        if id.is_empty() || id.len() > limits::MAX_CLIENT_ID || id.contains('\0') {
+            return Err(format!(
+                "client_id renders to {:?} for device {index} ({} bytes); allowed: 1 to {} bytes, no NUL",
+                id.chars().take(40).collect::<String>(),
+                id.len(),
+                limits::MAX_CLIENT_ID
             ));
         }
-        stages.push((rate, cx.positive(&s.over_s, "over_s")?));
     }
-    if arrival.mode == ArrivalMode::Rate {
-        let any_rate = arrival.start_rate > 0.0 || stages.iter().any(|(r, _)| *r > 0.0);
-        if stages.is_empty() || !any_rate || arrival.start_rate < 0.0 {
-            return Err(ScenarioError::Semantic {
-                path: path.to_path_buf(),
-                message: "arrival.mode = \"rate\" needs stages with a rate > 0".into(),
-            });
-        }
+    Ok(())
+}
+
+fn arrival_section(
+    cx: &Ctx<'_>,
+    arrival: &Arrival,
+    duration: Duration,
+) -> Result<ArrivalSpec, ScenarioError> {
+    let rate_b = Bounds::closed(0.0, limits::MAX_RATE);
+    let start_rate = cx.number(
+        &[Seg::Key("arrival"), Seg::Key("start_rate")],
+        arrival.start_rate,
+        rate_b,
+    )?;
+    let mut stages = Vec::new();
+    for (i, s) in arrival.stages.iter().enumerate() {
+        let at = |k| {
+            [
+                Seg::Key("arrival"),
+                Seg::Key("stages"),
+                Seg::Index(i),
+                Seg::Key(k),
+            ]
+        };
+        let rate = cx.number(&at("to_rate"), *s.to_rate.get_ref(), rate_b)?;
+        let over = cx.number(
+            &at("over_s"),
+            *s.over_s.get_ref(),
+            Bounds::above(0.0, limits::MAX_DURATION_S),
+        )?;
+        stages.push((rate, over));
     }
-    Ok(ArrivalSpec {
+    cx.count(
+        &[Seg::Key("arrival"), Seg::Key("max_in_flight")],
+        arrival.max_in_flight,
+        0,
+        limits::MAX_IN_FLIGHT,
+    )?;
+    let spec = ArrivalSpec {
         mode: arrival.mode,
-        start_rate: arrival.start_rate,
+        start_rate,
         stages,
         max_in_flight: arrival.max_in_flight,
-    })
+    };
+    if arrival.mode == ArrivalMode::Rate {
+        if spec.stages.is_empty() {
+            return Err(cx.err_at(
+                &[Seg::Key("arrival")],
+                "arrival.mode = \"rate\" needs at least one stage",
+            ));
+        }
+        // The rates must give at least one arrival within the run.
+        let expected = super::plan::expected_arrivals(&spec, duration);
+        if expected < 1.0 {
+            return Err(cx.err_at(
+                &[Seg::Key("arrival")],
+                format!(
+                    "the arrival rates give {expected:.3} arrivals in run.duration_s = {}; no device would ever start (need at least 1)",
+                    duration.as_secs_f64()
+                ),
+            ));
+        }
+    }
+    Ok(spec)
 }
 
 fn reconnect_section(
     cx: &Ctx<'_>,
     r: &super::schema::Reconnect,
 ) -> Result<Reconnect, ScenarioError> {
-    let path = cx.path;
-    if r.policy == ReconnectPolicy::Backoff && !(r.base_ms > 0.0 && r.cap_ms >= r.base_ms) {
-        return Err(ScenarioError::Semantic {
-            path: path.to_path_buf(),
-            message: "reconnect: base_ms must be > 0 and cap_ms >= base_ms".into(),
-        });
-    }
+    let at = |k| [Seg::Key("reconnect"), Seg::Key(k)];
+    let base = cx.number(
+        &at("base_ms"),
+        r.base_ms,
+        Bounds::above(0.0, limits::MAX_BACKOFF_MS),
+    )?;
+    let cap = cx.number(
+        &at("cap_ms"),
+        r.cap_ms,
+        Bounds::closed(base, limits::MAX_BACKOFF_MS),
+    )?;
+    let attempts = cx.count(
+        &at("max_attempts"),
+        u64::from(r.max_attempts),
+        1,
+        u64::from(limits::MAX_ATTEMPTS),
+    )?;
     Ok(Reconnect {
         policy: r.policy,
-        base_ms: r.base_ms,
-        cap_ms: r.cap_ms,
-        max_attempts: r.max_attempts.max(1),
+        base_ms: base,
+        cap_ms: cap,
+        max_attempts: attempts as u32,
     })
 }
 
@@ -426,45 +530,59 @@ fn migration_section(
     migration: Option<&Migration>,
     groups: &[Group],
 ) -> Result<Option<MigrationSpec>, ScenarioError> {
-    Ok(match migration {
-        None => None,
-        Some(m) => {
-            let mut idx = Vec::new();
-            for name in &m.groups {
-                match groups.iter().position(|g| &g.name == name.get_ref()) {
-                    Some(i) => idx.push(i),
-                    None => {
-                        return Err(cx.err(
-                            name.span(),
-                            format!("no fleet group named {:?}", name.get_ref()),
-                        ))
-                    }
-                }
+    let Some(m) = migration else {
+        return Ok(None);
+    };
+    let mut idx = Vec::new();
+    for name in &m.groups {
+        match groups.iter().position(|g| &g.name == name.get_ref()) {
+            Some(i) => idx.push(i),
+            None => {
+                return Err(cx.err(
+                    name.span(),
+                    format!("no fleet group named {:?}", name.get_ref()),
+                ))
             }
-            if m.groups.is_empty() {
-                idx = (0..groups.len())
-                    .filter(|i| groups[*i].endpoint == EndpointChoice::Legacy)
-                    .collect();
-            }
-            let mut schedule = Vec::new();
-            for p in &m.schedule {
-                let f = *p.fraction.get_ref();
-                if !(0.0..=1.0).contains(&f) {
-                    return Err(cx.err(
-                        p.fraction.span(),
-                        format!("fraction must be between 0 and 1, got {f}"),
-                    ));
-                }
-                schedule.push((p.at_s, f));
-            }
-            schedule.sort_by(|a, b| a.0.total_cmp(&b.0));
-            Some(MigrationSpec {
-                groups: idx,
-                schedule,
-                flip_fraction: m.flip_fraction.clamp(0.0, 1.0),
-            })
         }
-    })
+    }
+    if m.groups.is_empty() {
+        idx = (0..groups.len())
+            .filter(|i| groups[*i].endpoint == EndpointChoice::Legacy)
+            .collect();
+    }
+    let mut schedule = Vec::new();
+    for (i, p) in m.schedule.iter().enumerate() {
+        let at = |k| {
+            [
+                Seg::Key("migration"),
+                Seg::Key("schedule"),
+                Seg::Index(i),
+                Seg::Key(k),
+            ]
+        };
+        let t = cx.number(
+            &at("at_s"),
+            p.at_s,
+            Bounds::closed(0.0, limits::MAX_DURATION_S),
+        )?;
+        let f = cx.number(
+            &at("fraction"),
+            *p.fraction.get_ref(),
+            Bounds::closed(0.0, 1.0),
+        )?;
+        schedule.push((t, f));
+    }
+    schedule.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let flip = cx.number(
+        &[Seg::Key("migration"), Seg::Key("flip_fraction")],
+        m.flip_fraction,
+        Bounds::closed(0.0, 1.0),
+    )?;
+    Ok(Some(MigrationSpec {
+        groups: idx,
+        schedule,
+        flip_fraction: flip,
+    }))
 }
 
 fn thresholds_section(
@@ -479,8 +597,16 @@ fn thresholds_section(
     Ok(thresholds_out)
 }
 
+/// A DNS name as a TLS client sends it in SNI (or an IP address).
+fn check_server_name(name: &str) -> Result<(), String> {
+    rustls_pki_types::ServerName::try_from(name.to_string())
+        .map(|_| ())
+        .map_err(|_| format!("{name:?} is not a valid DNS name or IP address"))
+}
+
 fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, ScenarioError> {
     let path = cx.path;
+    let at = |k| [Seg::Key("target"), Seg::Key(k)];
     let mut addresses = Vec::new();
     for a in &t.addresses {
         let addr: SocketAddr = a.get_ref().parse().map_err(|_| {
@@ -492,38 +618,88 @@ fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, Scenari
         addresses.push(addr);
     }
     if t.kind == TargetKind::External && addresses.is_empty() {
-        return Err(ScenarioError::Semantic {
-            path: path.to_path_buf(),
-            message: "target.kind = \"external\" needs target.addresses".into(),
-        });
+        return Err(cx.err_at(
+            &at("kind"),
+            "target.kind = \"external\" needs target.addresses",
+        ));
+    }
+    // The account prefix is the first DNS label of every endpoint name.
+    let prefix = &t.account_prefix;
+    let label_ok = !prefix.is_empty()
+        && prefix.len() <= 59
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !prefix.starts_with('-');
+    if !label_ok {
+        return Err(cx.err_at(
+            &at("account_prefix"),
+            format!("account_prefix {prefix:?}: allowed 1 to 59 letters, digits and inner hyphens (one DNS label before \"-ats\")"),
+        ));
+    }
+    for (k, v) in [("sni_legacy", &t.sni_legacy), ("sni_ats", &t.sni_ats)] {
+        if let Some(n) = v {
+            check_server_name(n).map_err(|m| cx.err_at(&at(k), format!("target.{k}: {m}")))?;
+        }
+    }
+    if let Some(a) = &t.alpn {
+        if a.is_empty() || a.len() > 255 {
+            return Err(cx.err_at(
+                &at("alpn"),
+                format!("target.alpn {a:?}: allowed 1 to 255 bytes"),
+            ));
+        }
     }
     let client_cert = match (&t.client_cert, &t.client_key) {
         (Some(c), Some(k)) => {
             let (c, k) = (resolve(path, c), resolve(path, k));
-            for p in [&c, &k] {
-                if !p.exists() {
-                    return Err(ScenarioError::Semantic {
-                        path: path.to_path_buf(),
-                        message: format!("{}: no such file", p.display()),
-                    });
+            for (key, p) in [("client_cert", &c), ("client_key", &k)] {
+                if !p.is_file() {
+                    return Err(cx.err_at(&at(key), format!("{}: no such file", p.display())));
                 }
             }
             Some((c, k))
         }
         (None, None) => None,
         _ => {
-            return Err(ScenarioError::Semantic {
-                path: path.to_path_buf(),
-                message: "target.client_cert and target.client_key go together".into(),
-            })
+            return Err(cx.err_at(
+                &at("client_cert"),
+                "target.client_cert and target.client_key go together",
+            ))
+        }
+    };
+    let pki = match &t.pki {
+        None => None,
+        Some(p) => {
+            let dir = resolve(path, p);
+            if !dir.is_dir() {
+                return Err(cx.err_at(
+                    &at("pki"),
+                    format!("{}: no such PKI directory (create one with `chainstorm pki init --out DIR`)", dir.display()),
+                ));
+            }
+            Some(dir)
+        }
+    };
+    let client_cert_dir = match &t.client_cert_dir {
+        None => None,
+        Some(d) => {
+            let d = resolve(path, d);
+            if !d.is_dir() {
+                return Err(cx.err_at(
+                    &at("client_cert_dir"),
+                    format!("{}: no such directory", d.display()),
+                ));
+            }
+            Some(d)
         }
     };
     let embedded = std::mem::take(&mut t.endpoint);
-    if let Err(m) = embedded.faults.validate() {
-        return Err(ScenarioError::Semantic {
-            path: path.to_path_buf(),
-            message: format!("target.endpoint.faults: {m}"),
-        });
+    if let Err(e) = embedded.faults.validate() {
+        return Err(cx.err_at(
+            &[Seg::Key("target"), Seg::Key("endpoint"), Seg::Key("faults")],
+            format!("target.endpoint.faults: {e}"),
+        ));
     }
     Ok(Target {
         kind: t.kind,
@@ -531,21 +707,9 @@ fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, Scenari
         addresses,
         sni_legacy: t.sni_legacy.clone(),
         sni_ats: t.sni_ats.clone(),
-        pki: t.pki.as_deref().map(|p| resolve(path, p)),
+        pki,
         client_cert,
-        client_cert_dir: match &t.client_cert_dir {
-            None => None,
-            Some(d) => {
-                let d = resolve(path, d);
-                if !d.is_dir() {
-                    return Err(ScenarioError::Semantic {
-                        path: path.to_path_buf(),
-                        message: format!("{}: no such directory", d.display()),
-                    });
-                }
-                Some(d)
-            }
-        },
+        client_cert_dir,
         alpn: t.alpn.clone(),
         endpoint: embedded,
     })

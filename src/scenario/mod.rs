@@ -1,6 +1,7 @@
 //! Scenarios: the TOML schema, loading with file:line:col errors, threshold
 //! rules, and the seeded [`Plan`] derived from a scenario.
 
+mod check;
 mod load;
 mod plan;
 pub mod schema;
@@ -9,7 +10,7 @@ pub mod thresholds;
 use std::path::PathBuf;
 
 pub use load::{line_col, load, parse, ArrivalSpec, Group, MigrationSpec, Scenario, Target};
-pub use plan::{arrival_offsets, DevicePlan, Plan};
+pub use plan::{arrival_offsets, expected_arrivals, render_client_id, DevicePlan, Plan};
 pub use thresholds::{Metric, Op, Threshold};
 
 /// Errors of the scenario layer.

@@ -34,59 +34,92 @@ pub struct Plan {
     pub devices: Vec<DevicePlan>,
 }
 
-/// Arrival offsets for `n` devices under `spec`, within `duration`.
+/// The piecewise-linear rate of a `rate` arrival spec as segments
+/// (start s, length s, rate at start, rate at end) cut at `end`; after the
+/// last stage its rate holds until the end.
+fn segments(spec: &ArrivalSpec, end: f64) -> Vec<(f64, f64, f64, f64)> {
+    let mut out = Vec::new();
+    let (mut t, mut from) = (0.0f64, spec.start_rate);
+    for &(to, over) in &spec.stages {
+        if t >= end {
+            return out;
+        }
+        let len = over.min(end - t);
+        // Cut inside a stage: the rate at the cut, by linear interpolation.
+        let to_at_cut = from + (to - from) * (len / over);
+        out.push((t, len, from, to_at_cut));
+        t += over;
+        from = to;
+    }
+    if t < end && from > 0.0 {
+        out.push((t, end - t, from, from));
+    }
+    out
+}
+
+/// Arrivals the rates give within `duration` (the area under the rate).
+pub fn expected_arrivals(spec: &ArrivalSpec, duration: Duration) -> f64 {
+    if spec.mode == ArrivalMode::Storm {
+        return f64::INFINITY;
+    }
+    segments(spec, duration.as_secs_f64())
+        .iter()
+        .map(|(_, len, a, b)| (a + b) / 2.0 * len)
+        .sum()
+}
+
+/// Arrival offsets for `n` devices under `spec`, within `duration`: the
+/// k-th device arrives when the cumulative rate reaches k. Solved per
+/// linear segment in closed form, so the cost is proportional to the
+/// devices, whatever the duration or the rate.
 pub fn arrival_offsets(spec: &ArrivalSpec, n: usize, duration: Duration) -> Vec<Duration> {
     if spec.mode == ArrivalMode::Storm {
         return vec![Duration::ZERO; n];
     }
-    // Integrate the piecewise-linear rate in 100 µs steps; emit an arrival
-    // each time the cumulative count passes the next integer.
-    let dt = 1e-4;
-    let end = duration.as_secs_f64();
     let mut out = Vec::with_capacity(n);
-    let (mut t, mut acc) = (0.0f64, 0.0f64);
-    let mut stage_start = 0.0;
-    let mut from = spec.start_rate;
-    let mut stages = spec.stages.iter();
-    let mut current = stages.next().copied();
-    while out.len() < n && t < end {
-        let rate = match current {
-            Some((to, over)) => {
-                if t - stage_start >= over {
-                    stage_start += over;
-                    from = to;
-                    current = stages.next().copied();
-                    continue;
-                }
-                from + (to - from) * ((t - stage_start) / over)
-            }
-            // After the last stage the last rate holds.
-            None => from,
-        };
-        if rate <= 0.0 && current.is_none() {
-            break;
+    let mut cum = 0.0f64;
+    let mut next = 1.0f64;
+    for (t0, len, a, b) in segments(spec, duration.as_secs_f64()) {
+        let slope = (b - a) / len;
+        let area = (a + b) / 2.0 * len;
+        // A hair of tolerance, so an exactly whole area is not lost to rounding.
+        while out.len() < n && next <= cum + area + 1e-9 {
+            let need = (next - cum).max(0.0);
+            // a·τ + slope·τ²/2 = need, in the form that is stable for slope → 0.
+            let disc = (a * a + 2.0 * slope * need).max(0.0);
+            let denom = a + disc.sqrt();
+            let tau = if denom > 0.0 {
+                (2.0 * need / denom).min(len)
+            } else {
+                len
+            };
+            out.push(Duration::from_secs_f64(t0 + tau));
+            next += 1.0;
         }
-        acc += rate * dt;
-        t += dt;
-        while acc >= 1.0 && out.len() < n {
-            acc -= 1.0;
-            out.push(Duration::from_secs_f64(t));
+        cum += area;
+        if out.len() >= n {
+            break;
         }
     }
     out
 }
 
-/// Expands `{group}`, `{index}` and `{index:0N}`.
-fn client_id(template: &str, group: &str, index: u32) -> String {
+/// Expands `{group}`, `{index}` and `{index:0N}` (N at most 20; loading
+/// refuses wider ones, this clamps so no input can ask for more).
+pub fn render_client_id(template: &str, group: &str, index: u32) -> String {
     let mut out = template
         .replace("{group}", group)
         .replace("{index}", &index.to_string());
-    while let Some(start) = out.find("{index:0") {
+    let mut from = 0;
+    while let Some(found) = out[from..].find("{index:0") {
+        let start = from + found;
         let Some(end) = out[start..].find('}') else {
             break;
         };
-        let width: usize = out[start + 8..start + end].parse().unwrap_or(0);
-        out.replace_range(start..start + end + 1, &format!("{index:0width$}"));
+        let width: usize = out[start + 8..start + end].parse().unwrap_or(0).min(20);
+        let rendered = format!("{index:0width$}");
+        out.replace_range(start..start + end + 1, &rendered);
+        from = start + rendered.len();
     }
     out
 }
@@ -101,7 +134,7 @@ impl Plan {
                 devices.push(DevicePlan {
                     group: gi as u16,
                     index: i,
-                    client_id: client_id(&g.client_id, &g.name, i),
+                    client_id: render_client_id(&g.client_id, &g.name, i),
                     arrival: Duration::ZERO,
                     rank: 0.0,
                     flips: false,
@@ -167,7 +200,10 @@ mod tests {
 
     #[test]
     fn client_id_templates() {
-        assert_eq!(client_id("{group}-{index:06}", "jdk", 42), "jdk-000042");
-        assert_eq!(client_id("dev{index}", "g", 7), "dev7");
+        assert_eq!(
+            render_client_id("{group}-{index:06}", "jdk", 42),
+            "jdk-000042"
+        );
+        assert_eq!(render_client_id("dev{index}", "g", 7), "dev7");
     }
 }

@@ -15,6 +15,7 @@ mod engine_run;
 mod fuzz;
 #[cfg(feature = "fuzzing")]
 mod fuzz_corpus;
+mod hostile;
 mod interop;
 mod jdk_policy;
 mod keylog_tshark;

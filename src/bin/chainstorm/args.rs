@@ -4,6 +4,35 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// A number of seconds: finite, 0 < s <= 604800 (a week). Negative values
+/// reach this parser (flags allow them) so the message is about the value.
+fn seconds(v: &str) -> Result<f64, String> {
+    bounded(v, 0.0, false, 604_800.0, "seconds")
+}
+
+/// A number of seconds that may be 0 (off): 0 <= s <= 3600.
+fn seconds_or_zero(v: &str) -> Result<f64, String> {
+    bounded(v, 0.0, true, 3_600.0, "seconds")
+}
+
+/// A rate per second: 0 < r <= 1000000.
+fn rate(v: &str) -> Result<f64, String> {
+    bounded(v, 0.0, false, 1e6, "per second")
+}
+
+fn bounded(v: &str, lo: f64, lo_ok: bool, hi: f64, unit: &str) -> Result<f64, String> {
+    let x: f64 = v.parse().map_err(|_| format!("{v:?} is not a number"))?;
+    let above = if lo_ok { x >= lo } else { x > lo };
+    if x.is_finite() && above && x <= hi {
+        Ok(x)
+    } else {
+        let op = if lo_ok { "<=" } else { "<" };
+        Err(format!(
+            "{v} is out of range; allowed {lo} {op} value <= {hi} ({unit})"
+        ))
+    }
+}
+
 /// TLS handshake load tester and fuzzer for IoT endpoints.
 #[derive(Debug, Parser)]
 #[command(name = "chainstorm", version, about, long_about = None)]
@@ -67,8 +96,8 @@ pub struct PkiInitArgs {
     /// Region whose wildcard is the leaves' CN.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
-    /// Also mint this many device certificates into DIR/devices and report the rate.
-    #[arg(long, default_value_t = 0)]
+    /// Also mint this many device certificates into DIR/devices and report the rate (at most 1000000).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000), allow_negative_numbers = true)]
     pub devices: u32,
 }
 
@@ -102,7 +131,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub allow_remote: bool,
     /// Ceiling on the scenario's arrival rate, per second (required for remote targets).
-    #[arg(long)]
+    #[arg(long, value_parser = rate, allow_negative_numbers = true)]
     pub max_rate: Option<f64>,
     /// Run the I-th of N slices of the plan: I/N, I from 0.
     #[arg(long, value_name = "I/N")]
@@ -119,11 +148,11 @@ pub struct RunArgs {
     /// Headless progress lines even on a terminal.
     #[arg(long)]
     pub no_tui: bool,
-    /// Override the scenario's duration, seconds.
-    #[arg(long)]
+    /// Override the scenario's duration, seconds (0 < s <= 604800).
+    #[arg(long, value_parser = seconds, allow_negative_numbers = true)]
     pub duration_s: Option<f64>,
-    /// Cap every fleet group at this many devices.
-    #[arg(long)]
+    /// Cap every fleet group at this many devices (1 to 10000000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000), allow_negative_numbers = true)]
     pub devices: Option<u64>,
 }
 
@@ -201,16 +230,16 @@ pub struct ServeArgs {
     #[arg(long)]
     pub broken_chain: Option<String>,
     /// Outage: close the listeners this many seconds after start ...
-    #[arg(long, requires = "outage_duration_s")]
+    #[arg(long, requires = "outage_duration_s", value_parser = seconds, allow_negative_numbers = true)]
     pub outage_after_s: Option<f64>,
     /// ... for this many seconds.
-    #[arg(long, requires = "outage_after_s")]
+    #[arg(long, requires = "outage_after_s", value_parser = seconds, allow_negative_numbers = true)]
     pub outage_duration_s: Option<f64>,
-    /// Seconds between progress lines.
-    #[arg(long, default_value_t = 1.0)]
+    /// Seconds between progress lines (0 < s <= 604800).
+    #[arg(long, default_value_t = 1.0, value_parser = seconds, allow_negative_numbers = true)]
     pub interval_s: f64,
-    /// Stop by itself after this many seconds.
-    #[arg(long)]
+    /// Stop by itself after this many seconds (0 < s <= 604800).
+    #[arg(long, value_parser = seconds, allow_negative_numbers = true)]
     pub duration_s: Option<f64>,
 }
 
@@ -291,8 +320,8 @@ pub struct ProbeArgs {
     /// Allow an address outside 127.0.0.0/8 and ::1.
     #[arg(long)]
     pub allow_remote: bool,
-    /// Seconds per step.
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds per step (0 < s <= 604800).
+    #[arg(long, default_value_t = 10.0, value_parser = seconds, allow_negative_numbers = true)]
     pub timeout_s: f64,
 }
 
@@ -322,24 +351,24 @@ pub struct FuzzArgs {
     /// Server name of the valid ClientHello the mutations start from.
     #[arg(long, default_value = "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com")]
     pub sni: String,
-    /// Cases to run.
-    #[arg(long, default_value_t = 10_000)]
+    /// Cases to run (1 to 100000000).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000), allow_negative_numbers = true)]
     pub cases: u64,
     /// Stop after this many seconds even if cases remain.
-    #[arg(long)]
+    #[arg(long, value_parser = seconds, allow_negative_numbers = true)]
     pub duration_s: Option<f64>,
-    /// Cases in flight.
-    #[arg(long, default_value_t = 256)]
-    pub concurrency: usize,
+    /// Cases in flight (1 to 4096).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=4096), allow_negative_numbers = true)]
+    pub concurrency: u16,
     /// Seed (the same seed gives the same cases).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Per-case read timeout, seconds (answered cases took at most ~60 ms at 256
     /// in flight here; a truncated message waits out the whole timeout).
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.3, value_parser = seconds, allow_negative_numbers = true)]
     pub timeout_s: f64,
-    /// Health probe every this many cases.
-    #[arg(long, default_value_t = 1000)]
+    /// Health probe every this many cases (at least 1).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..), allow_negative_numbers = true)]
     pub health_every: u64,
     /// Compare the class distribution with this baseline; exit 1 on any change.
     #[arg(long)]
@@ -370,8 +399,8 @@ pub struct FuzzArgs {
     /// No live view even on a terminal (a progress line instead).
     #[arg(long)]
     pub no_tui: bool,
-    /// Print a progress line every this many seconds (0: none).
-    #[arg(long, default_value_t = 2.0)]
+    /// Print a progress line every this many seconds (0: none; at most 3600).
+    #[arg(long, default_value_t = 2.0, value_parser = seconds_or_zero, allow_negative_numbers = true)]
     pub progress_s: f64,
 }
 

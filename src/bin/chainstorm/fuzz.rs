@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use chainstorm::client::ClientOptions;
 use chainstorm::endpoint::{Endpoint, EndpointConfig, EndpointHandle};
@@ -24,9 +24,6 @@ use crate::args::{FuzzArgs, FuzzCommand};
 pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
     if let Some(FuzzCommand::Replay { file, target }) = &a.replay {
         return replay(&a, file, *target);
-    }
-    if a.concurrency == 0 || a.health_every == 0 {
-        bail!("--concurrency and --health-every must be > 0");
     }
     // The embedded endpoint runs on its own runtime and threads.
     let endpoint_rt = tokio::runtime::Builder::new_multi_thread()
@@ -50,7 +47,7 @@ pub fn fuzz(a: FuzzArgs) -> Result<ExitCode> {
         sni: a.sni.clone(),
         cases: a.cases,
         duration: a.duration_s.map(Duration::from_secs_f64),
-        concurrency: a.concurrency,
+        concurrency: usize::from(a.concurrency),
         seed: a.seed,
         timeout: Duration::from_secs_f64(a.timeout_s),
         health_every: a.health_every,

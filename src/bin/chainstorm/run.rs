@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use chainstorm::engine::Control;
 use chainstorm::results::Verdict;
@@ -57,11 +57,6 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
 }
 
 fn options(a: &RunArgs, tui: bool) -> Result<RunOptions> {
-    if let Some(d) = a.duration_s {
-        if !d.is_finite() || d <= 0.0 {
-            bail!("--duration-s must be > 0");
-        }
-    }
     Ok(RunOptions {
         allow_remote: a.allow_remote,
         output_dir: a.output.clone(),

@@ -179,11 +179,33 @@ pub fn chain_verify(data: &[u8]) {
     }
 }
 
-/// `scenario_parse`: arbitrary text through the scenario loader; any error
-/// must carry a position inside the text.
+/// `scenario_parse`: arbitrary text through the scenario loader, then, for
+/// a scenario that loads, plan building (bounded to 100,000 devices so a
+/// run of the target stays fast). An error must name `fuzz.toml:line:col`
+/// inside the text; loading and planning must never panic.
 pub fn scenario_parse(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let _ = crate::scenario::parse(Path::new("fuzz.toml"), &text);
+    match crate::scenario::parse(Path::new("fuzz.toml"), &text) {
+        Err(e) => {
+            let e = e.to_string();
+            let rest = e
+                .strip_prefix("fuzz.toml:")
+                .expect("every error names the file");
+            let line: usize = rest
+                .split(':')
+                .next()
+                .and_then(|l| l.parse().ok())
+                .expect("and a line");
+            assert!(line >= 1 && line <= text.lines().count() + 1, "{e}");
+        }
+        Ok(s) => {
+            let devices: u64 = s.groups.iter().map(|g| g.devices).sum();
+            if devices <= 100_000 {
+                let plan = crate::scenario::Plan::build(&s);
+                assert!(plan.devices.len() as u64 <= devices);
+            }
+        }
+    }
 }
 
 /// `clienthello_roundtrip`: an `arbitrary`-built ClientHello encodes and

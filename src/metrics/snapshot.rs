@@ -205,6 +205,20 @@ impl RunState {
             RunState::Done => "done",
         }
     }
+
+    /// The state with this label.
+    pub fn from_label(s: &str) -> Option<RunState> {
+        [
+            RunState::Starting,
+            RunState::Ramping,
+            RunState::Holding,
+            RunState::Paused,
+            RunState::Draining,
+            RunState::Done,
+        ]
+        .into_iter()
+        .find(|r| r.label() == s)
+    }
 }
 
 impl std::fmt::Display for RunState {

@@ -10,7 +10,7 @@ pub mod merge;
 pub mod report;
 mod summary;
 mod thresholds;
-mod timeseries;
+pub mod timeseries;
 
 use std::path::{Path, PathBuf};
 

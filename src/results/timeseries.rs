@@ -10,7 +10,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{read_err, write_err, ResultsError};
-use crate::metrics::{Cause, FailPhase, IntervalData, Phase, Snapshot};
+use crate::metrics::{Cause, FailPhase, IntervalData, Phase, RunState, Snapshot};
 
 /// The latency phases whose interval p50/p99 each row carries.
 pub const LATENCY: [Phase; 5] = [
@@ -39,6 +39,9 @@ pub struct TimeseriesRow {
     pub in_flight: u64,
     /// (p50, p99) ns of the interval per phase of [`LATENCY`].
     pub latency: [(u64, u64); 5],
+    /// Where the run was at the end of the interval: `draining` marks the
+    /// ticks after a stop (signal, key or end of arrivals).
+    pub state: RunState,
 }
 
 impl TimeseriesRow {
@@ -57,6 +60,7 @@ impl TimeseriesRow {
             connected: snap.connected,
             in_flight: snap.in_flight,
             latency,
+            state: snap.state,
         }
     }
 
@@ -82,6 +86,7 @@ impl TimeseriesRow {
             h.push(format!("{}_p50_ns", p.label()));
             h.push(format!("{}_p99_ns", p.label()));
         }
+        h.push("state".into());
         h
     }
 
@@ -99,6 +104,7 @@ impl TimeseriesRow {
             v.push(p50.to_string());
             v.push(p99.to_string());
         }
+        v.push(self.state.label().into());
         v
     }
 
@@ -133,6 +139,9 @@ impl TimeseriesRow {
                 num(&format!("{}_p50_ns", p.label()))?,
                 num(&format!("{}_p99_ns", p.label()))?,
             );
+        }
+        if let Some(st) = get("state") {
+            row.state = RunState::from_label(st)?;
         }
         Some(row)
     }
@@ -277,6 +286,37 @@ impl TimeseriesWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::{EndpointKind, FailureKey, FailureStat, VerifyCause};
+
+    #[test]
+    fn a_tick_without_a_seen_cause_writes_a_zero_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = TimeseriesWriter::create(&dir.path().join("timeseries.csv")).unwrap();
+        let mut tick = IntervalData::default();
+        let key = FailureKey {
+            cause: Cause::Verify(VerifyCause::UnknownIssuer),
+            group: 0,
+            endpoint: EndpointKind::Ats,
+        };
+        let stat = FailureStat {
+            count: 3,
+            first_seen_ms: 0,
+            last_seen_ms: 0,
+            sample: String::new(),
+        };
+        tick.failures.insert(key, stat);
+        let mut snap = Snapshot {
+            elapsed_s: 1.0,
+            ..Snapshot::default()
+        };
+        w.write(&tick, &snap).unwrap();
+        snap.elapsed_s = 2.0;
+        w.write(&IntervalData::default(), &snap).unwrap();
+        w.finish().unwrap();
+        let rows = read_failures(&dir.path().join("failures.csv")).unwrap();
+        let counts: Vec<(f64, u64)> = rows.iter().map(|r| (r.elapsed_s, r.count)).collect();
+        assert_eq!(counts, [(1.0, 3), (2.0, 0)]);
+    }
 
     #[test]
     fn rows_round_trip_by_header_name() {
@@ -288,6 +328,7 @@ mod tests {
             connected: 5,
             in_flight: 1,
             latency: [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10)],
+            state: RunState::Draining,
         };
         let header = TimeseriesRow::header();
         let h: Vec<&str> = header.iter().map(String::as_str).collect();

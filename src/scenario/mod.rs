@@ -38,12 +38,4 @@ pub enum ScenarioError {
         /// What is wrong and what was expected.
         message: String,
     },
-    /// A semantic error without a single position.
-    #[error("{path}: {message}")]
-    Semantic {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
 }

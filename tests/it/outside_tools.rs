@@ -220,10 +220,17 @@ fn pandas_reads_the_csvs() {
 import pandas as pd
 t = pd.read_csv({ts:?})
 f = pd.read_csv({fs:?})
-assert all(pd.api.types.is_numeric_dtype(t[c]) for c in t.columns), t.dtypes
+assert all(pd.api.types.is_numeric_dtype(t[c]) for c in t.columns if c != "state"), t.dtypes
+assert t.columns[-1] == "state"
+assert set(t["state"]) <= {{"ramping", "holding", "draining", "done"}}, set(t["state"])
 assert "elapsed_s" in t.columns and "connect_total_p99_ns" in t.columns
 assert list(f.columns) == ["elapsed_s", "phase", "cause", "count"], f.columns
-assert (f["count"] == 0).any(), "intervals without a cause's failures are rows of 0"
+# Once a cause is seen, every later tick has its row (0 when it did not occur).
+seen = set()
+for t_, rows in f.groupby("elapsed_s", sort=True):
+    now = set(zip(rows["phase"], rows["cause"]))
+    assert seen <= now, (t_, seen - now)
+    seen |= now
 print(int(t["attempted"].sum()), int(t["failed"].sum()), int(f["count"].sum()))
 "#,
         ts = run_dir().join("timeseries.csv").display().to_string(),

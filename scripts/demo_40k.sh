@@ -15,7 +15,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 ./target/release/chainstorm pki init --out "$work/pki" >/dev/null
 for s in 1 2 3; do
-  ./target/release/chainstorm serve --pki "$work/pki" --listen 127.0.0.1:28886 --interval-s 3600 >/dev/null 2>&1 &
+  ./target/release/chainstorm serve --pki "$work/pki" --listen 127.0.0.1:28886 --reuse-port --interval-s 3600 >/dev/null 2>&1 &
   pids+=($!)
 done
 servers=("${pids[@]}")

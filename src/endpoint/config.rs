@@ -345,6 +345,11 @@ pub struct EndpointConfig {
     /// Seconds allowed for the TLS handshake.
     #[serde(default = "default_handshake_timeout")]
     pub handshake_timeout_s: f64,
+    /// Share the listening ports with other processes (SO_REUSEPORT), as the
+    /// sharding scripts do; off, a second endpoint on a port fails to start
+    /// instead of silently taking half of its connections.
+    #[serde(default)]
+    pub reuse_port: bool,
 }
 
 fn yes() -> bool {
@@ -372,6 +377,7 @@ impl EndpointConfig {
             mqtt: MqttLimits::default(),
             faults: Faults::default(),
             handshake_timeout_s: default_handshake_timeout(),
+            reuse_port: false,
         }
     }
 

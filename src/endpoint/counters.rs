@@ -51,6 +51,8 @@ pub struct Counters {
     pub taken_over: AtomicU64,
     /// Sessions closed for a protocol violation (malformed packet, QoS 2, ...).
     pub protocol_errors: AtomicU64,
+    /// `accept` calls that failed (EMFILE and the like); the listener backs off.
+    pub accept_errors: AtomicU64,
 }
 
 impl Default for Counters {
@@ -75,6 +77,7 @@ impl Default for Counters {
             keepalive_timeouts: AtomicU64::new(0),
             taken_over: AtomicU64::new(0),
             protocol_errors: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
         }
     }
 }
@@ -120,6 +123,8 @@ pub struct CountersSnapshot {
     pub taken_over: u64,
     /// Protocol errors.
     pub protocol_errors: u64,
+    /// Failed `accept` calls.
+    pub accept_errors: u64,
 }
 
 impl CountersSnapshot {
@@ -204,6 +209,7 @@ impl Counters {
             keepalive_timeouts: self.keepalive_timeouts.load(Relaxed),
             taken_over: self.taken_over.load(Relaxed),
             protocol_errors: self.protocol_errors.load(Relaxed),
+            accept_errors: self.accept_errors.load(Relaxed),
         }
     }
 }

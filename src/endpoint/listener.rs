@@ -38,18 +38,44 @@ pub(crate) struct Shared {
     pub started: Instant,
 }
 
-/// Binds with SO_REUSEPORT so several processes can serve one port.
-pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// Binds; with `reuse_port`, SO_REUSEPORT lets several processes serve one
+/// port (the sharding scripts); without it a port in use is an error.
+pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     let s = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
     s.set_reuseaddr(true)?;
-    s.set_reuseport(true)?;
+    s.set_reuseport(reuse_port)?;
     s.set_nodelay(true)?;
     s.bind(addr)?;
     s.listen(4096)
+}
+
+/// First and longest wait after a failed `accept`.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// The alert rustls sent when a server handshake failed with `e`, as its
+/// server code chooses it (rustls 0.23 `src/server/hs.rs`, `tls12.rs`,
+/// `tls13.rs` at their `send_fatal_alert` calls, and the `From` impls in
+/// `src/error.rs`); `None` when no alert went out (the peer's own alert, a
+/// closed socket).
+fn alert_sent_for(e: &rustls::Error) -> Option<AlertDescription> {
+    use rustls::Error as E;
+    Some(match e {
+        E::InvalidMessage(m) => AlertDescription::from(m.clone()),
+        E::InvalidCertificate(c) => AlertDescription::from(c.clone()),
+        E::PeerIncompatible(_) => AlertDescription::HandshakeFailure,
+        E::PeerMisbehaved(_) => AlertDescription::IllegalParameter,
+        E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            AlertDescription::UnexpectedMessage
+        }
+        E::NoCertificatesPresented => AlertDescription::CertificateRequired,
+        E::DecryptError => AlertDescription::DecryptError,
+        _ => return None,
+    })
 }
 
 /// Accepts until shutdown; closes the listener during a scheduled outage.
@@ -69,12 +95,30 @@ pub(crate) async fn accept_loop(
         )
     });
     let mut n: u64 = 0;
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let Some(l) = listener.as_ref() else { return };
         let outage_at = outage.map(|(at, _)| at);
         tokio::select! {
             r = l.accept() => {
-                let Ok((tcp, _)) = r else { continue };
+                let tcp = match r {
+                    Ok((tcp, _)) => {
+                        backoff = ACCEPT_BACKOFF_MIN;
+                        tcp
+                    }
+                    Err(_) => {
+                        // Out of descriptors (EMFILE) and the like: retrying at
+                        // once spins a core; wait, longer each time, until
+                        // connections close and free descriptors.
+                        shared.counters.accept_errors.fetch_add(1, Relaxed);
+                        tokio::select! {
+                            _ = sleep(backoff) => {}
+                            _ = shutdown.changed() => return,
+                        }
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                        continue;
+                    }
+                };
                 let shared = shared.clone();
                 let shutdown = shutdown.clone();
                 let plan_n = n;
@@ -106,7 +150,7 @@ pub(crate) async fn accept_loop(
                     _ = sleep(dur) => {}
                     _ = shutdown.changed() => return,
                 }
-                listener = bind(addr).ok();
+                listener = bind(addr, shared.config.reuse_port).ok();
             }
             _ = shutdown.changed() => return,
         }
@@ -237,8 +281,14 @@ async fn handle(
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             c.handshake_failed.fetch_add(1, Relaxed);
-            if let Some(rustls::Error::AlertReceived(d)) = rustls_error(&e) {
-                c.alert_received(*d);
+            match rustls_error(&e) {
+                Some(rustls::Error::AlertReceived(d)) => c.alert_received(*d),
+                Some(other) => {
+                    if let Some(d) = alert_sent_for(other) {
+                        c.alert_sent(d);
+                    }
+                }
+                None => {}
             }
             return None;
         }

@@ -99,9 +99,11 @@ impl Endpoint {
         let mut addrs = Vec::new();
         let mut tasks = Vec::new();
         for (i, l) in shared.config.listeners.iter().enumerate() {
-            let listener = listener::bind(l.addr).map_err(|source| EndpointError::Bind {
-                addr: l.addr,
-                source,
+            let listener = listener::bind(l.addr, shared.config.reuse_port).map_err(|source| {
+                EndpointError::Bind {
+                    addr: l.addr,
+                    source,
+                }
             })?;
             let addr = listener
                 .local_addr()

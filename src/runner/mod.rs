@@ -222,6 +222,7 @@ pub fn run_scenario(
             mqtt: MqttLimits::default(),
             faults: e.faults.clone(),
             handshake_timeout_s: 10.0,
+            reuse_port: false,
         };
         let handle = rt.block_on(Endpoint::start(cfg, &pki))?;
         let addr = handle.addrs()[0].1;

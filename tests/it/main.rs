@@ -8,6 +8,7 @@ mod browser_policy;
 mod cli;
 mod compare;
 mod endpoint_faults;
+mod endpoint_limits;
 mod endpoint_mqtt;
 mod endpoint_tls;
 mod engine_mosquitto;

@@ -235,6 +235,10 @@ pub struct ServeArgs {
     /// ... for this many seconds.
     #[arg(long, requires = "outage_after_s", value_parser = seconds, allow_negative_numbers = true)]
     pub outage_duration_s: Option<f64>,
+    /// Share the port with other `serve` processes (SO_REUSEPORT), as the
+    /// sharding scripts do. Without it a port already in use is an error.
+    #[arg(long)]
+    pub reuse_port: bool,
     /// Seconds between progress lines (0 < s <= 604800).
     #[arg(long, default_value_t = 1.0, value_parser = seconds, allow_negative_numbers = true)]
     pub interval_s: f64,

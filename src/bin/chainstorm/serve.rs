@@ -87,6 +87,7 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
         },
         faults,
         handshake_timeout_s: 10.0,
+        reuse_port: a.reuse_port,
     })
 }
 
@@ -133,7 +134,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
                     let now = counters.snapshot();
                     let hs = now.handshakes_total() - last.handshakes_total();
                     eprintln!(
-                        "t={:>6.1}s handshakes/s={:>7.0} total={} sessions={} failed_hs={} unknown_name={} refused={} reset={} stalled={}",
+                        "t={:>6.1}s handshakes/s={:>7.0} total={} sessions={} failed_hs={} unknown_name={} refused={} reset={} stalled={} accept_errors={}",
                         started.elapsed().as_secs_f64(),
                         hs as f64 / interval.as_secs_f64(),
                         now.handshakes_total(),
@@ -143,6 +144,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
                         now.refused,
                         now.reset,
                         now.stalled,
+                        now.accept_errors,
                     );
                     last = now;
                 }

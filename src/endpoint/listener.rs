@@ -65,7 +65,7 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 fn alert_sent_for(e: &rustls::Error) -> Option<AlertDescription> {
     use rustls::Error as E;
     Some(match e {
-        E::InvalidMessage(m) => AlertDescription::from(m.clone()),
+        E::InvalidMessage(m) => AlertDescription::from(*m),
         E::InvalidCertificate(c) => AlertDescription::from(c.clone()),
         E::PeerIncompatible(_) => AlertDescription::HandshakeFailure,
         E::PeerMisbehaved(_) => AlertDescription::IllegalParameter,

@@ -460,10 +460,17 @@ pub async fn run_with(
             }
             // A timeout under load is often the machine, not the target: a
             // hang is only a case that still gets no answer when replayed
-            // alone with four times the timeout.
+            // alone with four times the timeout (at least 2 s).
             let hang = class == "timeout"
                 && !m.may_wait
-                && send_case(&m, c.target, &c.sni, c.mqtt.as_ref(), c.timeout * 4).await
+                && send_case(
+                    &m,
+                    c.target,
+                    &c.sni,
+                    c.mqtt.as_ref(),
+                    (c.timeout * 4).max(Duration::from_secs(2)),
+                )
+                .await
                     == "timeout";
             if hang {
                 anomaly = true;

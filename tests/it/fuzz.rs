@@ -271,3 +271,58 @@ async fn differential_mode_reports_only_real_differences() {
     ep.shutdown(Duration::from_secs(2)).await;
     other.shutdown(Duration::from_secs(2)).await;
 }
+
+/// Under CPU contention a slow answer is not a hang: with a 20 ms timeout
+/// and both cores busy, cases time out, but each is replayed alone with a
+/// longer timeout before it could become a finding, so a campaign against
+/// an endpoint that answers everything reports no hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loaded_machine_makes_no_hang_findings() {
+    let ep = common::endpoint(|_| {}).await;
+    let target = ep.addrs()[0].1;
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hogs: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                }
+                x
+            })
+        })
+        .collect();
+    let r = campaign::run(Campaign {
+        target,
+        sni: SNI.into(),
+        cases: 1_500,
+        duration: Some(Duration::from_secs(60)),
+        concurrency: 128,
+        seed: 11,
+        timeout: Duration::from_millis(20),
+        health_every: 500,
+        out: dir.path().to_path_buf(),
+        mqtt: None,
+        second: None,
+    })
+    .await
+    .expect("campaign runs");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in hogs {
+        let _ = h.join();
+    }
+    let timeouts: u64 = r
+        .classes
+        .iter()
+        .filter(|(k, _)| k.ends_with("|timeout"))
+        .map(|(_, n)| n)
+        .sum();
+    eprintln!("loaded campaign: {timeouts} cases timed out at 20 ms");
+    assert!(
+        r.findings.iter().all(|f| f.kind != FindingKind::Hang),
+        "{timeouts} timeouts, findings {:?}",
+        r.findings
+    );
+}

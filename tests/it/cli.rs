@@ -386,3 +386,65 @@ fn the_ticks_after_a_stop_are_labelled_draining() {
         .iter()
         .all(|r| r.state == RunState::Ramping));
 }
+
+/// A signal while the scenario loads still ends the run promptly, with
+/// results and 143; a second signal while draining exits at once.
+#[test]
+fn signals_work_while_loading_and_a_second_one_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    crate::common::pki().write_to(&pki).unwrap();
+    // `stall` makes every handshake wait for the drain deadline (60 s).
+    let scenario = |name: &str, stall: bool| {
+        let faults = if stall {
+            "[target.endpoint.faults]\nstall_rate = 1.0\n"
+        } else {
+            ""
+        };
+        let text = format!(
+            "[run]\nname = \"{name}\"\nduration_s = 600\ndrain_timeout_s = 60\ntls_timeout_s = 600\n\
+             output_dir = \"{out}\"\n[target]\nkind = \"embedded\"\npki = \"{pki}\"\n{faults}\
+             [[fleet]]\nname = \"g\"\ndevices = 5000\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
+             [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 600 }}]\n",
+            out = dir.path().join("results").display(),
+            pki = pki.display()
+        );
+        let p = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let term = |pid: u32| {
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    // While loading: the signal thread is up before the scenario is read.
+    let early = scenario("early", false);
+    let child = bin()
+        .args(["run", early.to_str().unwrap(), "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    assert!(term(child.id()).success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    // A second signal during the long drain: at once.
+    let stalled = scenario("stalled", true);
+    let child = bin()
+        .args(["run", stalled.to_str().unwrap(), "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(term(child.id()).success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(term(child.id()).success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("second signal"), "{err}");
+}

@@ -134,6 +134,10 @@ stages = [{{ to_rate = 30, over_s = 60 }}]
     );
     tmux(&["send-keys", "-t", &name, "q"]);
     let after = wait_for(&name, &["CHAINSTORM_EXIT="], Duration::from_secs(30));
+    assert!(
+        after.contains("CHAINSTORM_EXIT=0"),
+        "q is a stop by choice: {after}"
+    );
     assert_eq!(
         tmux(&["display", "-p", "-t", &name, "#{alternate_on}"]).trim(),
         "0",
@@ -215,4 +219,68 @@ fn fuzz_live_view_shows_classes_and_q_stops_with_a_report() {
     assert_eq!(report["stopped_early"], true);
     let cases = report["cases"].as_u64().unwrap();
     assert!(cases > 0 && cases < 5_000_000, "{cases}");
+}
+
+/// Ctrl-C inside the TUI (raw mode delivers it as a key, not SIGINT) exits
+/// 130 with results written, as Ctrl-C does headless.
+#[test]
+fn ctrl_c_in_the_tui_exits_130_with_results() {
+    if tmux_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    common::pki().write_to(&pki).unwrap();
+    let results = dir.path().join("results");
+    let scenario = dir.path().join("ctrlc.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[run]\nname = \"ctrlc\"\nduration_s = 60\noutput_dir = \"{}\"\n[target]\nkind = \"embedded\"\npki = \"{}\"\n\
+             [[fleet]]\nname = \"g\"\ndevices = 2000\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
+             [arrival]\nmode = \"rate\"\nstart_rate = 30\nstages = [{{ to_rate = 30, over_s = 60 }}]\n",
+            results.display(),
+            pki.display()
+        ),
+    )
+    .unwrap();
+    let name = format!("chainstorm-ctrlc-{}", std::process::id());
+    let cmd = format!(
+        "{} run {} ; echo CHAINSTORM_EXIT=$? ; sleep 120",
+        env!("CARGO_BIN_EXE_chainstorm"),
+        scenario.display()
+    );
+    let _s = Session(name.clone());
+    let ok = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &cmd,
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    wait_for(
+        &name,
+        &["chainstorm ctrlc", "Overview"],
+        Duration::from_secs(30),
+    );
+    tmux(&["send-keys", "-t", &name, "C-c"]);
+    let after = wait_for(&name, &["CHAINSTORM_EXIT="], Duration::from_secs(30));
+    assert!(after.contains("CHAINSTORM_EXIT=130"), "{after}");
+    let run = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["interrupted"], true);
 }

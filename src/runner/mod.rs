@@ -196,53 +196,12 @@ pub fn run_scenario(
     check_capacity(&s, &plan, nofile)?;
     let embedded = s.target.kind == TargetKind::Embedded;
 
-    // The embedded endpoint runs on its own runtime and threads; the engine
-    // reaches it over loopback sockets only.
-    let mut endpoint_rt = None;
-    let mut endpoint = None;
-    let (targets, target_desc) = if embedded {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("chainstorm-endpoint")
-            .enable_all()
-            .build()
-            .map_err(|e| RunError::Input(format!("starting the endpoint runtime: {e}")))?;
-        let e = &s.target.endpoint;
-        let cfg = EndpointConfig {
-            listeners: vec![ListenerConfig {
-                addr: "127.0.0.1:0".parse().expect("literal"),
-                mode: e.listener,
-            }],
-            account_prefix: Some(s.target.account_prefix.clone()),
-            require_sni: true,
-            mtls: e.mtls,
-            security_policy: e.security_policy,
-            key_preference: e.key_preference,
-            resumption: e.resumption,
-            mqtt: MqttLimits::default(),
-            faults: e.faults.clone(),
-            handshake_timeout_s: 10.0,
-            reuse_port: false,
-        };
-        let handle = rt.block_on(Endpoint::start(cfg, &pki))?;
-        let addr = handle.addrs()[0].1;
-        endpoint = Some(handle);
-        endpoint_rt = Some(rt);
-        (
-            vec![addr],
-            format!("embedded mock endpoint on {addr} ({:?})", e.listener),
-        )
-    } else {
-        let a: Vec<SocketAddr> = s.target.addresses.clone();
-        let desc = format!(
-            "external {}",
-            a.iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        (a, desc)
-    };
+    let Started {
+        targets,
+        description: target_desc,
+        mut endpoint,
+        endpoint_rt,
+    } = start_target(&s, &pki, embedded)?;
     let remote = targets.iter().any(|a| !is_loopback(a.ip()));
 
     let run_name = match opts.shard {
@@ -372,6 +331,67 @@ fn check_policy(s: &Scenario, opts: &RunOptions) -> Result<(), RunError> {
         }
     }
     Ok(())
+}
+
+/// The target a run connects to, started.
+struct Started {
+    targets: Vec<SocketAddr>,
+    description: String,
+    /// The embedded endpoint and its runtime, when the scenario asks for it.
+    endpoint: Option<crate::endpoint::EndpointHandle>,
+    endpoint_rt: Option<tokio::runtime::Runtime>,
+}
+
+/// Starts the embedded endpoint (its own runtime and threads; the engine
+/// reaches it over loopback sockets only), or takes the external addresses.
+fn start_target(s: &Scenario, pki: &PkiBundle, embedded: bool) -> Result<Started, RunError> {
+    if !embedded {
+        let a: Vec<SocketAddr> = s.target.addresses.clone();
+        let description = format!(
+            "external {}",
+            a.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(Started {
+            targets: a,
+            description,
+            endpoint: None,
+            endpoint_rt: None,
+        });
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("chainstorm-endpoint")
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Input(format!("starting the endpoint runtime: {e}")))?;
+    let e = &s.target.endpoint;
+    let cfg = EndpointConfig {
+        listeners: vec![ListenerConfig {
+            addr: "127.0.0.1:0".parse().expect("literal"),
+            mode: e.listener,
+        }],
+        account_prefix: Some(s.target.account_prefix.clone()),
+        require_sni: true,
+        mtls: e.mtls,
+        security_policy: e.security_policy,
+        key_preference: e.key_preference,
+        resumption: e.resumption,
+        mqtt: MqttLimits::default(),
+        faults: e.faults.clone(),
+        handshake_timeout_s: 10.0,
+        reuse_port: false,
+    };
+    let handle = rt.block_on(Endpoint::start(cfg, pki))?;
+    let addr = handle.addrs()[0].1;
+    Ok(Started {
+        targets: vec![addr],
+        description: format!("embedded mock endpoint on {addr} ({:?})", e.listener),
+        endpoint: Some(handle),
+        endpoint_rt: Some(rt),
+    })
 }
 
 /// Refuses, before planning, a plan that cannot fit in this machine's

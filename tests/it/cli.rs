@@ -231,33 +231,68 @@ fn shipped_scenarios_load() {
     assert!(n >= 6, "{n} scenarios");
 }
 
-#[test]
-fn sigterm_drains_writes_results_and_exits_143() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    let (code, _, err) = run(&["pki", "init", "--out", pki.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let text = format!(
-        "[run]\nname = \"long\"\nduration_s = 60\noutput_dir = \"{out}\"\n[target]\nkind = \"embedded\"\npki = \"{pki}\"\n\
-         [[fleet]]\nname = \"g\"\ndevices = 5000\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\nhold_s = 60\n\
-         [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 60 }}]\n",
-        out = dir.path().join("results").display(),
-        pki = pki.display()
-    );
-    let p = dir.path().join("long.toml");
-    std::fs::write(&p, text).unwrap();
-    let child = bin()
-        .args(["run", p.to_str().unwrap(), "--quiet"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(3));
+/// A long embedded run (60 s of 50 arrivals per second) in its own
+/// directory: `run_extra` goes into `[run]`, `rest` after `[target]`
+/// (faults, fleet groups).
+struct LongRun {
+    dir: tempfile::TempDir,
+    scenario: std::path::PathBuf,
+}
+
+impl LongRun {
+    fn new(name: &str, run_extra: &str, rest: &str) -> LongRun {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = dir.path().join("pki");
+        crate::common::pki().write_to(&pki).unwrap();
+        let text = format!(
+            "[run]\nname = \"{name}\"\nduration_s = 60\n{run_extra}\noutput_dir = \"{out}\"\n\
+             [target]\nkind = \"embedded\"\npki = \"{pki}\"\n{rest}\n\
+             [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 60 }}]\n",
+            out = dir.path().join("results").display(),
+            pki = pki.display()
+        );
+        let scenario = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&scenario, text).unwrap();
+        LongRun { dir, scenario }
+    }
+
+    /// Starts `chainstorm run` on it (stderr kept for the assertions).
+    fn spawn(&self) -> std::process::Child {
+        bin()
+            .args(["run", self.scenario.to_str().unwrap(), "--quiet"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The one results directory the run wrote.
+    fn run_dir(&self) -> std::path::PathBuf {
+        let runs: Vec<_> = std::fs::read_dir(self.dir.path().join("results"))
+            .unwrap()
+            .collect();
+        assert_eq!(runs.len(), 1);
+        runs[0].as_ref().unwrap().path()
+    }
+}
+
+fn sigterm(child: &std::process::Child) {
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+const ONE_GROUP: &str =
+    "[[fleet]]\nname = \"g\"\ndevices = 3000\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n";
+
+#[test]
+fn sigterm_drains_writes_results_and_exits_143() {
+    let r = LongRun::new("long", "", &format!("{ONE_GROUP}hold_s = 60\n"));
+    let child = r.spawn();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    sigterm(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -265,11 +300,7 @@ fn sigterm_drains_writes_results_and_exits_143() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let runs: Vec<_> = std::fs::read_dir(dir.path().join("results"))
-        .unwrap()
-        .collect();
-    assert_eq!(runs.len(), 1);
-    let run_dir = runs[0].as_ref().unwrap().path();
+    let run_dir = r.run_dir();
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
             .unwrap();
@@ -290,34 +321,14 @@ fn sigterm_drains_writes_results_and_exits_143() {
 /// summary is left behind (it is written by rename, at the end).
 #[test]
 fn sigkill_keeps_every_complete_tick() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    crate::common::pki().write_to(&pki).unwrap();
-    let text = format!(
-        "[run]\nname = \"killed\"\nduration_s = 60\noutput_dir = \"{out}\"\n[target]\nkind = \"embedded\"\npki = \"{pki}\"\n\
-         [[fleet]]\nname = \"g\"\ndevices = 3000\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
-         [[fleet]]\nname = \"stuck\"\ndevices = 1000\nprofile = \"legacy-only\"\nendpoint = \"ats\"\n\
-         [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 60 }}]\n",
-        out = dir.path().join("results").display(),
-        pki = pki.display()
-    );
-    let p = dir.path().join("killed.toml");
-    std::fs::write(&p, text).unwrap();
-    let mut child = bin()
-        .args(["run", p.to_str().unwrap(), "--quiet"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let stuck =
+        "[[fleet]]\nname = \"stuck\"\ndevices = 1000\nprofile = \"legacy-only\"\nendpoint = \"ats\"\n";
+    let r = LongRun::new("killed", "", &format!("{ONE_GROUP}{stuck}"));
+    let mut child = r.spawn();
     std::thread::sleep(std::time::Duration::from_millis(4_500));
     child.kill().unwrap(); // SIGKILL
     let _ = child.wait();
-    let run_dir = std::fs::read_dir(dir.path().join("results"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run_dir = r.run_dir();
     assert!(!run_dir.join("summary.json").exists());
     let rows = chainstorm::results::read_timeseries(&run_dir.join("timeseries.csv")).unwrap();
     assert!(rows.len() >= 3, "{} ticks", rows.len());
@@ -336,49 +347,26 @@ fn sigkill_keeps_every_complete_tick() {
 /// (a reader no longer sees arrivals that seem to go on after the signal).
 #[test]
 fn the_ticks_after_a_stop_are_labelled_draining() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    crate::common::pki().write_to(&pki).unwrap();
-    let text = format!(
-        "[run]\nname = \"stopped\"\nduration_s = 60\ndrain_timeout_s = 2\noutput_dir = \"{out}\"\n[target]\nkind = \"embedded\"\npki = \"{pki}\"\n\
-         [[fleet]]\nname = \"g\"\ndevices = 3000\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\nhold_s = 60\n\
-         [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 60 }}]\n",
-        out = dir.path().join("results").display(),
-        pki = pki.display()
+    let r = LongRun::new(
+        "stopped",
+        "drain_timeout_s = 2",
+        &format!("{ONE_GROUP}hold_s = 60\n"),
     );
-    let p = dir.path().join("stopped.toml");
-    std::fs::write(&p, text).unwrap();
-    let child = bin()
-        .args(["run", p.to_str().unwrap(), "--quiet"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = r.spawn();
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(143));
-    let run_dir = std::fs::read_dir(dir.path().join("results"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let rows = chainstorm::results::read_timeseries(&run_dir.join("timeseries.csv")).unwrap();
+    let rows = chainstorm::results::read_timeseries(&r.run_dir().join("timeseries.csv")).unwrap();
     use chainstorm::metrics::RunState;
+    let stopped = |s: RunState| matches!(s, RunState::Draining | RunState::Done);
     let first_stopped = rows
         .iter()
-        .position(|r| matches!(r.state, RunState::Draining | RunState::Done))
+        .position(|r| stopped(r.state))
         .expect("a tick after the stop");
     assert!(first_stopped >= 2, "ran before the signal");
     assert!(
-        rows[first_stopped..]
-            .iter()
-            .all(|r| matches!(r.state, RunState::Draining | RunState::Done)),
+        rows[first_stopped..].iter().all(|r| stopped(r.state)),
         "{:?}",
         rows.iter().map(|r| r.state).collect::<Vec<_>>()
     );
@@ -391,58 +379,25 @@ fn the_ticks_after_a_stop_are_labelled_draining() {
 /// results and 143; a second signal while draining exits at once.
 #[test]
 fn signals_work_while_loading_and_a_second_one_exits_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    crate::common::pki().write_to(&pki).unwrap();
-    // `stall` makes every handshake wait for the drain deadline (60 s).
-    let scenario = |name: &str, stall: bool| {
-        let faults = if stall {
-            "[target.endpoint.faults]\nstall_rate = 1.0\n"
-        } else {
-            ""
-        };
-        let text = format!(
-            "[run]\nname = \"{name}\"\nduration_s = 600\ndrain_timeout_s = 60\ntls_timeout_s = 600\n\
-             output_dir = \"{out}\"\n[target]\nkind = \"embedded\"\npki = \"{pki}\"\n{faults}\
-             [[fleet]]\nname = \"g\"\ndevices = 5000\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
-             [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 600 }}]\n",
-            out = dir.path().join("results").display(),
-            pki = pki.display()
-        );
-        let p = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&p, text).unwrap();
-        p
-    };
-    let term = |pid: u32| {
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap()
-    };
     // While loading: the signal thread is up before the scenario is read.
-    let early = scenario("early", false);
-    let child = bin()
-        .args(["run", early.to_str().unwrap(), "--quiet"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let early = LongRun::new("early", "", ONE_GROUP);
+    let child = early.spawn();
     std::thread::sleep(std::time::Duration::from_millis(150));
-    assert!(term(child.id()).success());
+    sigterm(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(143));
-    // A second signal during the long drain: at once.
-    let stalled = scenario("stalled", true);
-    let child = bin()
-        .args(["run", stalled.to_str().unwrap(), "--quiet"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // A second signal during a long drain (every handshake stalls until the
+    // 60 s drain deadline): at once.
+    let stalled = LongRun::new(
+        "stalled",
+        "drain_timeout_s = 60\ntls_timeout_s = 600",
+        &format!("[target.endpoint.faults]\nstall_rate = 1.0\n{ONE_GROUP}"),
+    );
+    let child = stalled.spawn();
     std::thread::sleep(std::time::Duration::from_secs(3));
-    assert!(term(child.id()).success());
+    sigterm(&child);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(term(child.id()).success());
+    sigterm(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(143));
     let err = String::from_utf8_lossy(&out.stderr);

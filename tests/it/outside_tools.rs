@@ -44,12 +44,7 @@ fn run_dir() -> &'static Path {
             .output()
             .unwrap();
         common::assert_ok(&out);
-        let run = std::fs::read_dir(d.path().join("results"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let run = common::first_entry(&d.path().join("results"));
         (d, run)
     })
     .1

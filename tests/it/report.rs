@@ -37,12 +37,7 @@ fn report_on_a_real_run() {
         .output()
         .unwrap();
     common::assert_ok(&out);
-    let run = std::fs::read_dir(&results)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = common::first_entry(&results);
     let out = bin()
         .args(["report", run.to_str().unwrap()])
         .output()

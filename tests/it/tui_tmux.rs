@@ -44,6 +44,27 @@ fn tmux_missing() -> bool {
 
 struct Session(String);
 
+/// Starts `cmd` in a detached 120x40 tmux session named `name`; the
+/// session is killed when the returned guard drops.
+fn new_session(name: &str, cmd: &str) -> Session {
+    let ok = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            cmd,
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    Session(name.to_string())
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -105,22 +126,7 @@ stages = [{{ to_rate = 30, over_s = 60 }}]
         env!("CARGO_BIN_EXE_chainstorm"),
         scenario.display()
     );
-    let _s = Session(name.clone());
-    let status = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &cmd,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let _s = new_session(&name, &cmd);
     let screen = wait_for(
         &name,
         &["distrusted(SYMANTEC_TLS)", "unknown_issuer", "Overview"],
@@ -173,22 +179,7 @@ fn fuzz_live_view_shows_classes_and_q_stops_with_a_report() {
         env!("CARGO_BIN_EXE_chainstorm"),
         dir.path().display()
     );
-    let _s = Session(name.clone());
-    let ok = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &cmd,
-        ])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let _s = new_session(&name, &cmd);
     let screen = wait_for(
         &name,
         &[
@@ -208,12 +199,7 @@ fn fuzz_live_view_shows_classes_and_q_stops_with_a_report() {
         "0",
         "terminal restored"
     );
-    let run = std::fs::read_dir(dir.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = common::first_entry(dir.path());
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["stopped_early"], true);
@@ -250,22 +236,7 @@ fn ctrl_c_in_the_tui_exits_130_with_results() {
         env!("CARGO_BIN_EXE_chainstorm"),
         scenario.display()
     );
-    let _s = Session(name.clone());
-    let ok = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &cmd,
-        ])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let _s = new_session(&name, &cmd);
     wait_for(
         &name,
         &["chainstorm ctrlc", "Overview"],
@@ -274,12 +245,7 @@ fn ctrl_c_in_the_tui_exits_130_with_results() {
     tmux(&["send-keys", "-t", &name, "C-c"]);
     let after = wait_for(&name, &["CHAINSTORM_EXIT="], Duration::from_secs(30));
     assert!(after.contains("CHAINSTORM_EXIT=130"), "{after}");
-    let run = std::fs::read_dir(&results)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = common::first_entry(&results);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["interrupted"], true);

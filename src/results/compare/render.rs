@@ -20,6 +20,35 @@ fn limit_text(r: &Row) -> String {
         .unwrap_or_default()
 }
 
+/// One row's cells as text, shared by the terminal table and Markdown.
+struct Cells {
+    key: String,
+    stat: &'static str,
+    base: String,
+    new: String,
+    delta: String,
+    rel: String,
+    spread: String,
+    limit: String,
+    verdict: &'static str,
+}
+
+impl Cells {
+    fn of(r: &Row) -> Cells {
+        Cells {
+            key: r.key.to_string(),
+            stat: r.stat.label(),
+            base: dur(r.base),
+            new: dur(r.new),
+            delta: dur(r.delta()),
+            rel: format!("{:+.1}%", r.relative() * 100.0),
+            spread: format!("{:.1}%", r.spread * 100.0),
+            limit: limit_text(r),
+            verdict: verdict(r),
+        }
+    }
+}
+
 fn rules_line(c: &Comparison) -> &'static str {
     if c.default_rules {
         "rules: default gate (p99 of each connect phase +10 % or the bases' spread; failure rate +0.5 points)"
@@ -37,18 +66,11 @@ pub fn render_text(c: &Comparison, ruled_only: bool) -> String {
         "series", "stat", "base", "new", "delta", "rel", "spread", "limit"
     );
     for r in c.rows.iter().filter(|r| !ruled_only || r.limit.is_some()) {
+        let c = Cells::of(r);
         let _ = writeln!(
             o,
-            "{:<58} {:<6} {:>10} {:>10} {:>10} {:>+7.1}% {:>6.1}% {:>6}  {}",
-            r.key.to_string(),
-            r.stat.label(),
-            dur(r.base),
-            dur(r.new),
-            dur(r.delta()),
-            r.relative() * 100.0,
-            r.spread * 100.0,
-            limit_text(r),
-            verdict(r)
+            "{:<58} {:<6} {:>10} {:>10} {:>10} {:>8} {:>7} {:>6}  {}",
+            c.key, c.stat, c.base, c.new, c.delta, c.rel, c.spread, c.limit, c.verdict
         );
     }
     for (k, side) in &c.unmatched {
@@ -92,22 +114,16 @@ pub fn render_text(c: &Comparison, ruled_only: bool) -> String {
 pub fn render_markdown(c: &Comparison, ruled_only: bool) -> String {
     let mut o = String::from("| series | stat | base | new | delta | rel | spread | limit | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n");
     for r in c.rows.iter().filter(|r| !ruled_only || r.limit.is_some()) {
+        let c = Cells::of(r);
+        let verdict = if r.failed {
+            "**REGRESSION**"
+        } else {
+            c.verdict
+        };
         let _ = writeln!(
             o,
-            "| `{}` | {} | {} | {} | {} | {:+.1}% | {:.1}% | {} | {} |",
-            r.key,
-            r.stat,
-            dur(r.base),
-            dur(r.new),
-            dur(r.delta()),
-            r.relative() * 100.0,
-            r.spread * 100.0,
-            limit_text(r),
-            if r.failed {
-                "**REGRESSION**"
-            } else {
-                verdict(r)
-            }
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {verdict} |",
+            c.key, c.stat, c.base, c.new, c.delta, c.rel, c.spread, c.limit
         );
     }
     let (b, n) = c.failure_rate;

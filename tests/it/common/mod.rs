@@ -136,3 +136,13 @@ pub fn wait_port(port: u16) -> bool {
     }
     false
 }
+
+/// The first entry of a directory (a run's results directory, say).
+pub fn first_entry(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .next()
+        .unwrap_or_else(|| panic!("{} is empty", dir.display()))
+        .unwrap()
+        .path()
+}

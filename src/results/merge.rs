@@ -31,17 +31,122 @@ pub struct Merged {
     pub summary: Summary,
 }
 
+/// The shard directories named by `inputs`: a run directory as it is, and
+/// a directory without a `summary.json` (a per-run directory,
+/// `<output>/<run id>/`) as every shard run inside it (a merged run there
+/// is not a shard and is left out).
+pub fn shard_dirs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ResultsError> {
+    let mut out = Vec::new();
+    for d in inputs {
+        if d.join("summary.json").exists() {
+            out.push(d.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(d).map_err(super::read_err(d))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                Summary::read(p)
+                    .ok()
+                    .and_then(|s| s.shard)
+                    .is_some_and(|sh| parse_shard_label(&sh).is_some())
+            })
+            .collect();
+        found.sort();
+        if found.is_empty() {
+            return Err(ResultsError::Format(format!(
+                "{}: neither a run directory nor a directory of shard runs",
+                d.display()
+            )));
+        }
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// `I/N` as summaries record a shard.
+fn parse_shard_label(s: &str) -> Option<(u32, u32)> {
+    let (i, n) = s.split_once('/')?;
+    let (i, n) = (i.parse().ok()?, n.parse().ok()?);
+    (i < n).then_some((i, n))
+}
+
+/// Exactly shards 0..N-1 of one run, each once: a missing, duplicate or
+/// foreign shard (another run id, another N, not a shard) is refused with
+/// every problem named.
+fn check_shards(dirs: &[PathBuf], summaries: &[Summary]) -> Result<(), ResultsError> {
+    let mut problems = Vec::new();
+    let first = &summaries[0];
+    let mut n_seen = None;
+    let mut seen: BTreeMap<u32, &Path> = BTreeMap::new();
+    for (d, s) in dirs.iter().zip(summaries) {
+        if s.run_id != first.run_id {
+            problems.push(format!(
+                "{}: run id {:?}, not {:?} (foreign shard)",
+                d.display(),
+                s.run_id,
+                first.run_id
+            ));
+            continue;
+        }
+        let Some((i, n)) = s.shard.as_deref().and_then(parse_shard_label) else {
+            problems.push(format!(
+                "{}: not a shard run (shard {:?})",
+                d.display(),
+                s.shard
+            ));
+            continue;
+        };
+        match n_seen {
+            None => n_seen = Some(n),
+            Some(m) if m != n => {
+                problems.push(format!(
+                    "{}: shard {i}/{n}, but the others are of {m}",
+                    d.display()
+                ));
+                continue;
+            }
+            Some(_) => {}
+        }
+        if let Some(other) = seen.insert(i, d) {
+            problems.push(format!(
+                "shard {i} twice: {} and {}",
+                other.display(),
+                d.display()
+            ));
+        }
+    }
+    if let Some(n) = n_seen {
+        let missing: Vec<String> = (0..n)
+            .filter(|i| !seen.contains_key(i))
+            .map(|i| i.to_string())
+            .collect();
+        if !missing.is_empty() {
+            problems.push(format!("missing shard(s) {} of {n}", missing.join(", ")));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ResultsError::Format(format!(
+            "refusing to merge: {}",
+            problems.join("; ")
+        )))
+    }
+}
+
 /// Merges shard run directories into a new run directory under `out_root`.
 pub fn merge(dirs: &[PathBuf], out_root: &Path) -> Result<Merged, ResultsError> {
-    if dirs.len() < 2 {
+    if dirs.is_empty() {
         return Err(ResultsError::Format(
-            "merge needs at least two run directories".into(),
+            "merge needs shard run directories".into(),
         ));
     }
     let summaries = dirs
         .iter()
         .map(|d| Summary::read(d))
         .collect::<Result<Vec<_>, _>>()?;
+    check_shards(dirs, &summaries)?;
     let first = &summaries[0];
     for (d, s) in dirs.iter().zip(&summaries) {
         if s.scenario != first.scenario || s.seed != first.seed {
@@ -198,6 +303,7 @@ pub fn merge(dirs: &[PathBuf], out_root: &Path) -> Result<Merged, ResultsError> 
         interrupted: summaries.iter().any(|s| s.interrupted),
     });
     summary.shard = Some(format!("merged {}", dirs.len()));
+    summary.run_id = first.run_id.clone();
     summary.write(&dir)?;
     Ok(Merged { dir, summary })
 }

@@ -138,6 +138,9 @@ pub struct Summary {
     /// `I/N` when this run was one shard of a plan; `merged N` for a merge.
     #[serde(default)]
     pub shard: Option<String>,
+    /// The run id shared by every shard of one distributed run.
+    #[serde(default)]
+    pub run_id: Option<String>,
     /// Devices planned.
     pub planned_devices: u64,
     /// Machine.
@@ -323,6 +326,7 @@ impl Summary {
                 .iter()
                 .any(|g| g.profile == crate::trust::DANGER_ACCEPT_ANY),
             shard: None,
+            run_id: None,
             planned_devices: i.planned_devices,
             machine: i.machine,
             started_at: i

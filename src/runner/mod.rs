@@ -66,6 +66,9 @@ pub struct RunOptions {
     pub max_rate: Option<f64>,
     /// Run only the I-th of N slices of the plan: (I, N).
     pub shard: Option<(u32, u32)>,
+    /// The id every shard of one distributed run shares: results go to
+    /// `<output>/<run id>/`, and `merge` accepts only shards of that id.
+    pub run_id: Option<String>,
 }
 
 /// What each tick hands to the caller's observer (a UI, a test).
@@ -115,6 +118,25 @@ fn progress_line(s: &crate::metrics::Snapshot) -> String {
         crate::metrics::format_ns(p99(Phase::ConnectTotal)),
         crate::metrics::format_ns(p99(Phase::ChainValidation)),
     )
+}
+
+/// Checks a run id: 1 to 64 letters, digits, `-`, `_` or `.` (it names a
+/// directory and travels in every shard's summary).
+pub fn check_run_id(id: &str) -> Result<(), RunError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(RunError::Input(format!(
+            "--run-id {id:?}: allowed 1 to 64 letters, digits, '-', '_' or '.'"
+        )))
+    }
 }
 
 /// Parses `I/N` (0 <= I < N).
@@ -208,7 +230,11 @@ pub fn run_scenario(
         Some((i, n)) => format!("{}-shard{i}of{n}", s.name),
         None => s.name.clone(),
     };
-    let dir = results::create_run_dir(&s.output_dir, &run_name)?;
+    let root = match &opts.run_id {
+        Some(id) => s.output_dir.join(id),
+        None => s.output_dir.clone(),
+    };
+    let dir = results::create_run_dir(&root, &run_name)?;
     std::fs::write(dir.join("scenario.toml"), &s.source)
         .map_err(results::write_err_pub(&dir.join("scenario.toml")))?;
     let groups: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
@@ -285,6 +311,7 @@ pub fn run_scenario(
     });
     let mut summary = summary;
     summary.shard = opts.shard.map(|(i, n)| format!("{i}/{n}"));
+    summary.run_id = opts.run_id.clone();
     summary.write(&dir)?;
     Ok(RunOutcome {
         dir,

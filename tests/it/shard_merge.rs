@@ -128,3 +128,85 @@ fn shards_merge_exactly_and_thresholds_apply_to_the_whole() {
     }
     let _ = (Path::new("."), Duration::ZERO);
 }
+
+/// One run, one identity: shards of `--run-id` land in OUTPUT/RUN_ID/ and
+/// exit 0 whatever their slice's thresholds say; `merge OUTPUT/RUN_ID`
+/// gives the run's verdict; missing, duplicate and foreign shards are
+/// refused (exit 2) with each problem named.
+#[test]
+fn merge_takes_exactly_the_shards_of_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    crate::common::pki().write_to(&pki).unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[run]\nname = \"ids\"\nseed = 5\nduration_s = 2\n[target]\nkind = \"embedded\"\npki = \"{}\"\n\
+             [[fleet]]\nname = \"a\"\ndevices = 40\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
+             [arrival]\nmode = \"rate\"\nstart_rate = 20\nstages = [{{ to_rate = 20, over_s = 2 }}]\n\
+             [thresholds]\n\"attempted.count\" = \">= 30\"\n",
+            pki.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("results");
+    let bin = || std::process::Command::new(env!("CARGO_BIN_EXE_chainstorm"));
+    let shard = |i: u32, id: &str| {
+        let o = bin()
+            .args(["run", scenario.to_str().unwrap(), "--quiet", "--no-tui"])
+            .args(["--shard", &format!("{i}/2"), "--run-id", id])
+            .args(["--output", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        // Each slice has ~20 attempts, below the threshold: recorded, not failed.
+        crate::common::assert_ok(&o);
+    };
+    shard(0, "r1");
+    shard(1, "r1");
+    shard(0, "r2");
+    let merge = |args: &[&std::path::Path]| {
+        let o = bin()
+            .arg("merge")
+            .args(args)
+            .args(["--output", dir.path().join("merged").to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let r1 = out.join("r1");
+    let (code, err) = merge(&[&r1]);
+    assert_eq!(code, Some(0), "the whole run meets the threshold: {err}");
+    let s0 = crate::common::first_entry(&r1);
+    let mut r1_dirs: Vec<_> = std::fs::read_dir(&r1)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    r1_dirs.sort();
+    let foreign = crate::common::first_entry(&out.join("r2"));
+    for (args, want) in [
+        (
+            vec![
+                r1_dirs[0].as_path(),
+                r1_dirs[0].as_path(),
+                r1_dirs[1].as_path(),
+            ],
+            "twice",
+        ),
+        (vec![s0.as_path()], "missing shard(s)"),
+        (
+            vec![r1_dirs[1].as_path(), foreign.as_path()],
+            "foreign shard",
+        ),
+    ] {
+        let (code, err) = merge(&args);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains("refusing to merge") && err.contains(want),
+            "{err}"
+        );
+    }
+}

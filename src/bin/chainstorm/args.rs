@@ -136,6 +136,11 @@ pub struct RunArgs {
     /// Run the I-th of N slices of the plan: I/N, I from 0.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// The id shared by every shard of one distributed run (e.g. the
+    /// Kubernetes Job's uid): results go to OUTPUT/RUN_ID/, and `merge`
+    /// refuses shards of another id. Default: $CHAINSTORM_RUN_ID.
+    #[arg(long, env = "CHAINSTORM_RUN_ID")]
+    pub run_id: Option<String>,
     /// Results root (default: the scenario's run.output_dir).
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -332,8 +337,9 @@ pub struct ProbeArgs {
 /// Arguments of `merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Shard run directories.
-    #[arg(required = true, num_args = 2..)]
+    /// Shard run directories, or a per-run directory (OUTPUT/RUN_ID) holding
+    /// them; exactly shards 0..N-1 of one run, each once.
+    #[arg(required = true, num_args = 1..)]
     pub runs: Vec<PathBuf>,
     /// Results root for the merged run (default: results).
     #[arg(long, default_value = "results")]

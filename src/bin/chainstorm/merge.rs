@@ -10,7 +10,8 @@ use crate::args::MergeArgs;
 
 /// Merges shard results; exit 1 when the merged thresholds fail.
 pub fn merge(a: MergeArgs) -> Result<ExitCode> {
-    let m = chainstorm::results::merge::merge(&a.runs, &a.output)?;
+    let dirs = chainstorm::results::merge::shard_dirs(&a.runs)?;
+    let m = chainstorm::results::merge::merge(&dirs, &a.output)?;
     let text = if a.json {
         serde_json::to_string_pretty(&m.summary)?
     } else {

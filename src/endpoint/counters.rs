@@ -128,6 +128,80 @@ pub struct CountersSnapshot {
 }
 
 impl CountersSnapshot {
+    /// The counters in the Prometheus text format (`serve --metrics-listen`).
+    pub fn to_prometheus(&self) -> String {
+        use crate::metrics::exposition::escape;
+        use std::fmt::Write;
+        let mut o = String::new();
+        let mut counter = |name: &str, help: &str, rows: Vec<(String, u64)>| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (labels, v) in rows {
+                let _ = writeln!(o, "{name}{labels} {v}");
+            }
+        };
+        let one = |v: u64| vec![(String::new(), v)];
+        counter(
+            "chainstorm_endpoint_accepted_total",
+            "TCP connections accepted.",
+            one(self.accepted),
+        );
+        counter(
+            "chainstorm_endpoint_accept_errors_total",
+            "Failed accept calls (backed off).",
+            one(self.accept_errors),
+        );
+        counter(
+            "chainstorm_endpoint_handshake_failures_total",
+            "TLS handshakes that failed.",
+            one(self.handshake_failed),
+        );
+        counter(
+            "chainstorm_endpoint_unknown_names_total",
+            "ClientHellos for a name the endpoint does not serve.",
+            one(self.unknown_name),
+        );
+        counter(
+            "chainstorm_endpoint_handshakes_total",
+            "Completed TLS handshakes by chain and version.",
+            self.handshakes
+                .iter()
+                .map(|(k, v)| {
+                    let (chain, version) = k.split_once('/').unwrap_or((k.as_str(), ""));
+                    (
+                        format!(
+                            "{{chain=\"{}\",version=\"{}\"}}",
+                            escape(chain),
+                            escape(version)
+                        ),
+                        *v,
+                    )
+                })
+                .collect(),
+        );
+        counter(
+            "chainstorm_endpoint_alerts_sent_total",
+            "TLS alerts the endpoint sent.",
+            self.alerts_sent
+                .iter()
+                .map(|(k, v)| (format!("{{alert=\"{}\"}}", escape(k)), *v))
+                .collect(),
+        );
+        counter(
+            "chainstorm_endpoint_connacks_total",
+            "CONNACKs sent by code.",
+            self.connacks
+                .iter()
+                .map(|(k, v)| (format!("{{code=\"{k:#04x}\"}}"), *v))
+                .collect(),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP chainstorm_endpoint_sessions_open MQTT sessions open now.\n# TYPE chainstorm_endpoint_sessions_open gauge\nchainstorm_endpoint_sessions_open {}",
+            self.sessions_open
+        );
+        o
+    }
+
     /// Completed handshakes in total.
     pub fn handshakes_total(&self) -> u64 {
         self.handshakes.values().sum()

@@ -5,6 +5,7 @@
 
 mod build;
 mod cause;
+pub mod exposition;
 mod failure;
 mod format;
 mod phase;

@@ -66,6 +66,8 @@ pub struct RunOptions {
     pub max_rate: Option<f64>,
     /// Run only the I-th of N slices of the plan: (I, N).
     pub shard: Option<(u32, u32)>,
+    /// Serve live Prometheus metrics at `http://ADDR/metrics` while running.
+    pub metrics_listen: Option<SocketAddr>,
     /// The id every shard of one distributed run shares: results go to
     /// `<output>/<run id>/`, and `merge` accepts only shards of that id.
     pub run_id: Option<String>,
@@ -243,6 +245,26 @@ pub fn run_scenario(
     let mut hlog = HlogWriter::create(&dir.join("latency.hlog"), groups, SystemTime::now())?;
     let mut ts = TimeseriesWriter::create(&dir.join("timeseries.csv"))?;
     let mut write_error: Option<results::ResultsError> = None;
+    let page = crate::live::Page::default();
+    let _metrics = match opts.metrics_listen {
+        None => None,
+        Some(addr) => Some(
+            crate::live::MetricsServer::start(addr, page.clone())
+                .map_err(|e| RunError::Input(format!("--metrics-listen {addr}: {e}")))?,
+        ),
+    };
+    let shard_label = opts.shard.map(|(i, n)| format!("{i}/{n}"));
+    let mut extra: Vec<(&str, &str)> = Vec::new();
+    if let Some(id) = &opts.run_id {
+        extra.push(("run_id", id));
+    }
+    if let Some(sh) = &shard_label {
+        extra.push(("shard", sh));
+    }
+    let metric_labels = crate::metrics::Labels {
+        groups: group_names.clone(),
+        profiles: s.groups.iter().map(|g| g.profile.clone()).collect(),
+    };
     let mut last_elapsed = 0.0f64;
     let control_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -274,6 +296,14 @@ pub fn run_scenario(
             }
             if opts.progress {
                 eprintln!("{}", progress_line(tick.snapshot));
+            }
+            if opts.metrics_listen.is_some() {
+                page.set(crate::metrics::exposition::render(
+                    tick.aggregate,
+                    tick.snapshot,
+                    &metric_labels,
+                    &extra,
+                ));
             }
             let thresholds = results::evaluate(&s.thresholds, tick.aggregate, &group_names)
                 .into_iter()

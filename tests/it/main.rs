@@ -21,6 +21,7 @@ mod interop;
 mod jdk_policy;
 mod keylog_tshark;
 mod kubernetes;
+mod live_metrics;
 mod mqtt_codec;
 mod outside_tools;
 mod pki_conformance;

@@ -136,6 +136,10 @@ pub struct RunArgs {
     /// Run the I-th of N slices of the plan: I/N, I from 0.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// Serve live Prometheus metrics at http://ADDR/metrics while running
+    /// (each shard its own; Prometheus sums them).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// The id shared by every shard of one distributed run (e.g. the
     /// Kubernetes Job's uid): results go to OUTPUT/RUN_ID/, and `merge`
     /// refuses shards of another id. Default: $CHAINSTORM_RUN_ID.
@@ -240,6 +244,9 @@ pub struct ServeArgs {
     /// ... for this many seconds.
     #[arg(long, requires = "outage_after_s", value_parser = seconds, allow_negative_numbers = true)]
     pub outage_duration_s: Option<f64>,
+    /// Serve the endpoint's counters for Prometheus at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Share the port with other `serve` processes (SO_REUSEPORT), as the
     /// sharding scripts do. Without it a port already in use is an error.
     #[arg(long)]

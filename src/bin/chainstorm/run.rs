@@ -72,6 +72,7 @@ fn options(a: &RunArgs, tui: bool) -> Result<RunOptions> {
             None => None,
             Some(s) => Some(runner::parse_shard(s)?),
         },
+        metrics_listen: a.metrics_listen,
         run_id: match &a.run_id {
             None => None,
             Some(id) => {

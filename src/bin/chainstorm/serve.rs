@@ -122,6 +122,15 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         eprintln!("  {}  -> {ats}", regions::endpoint_host(prefix, "<region>", true));
         eprintln!("      regions: every region above plus {}", regions::ATS_ONLY_REGIONS.join(", "));
         let counters = handle.counters();
+        let page = chainstorm::live::Page::default();
+        let _metrics = match a.metrics_listen {
+            None => None,
+            Some(addr) => Some(
+                chainstorm::live::MetricsServer::start(addr, page.clone())
+                    .with_context(|| format!("--metrics-listen {addr}"))?,
+            ),
+        };
+        let mut metrics_tick = tokio::time::interval(Duration::from_secs(1));
         let started = Instant::now();
         let interval = Duration::from_secs_f64(a.interval_s.max(0.1));
         let mut tick = tokio::time::interval(interval);
@@ -147,6 +156,9 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
                         now.accept_errors,
                     );
                     last = now;
+                }
+                _ = metrics_tick.tick(), if a.metrics_listen.is_some() => {
+                    page.set(counters.snapshot().to_prometheus());
                 }
                 _ = stop.notified() => break,
                 _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,

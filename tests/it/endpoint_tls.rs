@@ -294,9 +294,10 @@ async fn resumption_is_off_unless_enabled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_endpoints_share_a_port_with_reuseport() {
-    let first = endpoint(|_| {}).await;
+    let first = endpoint(|c| c.reuse_port = true).await;
     let port = first.addr(ListenerMode::Mqtt).unwrap();
     let second = endpoint(|c| {
+        c.reuse_port = true;
         c.listeners = vec![chainstorm::endpoint::ListenerConfig {
             addr: port,
             mode: ListenerMode::Mqtt,

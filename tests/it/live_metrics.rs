@@ -1,6 +1,7 @@
 //! Live metrics: `run --metrics-listen` and `serve --metrics-listen` expose
-//! Prometheus text that Python's `prometheus_client` parser reads, with
-//! the counters, gauges and histograms a dashboard needs.
+//! Prometheus text that `promtool check metrics` accepts and Python's
+//! `prometheus_client` parser reads, with the counters, gauges and
+//! histograms a dashboard needs.
 
 use crate::common;
 
@@ -30,6 +31,27 @@ fn scrape(port: u16) -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("nothing listens on {port}");
+}
+
+/// `promtool check metrics` (Debian `prometheus`) accepts the page:
+/// format and naming conventions (`_total` counters, base units).
+fn promtool_accepts(text: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (.ci/run installs Debian prometheus)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    common::assert_ok(&out);
 }
 
 /// The families and samples as `prometheus_client` parses them:
@@ -81,6 +103,7 @@ fn a_run_exposes_counters_gauges_and_histograms() {
     std::thread::sleep(Duration::from_secs(4));
     let text = scrape(port);
     let _ = child.wait();
+    promtool_accepts(&text);
     let parsed = parse(&text);
     for f in [
         "FAMILY chainstorm_attempts counter",
@@ -150,7 +173,9 @@ fn serve_exposes_its_counters() {
         let _ = std::net::TcpStream::connect(("127.0.0.1", port));
     }
     std::thread::sleep(Duration::from_millis(1_500));
-    let parsed = parse(&scrape(mport));
+    let text = scrape(mport);
+    promtool_accepts(&text);
+    let parsed = parse(&text);
     let _ = serve.kill();
     let _ = serve.wait();
     assert!(

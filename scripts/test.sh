@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test. Installs the Debian packages the interop tests need when
-# they are missing (needs root and apt), then `cargo test`.
+# they are missing (needs root and apt) and the Python readers, then
+# `cargo test --features fuzzing` (the fuzz corpus replay needs the feature).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

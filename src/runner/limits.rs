@@ -27,3 +27,6 @@ pub fn mem_available() -> Option<u64> {
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
+
+/// Ephemeral ports per (source, destination) pair: 32768-60999.
+pub const EPHEMERAL_PORTS: u64 = 60_999 - 32_768 + 1;

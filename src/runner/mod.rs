@@ -213,11 +213,11 @@ pub fn run_scenario(
     let nofile = limits::raise_nofile();
     let pki = PkiBundle::load_or_cache(s.target.pki.as_deref())?;
     check_plan_memory(&s)?;
+    check_capacity(&s, opts.shard, nofile)?;
     let mut plan = Plan::build(&s);
     if let Some((i, n)) = opts.shard {
         shard_plan(&mut plan, i, n);
     }
-    check_capacity(&s, &plan, nofile)?;
     let embedded = s.target.kind == TargetKind::Embedded;
 
     let Started {
@@ -479,29 +479,53 @@ fn check_plan_memory(s: &Scenario) -> Result<(), RunError> {
 }
 
 /// Refuses a plan that cannot fit the open-files limit.
-fn check_capacity(s: &Scenario, plan: &Plan, nofile: (u64, u64)) -> Result<(), RunError> {
-    // The devices this process will run (a shard holds only its slice).
+fn check_capacity(
+    s: &Scenario,
+    shard: Option<(u32, u32)>,
+    nofile: (u64, u64),
+) -> Result<(), RunError> {
+    // The devices this process will run (a shard holds only its slice),
+    // known before planning.
+    let total: u64 = s.groups.iter().map(|g| g.devices).sum();
+    let devices = match shard {
+        Some((_, n)) => total.div_ceil(u64::from(n)),
+        None => total,
+    };
     let any_hold = s.groups.iter().any(|g| !g.hold.is_zero());
     let embedded = s.target.kind == TargetKind::Embedded;
-    let need = limits::sockets_needed(
-        plan.devices.len() as u64,
-        any_hold,
-        s.arrival.max_in_flight,
-        embedded,
-    );
+    let need = limits::sockets_needed(devices, any_hold, s.arrival.max_in_flight, embedded);
     if need > nofile.0 {
         return Err(RunError::Capacity(format!(
-            "{}: this run may hold {need} sockets ({} devices{}), but the open-files limit is {} (hard {}); \
+            "{}: this run may hold {need} sockets ({devices} devices{}), but the open-files limit is {} (hard {}); \
              run the endpoint in another process (`chainstorm serve` + an external target), use fewer devices, \
              or cap arrival.max_in_flight with no hold",
             s.path.display(),
-            plan.devices.len() as u64,
             if embedded { ", two sockets each with the embedded endpoint" } else { "" },
             nofile.0,
             nofile.1
         )));
     }
-
+    // Ports: one (source, destination) pair has ~28,000 ephemeral ports
+    // (32768-60999). Loopback targets rotate 16 source addresses; any other
+    // target has this host's one address per destination.
+    let loopback = embedded || s.target.addresses.iter().all(|a| is_loopback(a.ip()));
+    let sources: u64 = if loopback { 16 } else { 1 };
+    let destinations = s.target.addresses.len().max(1) as u64;
+    let ports = limits::EPHEMERAL_PORTS * sources * destinations;
+    let concurrent = if any_hold {
+        devices
+    } else if s.arrival.max_in_flight > 0 {
+        s.arrival.max_in_flight.min(devices)
+    } else {
+        devices
+    };
+    if concurrent > ports {
+        return Err(RunError::Capacity(format!(
+            "{}: up to {concurrent} connections at once, but {sources} source address(es) x {destinations} target(s) give {ports} ephemeral ports; \
+             use more target addresses, fewer devices per process, or shards on several machines",
+            s.path.display()
+        )));
+    }
     Ok(())
 }
 

@@ -266,3 +266,36 @@ proptest! {
         }
     }
 }
+
+/// A fleet that cannot fit the open-files limit is refused before planning
+/// or starting anything, with the numbers (run under `ulimit -n 4096`).
+#[test]
+fn a_fleet_beyond_the_open_files_limit_is_refused_up_front() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("big.toml");
+    std::fs::write(
+        &p,
+        BASE.replace("devices = 10", "devices = 5000\nhold_s = 60")
+            .replace(
+                "duration_s = 5",
+                &format!(
+                    "duration_s = 5\noutput_dir = \"{}\"",
+                    d.path().join("r").display()
+                ),
+            ),
+    )
+    .unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 4096 && exec {} run {} --quiet",
+            env!("CARGO_BIN_EXE_chainstorm"),
+            p.display()
+        ))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("this run may hold 10064 sockets (5000 devices, two sockets each with the embedded endpoint), but the open-files limit is 4096"), "{err}");
+    assert!(!d.path().join("r").exists(), "nothing written");
+}

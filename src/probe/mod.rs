@@ -254,6 +254,22 @@ async fn handshake(
     Ok(stream)
 }
 
+/// True when every profile that reached validation rejected the chain for
+/// a bad signature: the endpoint's certificates come from another mock CA
+/// than the PKI the probe used (another `pki init`), not from a broken
+/// endpoint.
+pub fn foreign_mock_ca(results: &[ProbeResult]) -> bool {
+    use crate::metrics::VerifyCause;
+    let verified: Vec<&ProbeResult> = results
+        .iter()
+        .filter(|r| matches!(r.cause, Some(Cause::Verify(_))) || r.accepted)
+        .collect();
+    !verified.is_empty()
+        && verified
+            .iter()
+            .all(|r| r.cause == Some(Cause::Verify(VerifyCause::BadSignature)))
+}
+
 /// Probes every profile in turn.
 pub async fn probe_all(t: &ProbeTarget, profiles: &[Arc<TrustProfile>]) -> Vec<ProbeResult> {
     let mut out = Vec::new();

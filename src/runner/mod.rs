@@ -214,7 +214,19 @@ pub fn run_scenario(
     let pki = PkiBundle::load_or_cache(s.target.pki.as_deref())?;
     check_plan_memory(&s)?;
     check_capacity(&s, opts.shard, nofile)?;
+    let devices: u64 = s.groups.iter().map(|g| g.devices).sum();
+    // Planning a large fleet takes seconds: say so rather than stay silent.
+    let planning = std::time::Instant::now();
+    if devices >= 200_000 && opts.progress {
+        eprintln!("chainstorm: planning {devices} devices");
+    }
     let mut plan = Plan::build(&s);
+    if devices >= 200_000 && opts.progress {
+        eprintln!(
+            "chainstorm: planned in {:.1}s",
+            planning.elapsed().as_secs_f64()
+        );
+    }
     if let Some((i, n)) = opts.shard {
         shard_plan(&mut plan, i, n);
     }

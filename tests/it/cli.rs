@@ -32,6 +32,83 @@ fn every_verb_has_help() {
     }
 }
 
+/// Each verb's --help lists its exit codes.
+#[test]
+fn every_verb_lists_its_exit_codes() {
+    for verb in [
+        "run",
+        "serve",
+        "compare",
+        "report",
+        "probe",
+        "merge",
+        "fuzz",
+        "profiles",
+        "completions",
+    ] {
+        let (code, out, _) = run(&[verb, "--help"]);
+        assert_eq!(code, 0, "{verb}");
+        assert!(out.contains("Exit codes: 0"), "{verb}: {out}");
+    }
+    let (_, out, _) = run(&["run", "--help"]);
+    assert!(
+        out.contains("130 / 143") && out.contains("1 a threshold failed"),
+        "{out}"
+    );
+}
+
+/// A mistyped verb or flag gets clap's suggestion, still on one line.
+#[test]
+fn mistyped_verbs_and_flags_get_a_suggestion() {
+    let (code, _, err) = run(&["comapre", "a", "b"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("'compare'"), "{err}");
+    let (code, _, err) = run(&["run", "x.toml", "--duraton-s", "5"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--duration-s"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+/// Shell completions and the man page come from the same definitions.
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = run(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(
+            out.contains("chainstorm") && out.contains("merge"),
+            "{shell}"
+        );
+    }
+    let (code, _, _) = run(&["completions", "tcsh"]);
+    assert_eq!(code, 2);
+    let (code, out, _) = run(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(".ie") || out.contains(".TH chainstorm"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
+    assert!(out.contains("probe") && out.contains("compare"));
+    // bash can load the completion script.
+    let d = tempfile::tempdir().unwrap();
+    let (_, script, _) = run(&["completions", "bash"]);
+    let p = d.path().join("c.bash");
+    std::fs::write(&p, script).unwrap();
+    let ok = Command::new("bash")
+        .args([
+            "-c",
+            &format!("source {} && complete -p chainstorm", p.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
 #[test]
 fn usage_errors_exit_2_with_one_line() {
     for args in [

@@ -123,3 +123,52 @@ fn cli_require_exits_1_and_remote_is_refused() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["cause"], "dial/refused");
 }
+
+/// Against an endpoint whose mock CA is not the one the probe uses (no
+/// `--pki`, so the probe's own cache), every profile fails with
+/// `bad_signature`; the probe says to pass `--pki` rather than leave the
+/// user with a wall of failures.
+#[test]
+fn a_foreign_mock_ca_gets_a_pki_hint() {
+    let bin = env!("CARGO_BIN_EXE_chainstorm");
+    let dir = tempfile::tempdir().unwrap();
+    pki().write_to(&dir.path().join("pki")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut serve = std::process::Command::new(bin)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--duration-s",
+            "60",
+        ])
+        .arg("--pki")
+        .arg(dir.path().join("pki"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(common::wait_port(port));
+    let out = std::process::Command::new(bin)
+        .args(["probe", &format!("127.0.0.1:{port}")])
+        .args([
+            "--sni",
+            &common::ats_host("us-east-1"),
+            "--profiles",
+            "ats-rsa-only,dual",
+        ])
+        // Its own (empty) cache: a freshly generated, different mock CA.
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("verify/bad_signature"), "{text}");
+    assert!(err.contains("pass --pki DIR"), "{err}");
+}

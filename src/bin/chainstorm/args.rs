@@ -51,29 +51,63 @@ pub enum Command {
     #[command(subcommand)]
     Pki(PkiCommand),
     /// List the trust profiles and what each trusts or distrusts.
+    #[command(after_help = EXIT_PLAIN)]
     Profiles(ProfilesArgs),
     /// Run a load scenario: a fleet against an endpoint, results under results/.
+    #[command(after_help = EXIT_RUN)]
     Run(RunArgs),
     /// Run the mock IoT endpoint (TLS + MQTT, SNI-routed chains, faults).
+    #[command(after_help = EXIT_SERVE)]
     Serve(ServeArgs),
     /// Compare base run(s) with a new run; exit 1 on a regression (CI gate).
+    #[command(after_help = EXIT_COMPARE)]
     Compare(CompareArgs),
     /// Text summary, SVG plots and a self-contained report.html for a run.
+    #[command(after_help = EXIT_PLAIN)]
     Report(ReportArgs),
     /// One handshake per trust profile against an endpoint: who would connect, and why not.
+    #[command(after_help = EXIT_PROBE)]
     Probe(ProbeArgs),
     /// Combine shard results exactly (histograms added, thresholds on the whole).
+    #[command(after_help = EXIT_MERGE)]
     Merge(MergeArgs),
     /// Fuzz a TLS endpoint's handshake with mutated ClientHellos (or replay a finding).
+    #[command(after_help = EXIT_FUZZ)]
     Fuzz(FuzzArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = EXIT_PLAIN)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `chainstorm man > chainstorm.1`.
+    #[command(after_help = EXIT_PLAIN)]
+    Man,
 }
+
+const EXIT_PLAIN: &str = "Exit codes: 0 done, 2 usage or input error.";
+const EXIT_RUN: &str = "Exit codes: 0 thresholds held (a shard always 0), 1 a threshold failed, \
+2 usage, input or capacity error, 130 / 143 after Ctrl-C / SIGTERM (results are still written; \
+a second signal exits at once). q or Esc in the TUI stops gracefully with 0.";
+const EXIT_SERVE: &str =
+    "Exit codes: 0 stopped (signal or --duration-s), 2 usage error or a port in use.";
+const EXIT_COMPARE: &str = "Exit codes: 0 no rule broken, 1 a rule broken (the default gate when none is given), 2 usage error.";
+const EXIT_PROBE: &str =
+    "Exit codes: 0 done, 1 a --require profile failed, 2 usage or input error.";
+const EXIT_MERGE: &str = "Exit codes: 0 thresholds held on the whole, 1 a threshold failed, \
+2 missing, duplicate or foreign shards, or another input error.";
+const EXIT_FUZZ: &str =
+    "Exit codes: 0 done, 1 the target went down or the class distribution left the baseline, \
+2 usage error, 130 / 143 after Ctrl-C / SIGTERM (the report is still written).";
 
 /// `chainstorm pki ...`
 #[derive(Debug, Subcommand)]
 pub enum PkiCommand {
     /// Generate every mock hierarchy and write it as PEM files + manifest.json.
+    #[command(after_help = EXIT_PLAIN)]
     Init(PkiInitArgs),
     /// Print role, subject, issuer, key, signature, validity and fingerprints.
+    #[command(after_help = EXIT_PLAIN)]
     Show(PkiShowArgs),
 }
 

@@ -32,11 +32,18 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            // A usage error is one line: clap's first line names the problem.
+            // A usage error is one line: clap's first line names the
+            // problem; its "tip" (did you mean ...) rides along.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("usage error");
+            let tip = text
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("tip:"))
+                .map(|t| format!("; {}", t.trim_start_matches("tip: ")))
+                .unwrap_or_default();
             eprintln!(
-                "chainstorm: {} (see --help)",
+                "chainstorm: {}{tip} (see --help)",
                 first.trim_start_matches("error: ")
             );
             return ExitCode::from(2);
@@ -66,5 +73,23 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Probe(a) => probe::probe(a),
         Command::Merge(a) => merge::merge(a),
         Command::Fuzz(a) => fuzz::fuzz(a),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <args::Cli as clap::CommandFactory>::command(),
+                "chainstorm",
+                &mut buf,
+            );
+            outln!("{}", String::from_utf8_lossy(&buf));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(<args::Cli as clap::CommandFactory>::command())
+                .render(&mut buf)?;
+            outln!("{}", String::from_utf8_lossy(&buf));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -11,6 +11,8 @@ use crate::args::MergeArgs;
 /// Merges shard results; exit 1 when the merged thresholds fail.
 pub fn merge(a: MergeArgs) -> Result<ExitCode> {
     let dirs = chainstorm::results::merge::shard_dirs(&a.runs)?;
+    // Large runs take a while to merge: say what is going on.
+    eprintln!("merging {} shard run(s)", dirs.len());
     let m = chainstorm::results::merge::merge(&dirs, &a.output)?;
     let text = if a.json {
         serde_json::to_string_pretty(&m.summary)?

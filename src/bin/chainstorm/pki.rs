@@ -52,9 +52,16 @@ pub fn init(a: PkiInitArgs) -> Result<ExitCode> {
     if a.devices > 0 {
         let ca = bundle.device_ca();
         let t = Instant::now();
-        let minted = (0..a.devices)
-            .map(|i| ca.mint(&format!("device-{i:06}")))
-            .collect::<Result<Vec<_>, _>>()?;
+        // A progress line on stderr every second: minting a million takes a while.
+        let mut last = Instant::now();
+        let mut minted = Vec::with_capacity(a.devices as usize);
+        for i in 0..a.devices {
+            minted.push(ca.mint(&format!("device-{i:06}"))?);
+            if last.elapsed().as_secs() >= 1 {
+                last = Instant::now();
+                eprintln!("minting device certificates: {}/{}", i + 1, a.devices);
+            }
+        }
         let secs = t.elapsed().as_secs_f64();
         pki::store::write_device_identities(&a.out.join("devices"), &minted)?;
         outln!(

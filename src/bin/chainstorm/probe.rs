@@ -123,6 +123,13 @@ pub fn probe(a: ProbeArgs) -> Result<ExitCode> {
         .build()
         .context("runtime")?;
     let mut failed_required = false;
+    let hint = |rs: &[ProbeResult]| {
+        if a.pki.is_none() && probe::foreign_mock_ca(rs) {
+            eprintln!(
+                "chainstorm: every profile saw a bad signature: the endpoint's mock CA is not this machine's cached PKI; pass --pki DIR (the directory the endpoint was started with)"
+            );
+        }
+    };
     let mut check = |rs: &[ProbeResult]| {
         for r in rs {
             if a.require.contains(&r.profile) && !r.accepted {
@@ -135,6 +142,7 @@ pub fn probe(a: ProbeArgs) -> Result<ExitCode> {
             let sni = a.sni.clone().context("--sni is required without --fleet")?;
             let rs = rt.block_on(probe::probe_all(&target(sni.clone())?, &profiles));
             check(&rs);
+            hint(&rs);
             let text = if a.json {
                 serde_json::to_string_pretty(&rs)?
             } else {
@@ -159,6 +167,7 @@ pub fn probe(a: ProbeArgs) -> Result<ExitCode> {
             let ra = rt.block_on(probe::probe_all(&target(ats.clone())?, &fleet_profiles));
             check(&rl);
             check(&ra);
+            hint(&ra);
             let (sl, sa) = (
                 probe::fleet_failure_share(&fleet, &rl),
                 probe::fleet_failure_share(&fleet, &ra),

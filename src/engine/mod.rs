@@ -185,6 +185,7 @@ pub async fn run(
             .map_err(EngineError::Threads)?
     };
 
+    let planned_concurrency = crate::scenario::planned_concurrency(s);
     let mut agg = Aggregate::default();
     let mut ext_stop = control.stop.subscribe();
     let mut ticker = tokio::time::interval_at(start + s.interval, s.interval);
@@ -230,6 +231,13 @@ pub async fn run(
         snap.planned_s = s.duration.as_secs_f64();
         snap.connected = sh.connected.load(Relaxed);
         snap.planned_devices = inputs.plan.devices.len() as u64;
+        // A shard runs 1/N of the plan, so 1/N of the rate and of the sessions.
+        let share = 1.0 / f64::from(inputs.shards.max(1));
+        snap.target_rate = match stopped_at {
+            Some(_) => 0.0,
+            None => crate::scenario::rate_at(&s.arrival, snap.elapsed_s) * share,
+        };
+        snap.planned_concurrency = (planned_concurrency as f64 * share).ceil() as u64;
         snap.state = match (stopped_at, done) {
             (_, true) => RunState::Done,
             (Some(_), false) => RunState::Draining,

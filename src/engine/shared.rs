@@ -104,6 +104,9 @@ pub struct RunInputs<'a> {
     pub source_addresses: usize,
     /// First source address index (shards use disjoint ranges).
     pub source_offset: usize,
+    /// Shards the plan is split into (1 unsharded): this process runs 1/N
+    /// of the arrival rate.
+    pub shards: u32,
 }
 
 fn certified_key(id: &crate::pki::DeviceIdentity) -> Result<Arc<CertifiedKey>, EngineError> {

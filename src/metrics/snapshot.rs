@@ -248,6 +248,12 @@ pub struct Snapshot {
     pub connected: i64,
     /// Devices planned.
     pub planned_devices: u64,
+    /// The arrival rate the plan intends now, per second (0 for a storm):
+    /// next to `attempted_rate` it shows when the generator falls behind.
+    pub target_rate: f64,
+    /// Sessions the plan expects connected at once at the peak (Little's
+    /// law per group: arrival rate × hold, at most the group's devices).
+    pub planned_concurrency: u64,
     /// Attempts per second, last interval.
     pub attempted_rate: f64,
     /// Successes per second, last interval.

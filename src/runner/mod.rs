@@ -292,6 +292,7 @@ pub fn run_scenario(
             // Shards on one machine use disjoint source addresses, so their
             // ephemeral ports never collide.
             source_offset: opts.shard.map(|(i, _)| 16 * i as usize).unwrap_or(0),
+            shards: opts.shard.map(|(_, n)| n).unwrap_or(1),
         },
         control,
         |tick| {

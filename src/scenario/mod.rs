@@ -10,7 +10,10 @@ pub mod thresholds;
 use std::path::PathBuf;
 
 pub use load::{line_col, load, parse, ArrivalSpec, Group, MigrationSpec, Scenario, Target};
-pub use plan::{arrival_offsets, expected_arrivals, render_client_id, DevicePlan, Plan};
+pub use plan::{
+    arrival_offsets, expected_arrivals, planned_concurrency, rate_at, render_client_id, DevicePlan,
+    Plan,
+};
 pub use thresholds::{Metric, Op, Threshold};
 
 /// Errors of the scenario layer.

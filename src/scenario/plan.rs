@@ -57,6 +57,53 @@ fn segments(spec: &ArrivalSpec, end: f64) -> Vec<(f64, f64, f64, f64)> {
     out
 }
 
+/// The arrival rate the spec intends at `t` seconds (the last stage's rate
+/// holds after it; a storm has none).
+pub fn rate_at(spec: &ArrivalSpec, t: f64) -> f64 {
+    if spec.mode == ArrivalMode::Storm {
+        return 0.0;
+    }
+    let (mut start, mut from) = (0.0f64, spec.start_rate);
+    for &(to, over) in &spec.stages {
+        if t < start + over {
+            return from + (to - from) * ((t - start) / over);
+        }
+        start += over;
+        from = to;
+    }
+    from
+}
+
+/// Sessions a scenario expects connected at once at its peak rate: per
+/// group, its share of the peak rate × its hold (Little's law), at most its
+/// devices.
+pub fn planned_concurrency(s: &Scenario) -> u64 {
+    let total: u64 = s.groups.iter().map(|g| g.devices).sum();
+    if total == 0 {
+        return 0;
+    }
+    let peak = spec_peak(&s.arrival);
+    s.groups
+        .iter()
+        .map(|g| {
+            let share = g.devices as f64 / total as f64;
+            let l = if s.arrival.mode == ArrivalMode::Storm {
+                g.devices as f64
+            } else {
+                peak * share * g.hold.as_secs_f64()
+            };
+            (l.ceil() as u64).min(g.devices)
+        })
+        .sum()
+}
+
+fn spec_peak(spec: &ArrivalSpec) -> f64 {
+    spec.stages
+        .iter()
+        .map(|(r, _)| *r)
+        .fold(spec.start_rate, f64::max)
+}
+
 /// Arrivals the rates give within `duration` (the area under the rate).
 pub fn expected_arrivals(spec: &ArrivalSpec, duration: Duration) -> f64 {
     if spec.mode == ArrivalMode::Storm {

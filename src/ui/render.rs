@@ -12,7 +12,7 @@ use ratatui::Frame;
 
 use super::model::{UiModel, View};
 use super::panels::{draw_details, draw_endpoints, draw_failures, draw_groups, draw_help};
-use crate::metrics::{Phase, Stats};
+use crate::metrics::{Phase, RunState, Stats};
 
 /// A duration cell: `-` for no samples, else the shared format.
 pub fn dur(ns: u64) -> String {
@@ -53,7 +53,7 @@ pub(super) fn selected(m: &UiModel) -> Style {
 pub fn draw(f: &mut Frame<'_>, m: &UiModel) {
     let area = f.area();
     let [header, tabs, body, footer] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(3),
         Constraint::Length(1),
         Constraint::Min(0),
         Constraint::Length(1),
@@ -99,6 +99,12 @@ pub fn draw(f: &mut Frame<'_>, m: &UiModel) {
     }
 }
 
+/// A text progress bar of `width` cells.
+fn bar(ratio: f64, width: usize) -> String {
+    let full = ((ratio.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
+    format!("{}{}", "█".repeat(full), "░".repeat(width - full))
+}
+
 fn draw_header(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
     let s = &m.frame.snapshot;
     let passing = m.frame.thresholds.iter().filter(|(_, ok)| *ok).count();
@@ -115,22 +121,63 @@ fn draw_header(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
             m.header.scenario, m.header.target, m.header.seed
         )),
     ]);
-    // Thresholds come before the counters so a narrow terminal keeps them.
+    // Progress: how far, how long still; the state says what is going on.
     let narrow = area.width < 110;
+    let progress = if s.planned_s > 0.0 {
+        (s.elapsed_s / s.planned_s).min(1.0)
+    } else {
+        0.0
+    };
+    let eta = match s.state {
+        RunState::Draining => "draining".to_string(),
+        RunState::Done => "done".to_string(),
+        _ => format!("ETA {}", secs((s.planned_s - s.elapsed_s).max(0.0))),
+    };
+    let line2 = Line::from(vec![
+        Span::styled(
+            bar(progress, if narrow { 16 } else { 30 }),
+            fg(m, Color::Cyan),
+        ),
+        Span::raw(format!(
+            " {:>3.0}%  {}/{}  {eta}  ",
+            progress * 100.0,
+            secs(s.elapsed_s),
+            secs(s.planned_s)
+        )),
+        Span::styled(format!("[{}]", s.state), emphasis(m, Color::Yellow)),
+    ]);
+    // Rates: achieved next to what the plan intends, and the scheduler's
+    // lag, so an open-loop generator falling behind shows.
+    let lag = s
+        .phase(Phase::SchedulerLag)
+        .map(|r| r.interval.p99)
+        .unwrap_or(0);
+    let behind = s.target_rate > 0.0 && s.attempted_rate < 0.9 * s.target_rate;
+    let rate_style = if behind {
+        emphasis(m, Color::Red)
+    } else {
+        Style::default()
+    };
+    let rate = if s.target_rate > 0.0 {
+        format!("{:.0}/s of {:.0}/s", s.attempted_rate, s.target_rate)
+    } else {
+        format!("{:.0}/s", s.attempted_rate)
+    };
+    // Narrow terminals carry the counters on the progress line, which has
+    // room; wide ones after the rates.
     let counts = if narrow {
-        format!(
-            "  att {} ok {} fail {} fly {}",
-            s.attempted, s.succeeded, s.failed, s.in_flight
-        )
+        format!("  att {} ok {} fail {}", s.attempted, s.succeeded, s.failed)
     } else {
         format!(
             "  attempted {}  ok {}  failed {}  in flight {}",
             s.attempted, s.succeeded, s.failed, s.in_flight
         )
     };
-    let line2 = Line::from(vec![
-        Span::raw(format!("{:.1}s/{:.0}s ", s.elapsed_s, s.planned_s)),
-        Span::styled(format!("[{}] ", s.state), emphasis(m, Color::Yellow)),
+    let mut line2 = line2;
+    if narrow {
+        line2.spans.push(Span::raw(counts.clone()));
+    }
+    let line3 = Line::from(vec![
         Span::styled(
             if total == 0 {
                 "no thresholds".to_string()
@@ -139,9 +186,22 @@ fn draw_header(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
             },
             th_style,
         ),
-        Span::raw(counts),
+        Span::raw(" · rate "),
+        Span::styled(rate, rate_style),
+        Span::raw(format!(" · lag p99 {}", dur(lag))),
+        Span::raw(if narrow { String::new() } else { counts }),
     ]);
-    f.render_widget(Paragraph::new(vec![line1, line2]), area);
+    f.render_widget(Paragraph::new(vec![line1, line2, line3]), area);
+}
+
+/// Seconds as a person reads them: `42s`, `3m05s`, `1h02m`.
+fn secs(v: f64) -> String {
+    let t = v.max(0.0).round() as u64;
+    match t {
+        0..=59 => format!("{t}s"),
+        60..=3599 => format!("{}m{:02}s", t / 60, t % 60),
+        _ => format!("{}h{:02}m", t / 3600, (t % 3600) / 60),
+    }
 }
 
 fn draw_overview(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
@@ -198,29 +258,49 @@ fn draw_rates(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
     };
     let rows = Layout::vertical([Constraint::Length(1); 3])
         .split(spark.inner(ratatui::layout::Margin::new(1, 1)));
+    // One scale for the three rows (the largest rate seen in the window),
+    // so 20 failures/s never look as tall as 150 attempts/s.
+    let series: Vec<Vec<u64>> = (0..3).map(take).collect();
+    let top = series.iter().flatten().copied().max().unwrap_or(0).max(1);
     f.render_widget(
-        Block::bordered().title(format!(
-            " per second: attempted {:.0} · ok {:.0} · failed {:.0} ",
-            s.attempted_rate, s.succeeded_rate, s.failed_rate
-        )),
+        Block::bordered().title(format!(" per second, one scale 0..{top} ")),
         spark,
     );
     let colors = [Color::Cyan, Color::Green, Color::Red];
+    let names = ["att", "ok", "fail"];
+    let now = [s.attempted_rate, s.succeeded_rate, s.failed_rate];
     for (i, r) in rows.iter().enumerate() {
-        let data = take(i);
-        f.render_widget(Sparkline::default().data(&data).style(fg(m, colors[i])), *r);
+        let [label, line] =
+            Layout::horizontal([Constraint::Length(10), Constraint::Min(1)]).areas(*r);
+        f.render_widget(
+            Paragraph::new(format!("{:<4}{:>5.0}", names[i], now[i])).style(fg(m, colors[i])),
+            label,
+        );
+        f.render_widget(
+            Sparkline::default()
+                .data(&series[i])
+                .max(top)
+                .style(fg(m, colors[i])),
+            line,
+        );
     }
-    let ratio = if s.planned_devices > 0 {
-        (s.connected.max(0) as f64 / s.planned_devices as f64).clamp(0.0, 1.0)
+    // Connected against what the plan can hold at once, not all devices.
+    let planned = if s.planned_concurrency > 0 {
+        s.planned_concurrency
+    } else {
+        s.planned_devices
+    };
+    let ratio = if planned > 0 {
+        (s.connected.max(0) as f64 / planned as f64).clamp(0.0, 1.0)
     } else {
         0.0
     };
     f.render_widget(
         Gauge::default()
-            .block(Block::bordered().title(" connected "))
+            .block(Block::bordered().title(" connected / at once "))
             .gauge_style(fg(m, Color::Green))
             .ratio(ratio)
-            .label(format!("{} / {}", s.connected, s.planned_devices)),
+            .label(format!("{} / {planned}", s.connected)),
         gauge,
     );
 }

@@ -129,8 +129,23 @@ stages = [{{ to_rate = 30, over_s = 60 }}]
     let _s = new_session(&name, &cmd);
     let screen = wait_for(
         &name,
-        &["distrusted(SYMANTEC_TLS)", "unknown_issuer", "Overview"],
+        &[
+            "distrusted(SYMANTEC_TLS)",
+            "unknown_issuer",
+            "Overview",
+            "ETA ",
+            "/s of 30/s",
+        ],
         Duration::from_secs(30),
+    );
+    // The progress line: a bar, a percentage, elapsed/planned and the ETA.
+    let progress = screen
+        .lines()
+        .find(|l| l.contains("ETA "))
+        .expect("a progress line");
+    assert!(
+        progress.contains('%') && progress.contains("/1m00s"),
+        "{progress}"
     );
     assert!(screen.contains("chainstorm tui"), "{screen}");
     assert_eq!(

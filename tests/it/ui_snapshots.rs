@@ -67,6 +67,8 @@ fn frame(elapsed: f64) -> UiFrame {
         in_flight: 0,
         connected: 1412,
         planned_devices: 2400,
+        target_rate: 160.0,
+        planned_concurrency: 1500,
         attempted_rate: 150.0,
         succeeded_rate: 112.0,
         failed_rate: 38.0,

@@ -243,7 +243,18 @@ pub async fn run(
             (Some(_), false) => RunState::Draining,
             (None, _) if control.paused() => RunState::Paused,
             (None, _) if scheduler.is_finished() => RunState::Holding,
-            _ => RunState::Ramping,
+            _ => {
+                let t = snap.elapsed_s;
+                let (now, soon) = (
+                    crate::scenario::rate_at(&s.arrival, t),
+                    crate::scenario::rate_at(&s.arrival, t + 1.0),
+                );
+                if (now - soon).abs() < 1e-9 {
+                    RunState::Steady
+                } else {
+                    RunState::Ramping
+                }
+            }
         };
         observe(&Tick {
             elapsed_s: snap.elapsed_s,

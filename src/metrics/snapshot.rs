@@ -181,8 +181,10 @@ pub enum RunState {
     /// Before the first tick.
     #[default]
     Starting,
-    /// Arrivals going on.
+    /// Arrivals going on, the rate changing.
     Ramping,
+    /// Arrivals going on at a constant rate.
+    Steady,
     /// Every arrival started; sessions held.
     Holding,
     /// Arrivals paused from the UI.
@@ -199,6 +201,7 @@ impl RunState {
         match self {
             RunState::Starting => "starting",
             RunState::Ramping => "ramping",
+            RunState::Steady => "steady",
             RunState::Holding => "holding",
             RunState::Paused => "paused",
             RunState::Draining => "draining",
@@ -211,6 +214,7 @@ impl RunState {
         [
             RunState::Starting,
             RunState::Ramping,
+            RunState::Steady,
             RunState::Holding,
             RunState::Paused,
             RunState::Draining,

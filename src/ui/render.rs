@@ -372,24 +372,39 @@ fn draw_distribution(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
         ("p99.9", t.p999),
         ("max", t.max),
     ];
+    // Heights on a log scale (1 µs = 0), so p50 and the max both show;
+    // the values go on a line of their own below, not over the bars.
+    let log = |v: u64| ((v.max(1_000) as f64 / 1_000.0).log10() * 100.0) as u64;
     let bars: Vec<Bar> = points
         .iter()
         .map(|(l, v)| {
             Bar::default()
                 .label(Line::from(*l))
-                .value(*v)
-                .text_value(dur(*v))
+                .value(log(*v))
+                .text_value(String::new())
         })
         .collect();
+    let block = Block::bordered().title(format!(" {} percentiles, log scale ", p.label()));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let [chart, values] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(inner);
     f.render_widget(
         BarChart::default()
-            .block(Block::bordered().title(format!(" {} percentiles ", p.label())))
             .data(BarGroup::default().bars(&bars))
             .bar_width(6)
             .bar_gap(1)
-            .bar_style(fg(m, Color::Cyan))
-            .value_style(emphasis(m, Color::White)),
-        area,
+            .bar_style(fg(m, Color::Cyan)),
+        chart,
+    );
+    let text: Vec<String> = points
+        .iter()
+        .map(|(_, v)| format!("{:<7}", dur(*v)))
+        .collect();
+    f.render_widget(
+        Paragraph::new(vec![Line::from(text.join("")), Line::from("")])
+            .style(emphasis(m, Color::White)),
+        values,
     );
 }
 

@@ -449,7 +449,7 @@ fn the_ticks_after_a_stop_are_labelled_draining() {
     );
     assert!(rows[..first_stopped]
         .iter()
-        .all(|r| r.state == RunState::Ramping));
+        .all(|r| matches!(r.state, RunState::Ramping | RunState::Steady)));
 }
 
 /// A signal while the scenario loads still ends the run promptly, with

@@ -217,7 +217,7 @@ t = pd.read_csv({ts:?})
 f = pd.read_csv({fs:?})
 assert all(pd.api.types.is_numeric_dtype(t[c]) for c in t.columns if c != "state"), t.dtypes
 assert t.columns[-1] == "state"
-assert set(t["state"]) <= {{"ramping", "holding", "draining", "done"}}, set(t["state"])
+assert set(t["state"]) <= {{"ramping", "steady", "holding", "draining", "done"}}, set(t["state"])
 assert "elapsed_s" in t.columns and "connect_total_p99_ns" in t.columns
 assert list(f.columns) == ["elapsed_s", "phase", "cause", "count"], f.columns
 # Once a cause is seen, every later tick has its row (0 when it did not occur).

@@ -43,20 +43,6 @@ impl Stats {
             mean: h.mean(),
         }
     }
-
-    /// A statistic by name: `p50`, `p90`, `p99`, `p99.9`, `max`, `mean`, `count`.
-    pub fn get(&self, stat: &str) -> Option<f64> {
-        Some(match stat {
-            "p50" | "median" => self.p50 as f64,
-            "p90" => self.p90 as f64,
-            "p99" => self.p99 as f64,
-            "p99.9" | "p999" => self.p999 as f64,
-            "max" => self.max as f64,
-            "mean" | "avg" => self.mean,
-            "count" => self.count as f64,
-            _ => return None,
-        })
-    }
 }
 
 /// Per-phase statistics over all groups and endpoints.

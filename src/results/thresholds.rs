@@ -1,14 +1,15 @@
 //! Evaluating thresholds against everything a run recorded.
 
 use crate::metrics::{histogram, Aggregate, FailPhase, Phase, Stats};
+use crate::scenario::thresholds::{FailureStat, FilterKey, Total};
 use crate::scenario::{Metric, Threshold};
 
 use super::summary::ThresholdResult;
 
-fn matches(filters: &[(String, String)], key: &str, value: &str) -> bool {
+fn matches(filters: &[(FilterKey, String)], key: FilterKey, value: &str) -> bool {
     filters
         .iter()
-        .filter(|(k, _)| k == key)
+        .filter(|(k, _)| *k == key)
         .all(|(_, v)| v == value)
 }
 
@@ -38,13 +39,13 @@ fn measure(m: &Metric, agg: &Aggregate, groups: &[String]) -> Option<f64> {
             stat,
             filters,
         } => {
-            let phase = Phase::from_label(phase)?;
+            let phase = *phase;
             let mut h = histogram();
             for (k, s) in &agg.series {
                 if k.phase == phase
-                    && matches(filters, "group", group_name(groups, k.group))
-                    && matches(filters, "endpoint", k.endpoint.label())
-                    && matches(filters, "anchor", k.anchor.unwrap_or(""))
+                    && matches(filters, FilterKey::Group, group_name(groups, k.group))
+                    && matches(filters, FilterKey::Endpoint, k.endpoint.label())
+                    && matches(filters, FilterKey::Anchor, k.anchor.unwrap_or(""))
                 {
                     let _ = h.add(s);
                 }
@@ -52,26 +53,26 @@ fn measure(m: &Metric, agg: &Aggregate, groups: &[String]) -> Option<f64> {
             if h.is_empty() {
                 return None;
             }
-            Stats::of(&h).get(stat)
+            Some(stat.of(&Stats::of(&h)))
         }
         Metric::Failures { stat, filters } => {
             let mut failed = 0u64;
             for (k, f) in &agg.failures {
-                let counted_phase = if filters.iter().any(|(k, _)| k == "phase") {
-                    matches(filters, "phase", k.phase().label())
+                let counted_phase = if filters.iter().any(|(k, _)| *k == FilterKey::Phase) {
+                    matches(filters, FilterKey::Phase, k.phase().label())
                 } else {
                     // Hold failures are not attempt outcomes unless asked for.
                     k.phase() != FailPhase::Hold
                 };
                 if counted_phase
-                    && matches(filters, "group", group_name(groups, k.group))
-                    && matches(filters, "endpoint", k.endpoint.label())
-                    && matches(filters, "cause", &k.cause.to_string())
+                    && matches(filters, FilterKey::Group, group_name(groups, k.group))
+                    && matches(filters, FilterKey::Endpoint, k.endpoint.label())
+                    && matches(filters, FilterKey::Cause, &k.cause.to_string())
                 {
                     failed += f.count;
                 }
             }
-            if stat == "count" {
+            if *stat == FailureStat::Count {
                 return Some(failed as f64);
             }
             // Successes of the matching groups and endpoints: connect_total samples.
@@ -80,17 +81,17 @@ fn measure(m: &Metric, agg: &Aggregate, groups: &[String]) -> Option<f64> {
                 .iter()
                 .filter(|(k, _)| {
                     k.phase == Phase::ConnectTotal
-                        && matches(filters, "group", group_name(groups, k.group))
-                        && matches(filters, "endpoint", k.endpoint.label())
+                        && matches(filters, FilterKey::Group, group_name(groups, k.group))
+                        && matches(filters, FilterKey::Endpoint, k.endpoint.label())
                 })
                 .map(|(_, h)| h.len())
                 .sum();
             let finished = failed + succeeded;
             (finished > 0).then(|| failed as f64 / finished as f64)
         }
-        Metric::Count(what) => Some(match what.as_str() {
-            "succeeded" => agg.counts.succeeded as f64,
-            _ => agg.counts.attempted as f64,
+        Metric::Count(what) => Some(match what {
+            Total::Succeeded => agg.counts.succeeded as f64,
+            Total::Attempted => agg.counts.attempted as f64,
         }),
     }
 }

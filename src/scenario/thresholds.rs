@@ -29,27 +29,125 @@ impl Op {
     }
 }
 
+/// A latency statistic a rule can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyStat {
+    /// `p50` (or `median`).
+    P50,
+    /// `p90`.
+    P90,
+    /// `p99`.
+    P99,
+    /// `p99.9`.
+    P999,
+    /// `max`.
+    Max,
+    /// `mean` (or `avg`).
+    Mean,
+    /// `count`: samples, not a duration.
+    Count,
+}
+
+impl LatencyStat {
+    /// The statistic a key names.
+    pub fn from_label(s: &str) -> Option<LatencyStat> {
+        Some(match s {
+            "p50" | "median" => LatencyStat::P50,
+            "p90" => LatencyStat::P90,
+            "p99" => LatencyStat::P99,
+            "p99.9" | "p999" => LatencyStat::P999,
+            "max" => LatencyStat::Max,
+            "mean" | "avg" => LatencyStat::Mean,
+            "count" => LatencyStat::Count,
+            _ => return None,
+        })
+    }
+
+    /// Its value in `s` (ns, or a count).
+    pub fn of(self, s: &crate::metrics::Stats) -> f64 {
+        match self {
+            LatencyStat::P50 => s.p50 as f64,
+            LatencyStat::P90 => s.p90 as f64,
+            LatencyStat::P99 => s.p99 as f64,
+            LatencyStat::P999 => s.p999 as f64,
+            LatencyStat::Max => s.max as f64,
+            LatencyStat::Mean => s.mean,
+            LatencyStat::Count => s.count as f64,
+        }
+    }
+}
+
+/// What `failures.*` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureStat {
+    /// Failed / finished attempts.
+    Rate,
+    /// Failures.
+    Count,
+}
+
+/// What `*.count` of the totals counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Total {
+    /// `succeeded.count`.
+    Succeeded,
+    /// `attempted.count`.
+    Attempted,
+}
+
+/// A key filter: `{group=…}`, `{endpoint=…}`, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterKey {
+    /// Fleet group name.
+    Group,
+    /// Endpoint kind label.
+    Endpoint,
+    /// Anchor path kind (chain validation).
+    Anchor,
+    /// Failure phase.
+    Phase,
+    /// Failure cause label.
+    Cause,
+}
+
+impl FilterKey {
+    fn from_label(s: &str) -> Option<FilterKey> {
+        Some(match s {
+            "group" => FilterKey::Group,
+            "endpoint" => FilterKey::Endpoint,
+            "anchor" => FilterKey::Anchor,
+            "phase" => FilterKey::Phase,
+            "cause" => FilterKey::Cause,
+            _ => return None,
+        })
+    }
+}
+
 /// What a rule measures.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Metric {
     /// A latency statistic of a phase, over the series that match the filters.
     Latency {
-        /// Phase label.
-        phase: String,
-        /// Statistic: p50, p90, p99, p99.9, max, mean, count.
-        stat: String,
+        /// Phase.
+        phase: crate::metrics::Phase,
+        /// Statistic.
+        stat: LatencyStat,
         /// `group=`, `endpoint=`, `anchor=` filters.
-        filters: Vec<(String, String)>,
+        filters: Vec<(FilterKey, String)>,
     },
     /// `failures.rate` (fraction of finished attempts) or `failures.count`.
     Failures {
-        /// `rate` or `count`.
-        stat: String,
+        /// Which.
+        stat: FailureStat,
         /// `group=`, `endpoint=`, `phase=`, `cause=` filters.
-        filters: Vec<(String, String)>,
+        filters: Vec<(FilterKey, String)>,
     },
     /// `succeeded.count`, `attempted.count`.
-    Count(String),
+    Count(Total),
 }
 
 /// One rule.
@@ -104,12 +202,12 @@ fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
                     format!("threshold key {key:?}: filter {part:?} is not key=value")
                 })?;
                 let k = k.trim();
-                if !["group", "endpoint", "anchor", "phase", "cause"].contains(&k) {
+                let Some(fk) = FilterKey::from_label(k) else {
                     return Err(format!(
                         "threshold key {key:?}: unknown filter {k:?} (expected group, endpoint, anchor, phase, cause)"
                     ));
-                }
-                f.push((k.to_string(), v.trim().to_string()));
+                };
+                f.push((fk, v.trim().to_string()));
             }
             (b, f)
         }
@@ -117,34 +215,46 @@ fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
     };
     let metric = match base {
         "failures" => {
-            if stat != "rate" && stat != "count" {
-                return Err(format!("threshold key {key:?}: failures.{stat}: expected rate or count"));
-            }
+            let stat = match stat.as_str() {
+                "rate" => FailureStat::Rate,
+                "count" => FailureStat::Count,
+                _ => {
+                    return Err(format!(
+                        "threshold key {key:?}: failures.{stat}: expected rate or count"
+                    ))
+                }
+            };
             Metric::Failures { stat, filters }
         }
         "succeeded" | "attempted" => {
             if stat != "count" || !filters.is_empty() {
                 return Err(format!("threshold key {key:?}: expected {base}.count"));
             }
-            Metric::Count(base.to_string())
+            Metric::Count(if base == "succeeded" {
+                Total::Succeeded
+            } else {
+                Total::Attempted
+            })
         }
-        phase if crate::metrics::Phase::from_label(phase).is_some() => {
-            if crate::metrics::Stats::default().get(&stat).is_none() {
+        name => match crate::metrics::Phase::from_label(name) {
+            Some(phase) => {
+                let Some(stat) = LatencyStat::from_label(&stat) else {
+                    return Err(format!(
+                        "threshold key {key:?}: unknown statistic {stat:?} (expected p50, p90, p99, p99.9, max, mean, count)"
+                    ));
+                };
+                Metric::Latency {
+                    phase,
+                    stat,
+                    filters,
+                }
+            }
+            None => {
                 return Err(format!(
-                    "threshold key {key:?}: unknown statistic {stat:?} (expected p50, p90, p99, p99.9, max, mean, count)"
-                ));
+                    "threshold key {key:?}: unknown metric {name:?} (expected a phase such as connect_total, or failures, succeeded, attempted)"
+                ))
             }
-            Metric::Latency {
-                phase: phase.to_string(),
-                stat,
-                filters,
-            }
-        }
-        other => {
-            return Err(format!(
-                "threshold key {key:?}: unknown metric {other:?} (expected a phase such as connect_total, or failures, succeeded, attempted)"
-            ))
-        }
+        },
     };
     let c = condition.trim();
     let (op, rest) = if let Some(r) = c.strip_prefix("<=") {
@@ -178,7 +288,7 @@ fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
 /// Durations become ns, percentages fractions; counts stay plain.
 fn parse_value(s: &str, m: &Metric) -> Option<f64> {
     let num = |t: &str| t.trim().parse::<f64>().ok().filter(|v| v.is_finite());
-    let is_duration = matches!(m, Metric::Latency { stat, .. } if stat != "count");
+    let is_duration = matches!(m, Metric::Latency { stat, .. } if *stat != LatencyStat::Count);
     if is_duration {
         for (suffix, scale) in [
             ("ns", 1.0),
@@ -222,10 +332,10 @@ mod tests {
         let t = parse("chain_validation{anchor=legacy-rsa}.p50", "< 300us").unwrap();
         assert_eq!(t.limit, 300e3);
         assert!(
-            matches!(t.metric, Metric::Latency { ref filters, .. } if filters == &[("anchor".to_string(), "legacy-rsa".to_string())])
+            matches!(t.metric, Metric::Latency { ref filters, .. } if filters == &[(FilterKey::Anchor, "legacy-rsa".to_string())])
         );
         let t = parse("tls_handshake.p99.9", "<= 2s").unwrap();
-        assert!(matches!(t.metric, Metric::Latency { ref stat, .. } if stat == "p99.9"));
+        assert!(matches!(t.metric, Metric::Latency { ref stat, .. } if *stat == LatencyStat::P999));
         assert_eq!(t.limit, 2e9);
         assert_eq!(parse("succeeded.count", ">= 100").unwrap().limit, 100.0);
     }

@@ -458,7 +458,7 @@ fn start_target(s: &Scenario, pki: &PkiBundle, embedded: bool) -> Result<Started
     let addr = handle.addrs()[0].1;
     Ok(Started {
         targets: vec![addr],
-        description: format!("embedded mock endpoint on {addr} ({:?})", e.listener),
+        description: format!("embedded mock endpoint on {addr} ({})", e.listener.label()),
         endpoint: Some(handle),
         endpoint_rt: Some(rt),
     })

@@ -203,3 +203,57 @@ print(suite.tests, suite.failures, suite.errors, len(fails), suite.time >= 0, su
     assert_eq!(code, 2);
     assert!(err.contains("format_version"), "{err}");
 }
+
+/// `compare --html`: the bases' and the new run's percentile curves in one
+/// self-contained page (SVG inline), drawn from the runs' interval logs.
+#[test]
+fn compare_html_overlays_base_and_new_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    crate::common::pki().write_to(&pki).unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[run]\nname = \"ov\"\nduration_s = 2\noutput_dir = \"{}\"\n[target]\nkind = \"embedded\"\npki = \"{}\"\n\
+             [[fleet]]\nname = \"g\"\ndevices = 40\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
+             [arrival]\nmode = \"rate\"\nstart_rate = 20\nstages = [{{ to_rate = 20, over_s = 2 }}]\n",
+            dir.path().join("results").display(),
+            pki.display()
+        ),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let out = bin()
+            .args(["run", scenario.to_str().unwrap(), "--quiet", "--no-tui"])
+            .output()
+            .unwrap();
+        crate::common::assert_ok(&out);
+    }
+    let mut runs: Vec<_> = std::fs::read_dir(dir.path().join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    runs.sort();
+    let html = dir.path().join("cmp.html");
+    let (code, _, err) = compare(&[
+        runs[0].to_str().unwrap(),
+        runs[1].to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(code == 0 || code == 1, "{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg").count(), 1);
+    assert!(page.contains("connect_total (new)") && page.contains("connect_total (base)"));
+    assert!(!page.contains("src=") && !page.contains("href="));
+    // Summary files alone have no curves: a clear error.
+    let (code, _, err) = compare(&[
+        runs[0].join("summary.json").to_str().unwrap(),
+        runs[1].to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--html needs run directories"), "{err}");
+}

@@ -54,6 +54,7 @@ fn report_on_a_real_run() {
     ] {
         let body = std::fs::read_to_string(run.join(format!("{svg}.svg"))).unwrap();
         let doc = roxmltree::Document::parse(&body).unwrap_or_else(|e| panic!("{svg}.svg: {e}"));
+        assert_no_text_overlaps(svg, &doc);
         assert_eq!(doc.root_element().tag_name().name(), "svg");
         assert!(
             doc.descendants()
@@ -125,4 +126,49 @@ fn report_on_a_real_run() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("results format 99"));
+}
+
+/// The box a `<text>` element covers, from its position, anchor, baseline
+/// shift and font size (glyphs ~0.55 em wide on average in sans-serif);
+/// `None` for rotated text (the y-axis titles, alone along their edge).
+fn text_box(n: &roxmltree::Node) -> Option<(f64, f64, f64, f64, String)> {
+    if n.attribute("transform").is_some() {
+        return None;
+    }
+    let x: f64 = n.attribute("x")?.parse().ok()?;
+    let y: f64 = n.attribute("y")?.parse().ok()?;
+    let fs: f64 = n.attribute("font-size")?.parse().ok()?;
+    let text = n.text()?.trim().to_string();
+    let w = 0.55 * fs * text.chars().count() as f64;
+    let left = match n.attribute("text-anchor") {
+        Some("middle") => x - w / 2.0,
+        Some("end") => x - w,
+        _ => x,
+    };
+    let top = match n.attribute("dy") {
+        Some("0.76em") => y,
+        Some("0.5ex") => y - fs / 2.0,
+        Some("-0.5ex") => y - fs,
+        _ => y - 0.8 * fs,
+    };
+    Some((left, top, left + w, top + fs, text))
+}
+
+/// No two text boxes of a plot overlap (a legend over a line is allowed;
+/// text over text never is).
+fn assert_no_text_overlaps(name: &str, doc: &roxmltree::Document) {
+    let boxes: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| text_box(&n))
+        .collect();
+    assert!(!boxes.is_empty(), "{name} has text");
+    for (i, a) in boxes.iter().enumerate() {
+        for b in &boxes[i + 1..] {
+            // A pixel of slack for the width estimate.
+            let apart =
+                a.2 <= b.0 + 1.0 || b.2 <= a.0 + 1.0 || a.3 <= b.1 + 1.0 || b.3 <= a.1 + 1.0;
+            assert!(apart, "{name}.svg: {:?} overlaps {:?}", a.4, b.4);
+        }
+    }
 }

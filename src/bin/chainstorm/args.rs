@@ -317,6 +317,10 @@ pub struct CompareArgs {
     /// Show every series, not only those a rule applies to.
     #[arg(long)]
     pub all: bool,
+    /// Also write FILE.html: the bases' and the new run's percentile curves
+    /// overlaid (the runs must be run directories).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// Arguments of `report`.

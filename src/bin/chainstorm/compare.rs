@@ -19,6 +19,10 @@ pub fn compare(a: CompareArgs) -> Result<ExitCode> {
         .map(|p| Summary::read(p).map_err(anyhow::Error::from))
         .collect::<Result<Vec<_>>>()?;
     let c = compare::compare(&bases, &new, &rules);
+    if let Some(out) = &a.html {
+        chainstorm::results::report::compare_html(base_paths, new_path, out)?;
+        eprintln!("wrote {}", out.display());
+    }
     let ruled_only = !a.all;
     let text = match a.format.as_str() {
         "md" => compare::render_markdown(&c, ruled_only),

@@ -1,0 +1,346 @@
+//! `chainstorm report RUN_DIR`: the text summary, SVG plots (`plots`) and
+//! one self-contained `report.html` with the SVGs inline, per-group and
+//! per-endpoint tables and the failures with their full samples; and
+//! `compare --html`, base and new percentile curves overlaid.
+
+mod plots;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+
+use super::hlog::{read_log, LogInterval};
+use super::summary::Summary;
+use super::timeseries::{read_failures, read_timeseries, TimeseriesRow};
+use super::ResultsError;
+use crate::metrics::histogram;
+use plots::{Limit, PlotResult};
+
+/// What `report` wrote.
+pub struct ReportOutput {
+    /// The human summary text.
+    pub text: String,
+    /// SVG files written.
+    pub svgs: Vec<PathBuf>,
+    /// The HTML file.
+    pub html: PathBuf,
+}
+
+/// Merges the interval log's histograms by a function of the tag.
+fn merged_by(
+    log: &[LogInterval],
+    key: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, Histogram<u64>> {
+    let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for e in log {
+        let Some(k) = e.tag.as_deref().and_then(&key) else {
+            continue;
+        };
+        let _ = out.entry(k).or_insert_with(histogram).add(&e.histogram);
+    }
+    out
+}
+
+/// Every phase's histogram over the run (all groups and endpoints).
+fn by_phase(log: &[LogInterval]) -> BTreeMap<String, Histogram<u64>> {
+    merged_by(log, |t| {
+        let phase = t.split('/').next()?;
+        crate::metrics::Phase::from_label(phase).map(|p| p.label().to_string())
+    })
+}
+
+/// The run's latency thresholds over the whole fleet (no filters), as
+/// lines on the percentile plot.
+fn latency_limits(s: &Summary) -> Vec<Limit> {
+    use crate::scenario::thresholds::{parse, LatencyStat, Metric};
+    s.thresholds
+        .iter()
+        .filter_map(|t| {
+            let th = parse(&t.key, &t.condition).ok()?;
+            match th.metric {
+                Metric::Latency {
+                    stat, ref filters, ..
+                } if filters.is_empty()
+                    && stat != LatencyStat::Count
+                    && stat != LatencyStat::Mean =>
+                {
+                    Some(Limit {
+                        label: format!("{} {}", t.key, t.condition),
+                        ns: th.limit,
+                    })
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// `2026-12-01T20:15:21.114387489Z` as `2026-12-01 20:15:21 UTC`.
+fn human_time(rfc3339: &str) -> String {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| {
+            t.to_offset(time::UtcOffset::UTC)
+                .format(time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+                ))
+                .ok()
+        })
+        .unwrap_or_else(|| rfc3339.to_string())
+}
+
+fn thresholds_html(s: &Summary) -> String {
+    if s.thresholds.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from(
+        "<h2>Thresholds</h2>\n<table><tr><th>rule</th><th>measured</th><th></th></tr>\n",
+    );
+    for t in &s.thresholds {
+        o.push_str(&format!(
+            "<tr><td>{} {}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&t.key),
+            escape(&t.condition),
+            t.value
+                .map(|v| measured(t, v))
+                .unwrap_or_else(|| "no data".into()),
+            if t.pass { "pass" } else { "<b>FAIL</b>" }
+        ));
+    }
+    o.push_str("</table>\n");
+    o
+}
+
+/// A threshold's measured value in its unit: a duration, a percentage or a count.
+fn measured(t: &super::ThresholdResult, v: f64) -> String {
+    use crate::scenario::thresholds::{parse, FailureStat, LatencyStat, Metric};
+    match parse(&t.key, &t.condition).map(|th| th.metric) {
+        Ok(Metric::Latency { stat, .. }) if stat != LatencyStat::Count => {
+            crate::metrics::format_ns(v)
+        }
+        Ok(Metric::Failures {
+            stat: FailureStat::Rate,
+            ..
+        }) => format!("{:.3}%", v * 100.0),
+        _ => format!("{v:.0}"),
+    }
+}
+
+/// Per group and per endpoint kind: connect_total and chain_validation.
+fn breakdown_html(s: &Summary) -> String {
+    use crate::metrics::format_ns;
+    let mut o = String::new();
+    for (title, by_group) in [("Per fleet group", true), ("Per endpoint kind", false)] {
+        o.push_str(&format!(
+            "<h2>{title}</h2>\n<table><tr><th>{}</th><th>phase</th><th>count</th><th>p50</th><th>p99</th><th>p99.9</th></tr>\n",
+            if by_group { "group / endpoint" } else { "endpoint" }
+        ));
+        let mut rows: BTreeMap<(String, String), (u64, u64, u64, u64)> = BTreeMap::new();
+        for k in s.keys.iter().filter(|k| {
+            (k.phase == "connect_total" || k.phase == "chain_validation") && k.anchor.is_none()
+        }) {
+            let name = if by_group {
+                format!("{} / {}", k.group, k.endpoint)
+            } else {
+                k.endpoint.clone()
+            };
+            let e = rows.entry((name, k.phase.clone())).or_default();
+            // Endpoint rows add the groups' counts; percentiles keep the worst.
+            e.0 += k.count;
+            e.1 = e.1.max(k.p50);
+            e.2 = e.2.max(k.p99);
+            e.3 = e.3.max(k.p999);
+        }
+        for ((name, phase), (n, p50, p99, p999)) in rows {
+            o.push_str(&format!(
+                "<tr><td>{}</td><td>{phase}</td><td>{n}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                escape(&name),
+                format_ns(p50 as f64),
+                format_ns(p99 as f64),
+                format_ns(p999 as f64)
+            ));
+        }
+        o.push_str("</table>\n");
+        if !by_group {
+            o.push_str("<p>Endpoint rows: counts summed over groups; percentiles are the largest group's.</p>\n");
+        }
+    }
+    o
+}
+
+/// Every failure kind with its whole first sample.
+fn failures_html(s: &Summary) -> String {
+    if s.failures.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from(
+        "<h2>Failures</h2>\n<table><tr><th>phase</th><th>cause</th><th>group</th><th>endpoint</th><th>count</th><th>first sample</th></tr>\n",
+    );
+    for f in &s.failures {
+        o.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            f.phase().label(),
+            escape(&f.cause.to_string()),
+            escape(&f.group),
+            f.endpoint.label(),
+            f.count,
+            escape(&f.sample)
+        ));
+    }
+    o.push_str("</table>\n");
+    o
+}
+
+/// `compare --html`: the percentile curves of every phase, the bases'
+/// (added together) dashed and the new run's solid, in one self-contained
+/// HTML file. The runs must be run directories (their `latency.hlog`).
+pub fn compare_html(bases: &[PathBuf], new: &Path, out: &Path) -> Result<(), ResultsError> {
+    let load = |d: &Path| -> Result<BTreeMap<String, Histogram<u64>>, ResultsError> {
+        let log = d.join("latency.hlog");
+        if !log.exists() {
+            return Err(ResultsError::Format(format!(
+                "{}: --html needs run directories (with latency.hlog)",
+                d.display()
+            )));
+        }
+        Ok(by_phase(&read_log(&log, &[])?))
+    };
+    let mut base: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    for b in bases {
+        for (k, h) in load(b)? {
+            let _ = base.entry(k).or_insert_with(histogram).add(&h);
+        }
+    }
+    let new_h = load(new)?;
+    let svg = out.with_extension("svg");
+    plots::overlay(&svg, &base, &new_h)
+        .map_err(|e| ResultsError::Format(format!("plotting {}: {e}", svg.display())))?;
+    let body = std::fs::read_to_string(&svg).map_err(super::read_err(&svg))?;
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>chainstorm compare</title></head><body style=\"font-family:sans-serif\">\n<h1>chainstorm compare</h1>\n<p>base: {}<br>new: {}</p>\n{body}\n</body></html>\n",
+        escape(&bases.iter().map(|b| b.display().to_string()).collect::<Vec<_>>().join(", ")),
+        escape(&new.display().to_string())
+    );
+    std::fs::write(out, html).map_err(super::write_err(out))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Writes the plots and report.html into `dir` and returns the text summary.
+pub fn report(dir: &Path) -> Result<ReportOutput, ResultsError> {
+    let summary = Summary::read(dir)?;
+    let text = super::human_summary(&summary);
+    let log = read_log(&dir.join("latency.hlog"), &[])?;
+    let plot = |r: PlotResult, p: &Path| {
+        r.map_err(|e| ResultsError::Format(format!("plotting {}: {e}", p.display())))
+    };
+    let mut svgs = Vec::new();
+
+    let phases = by_phase(&log);
+    let p = dir.join("percentiles.svg");
+    plot(
+        plots::percentiles(&p, &phases, &latency_limits(&summary)),
+        &p,
+    )?;
+    svgs.push(p);
+
+    let rows = read_timeseries(&dir.join("timeseries.csv"))?;
+    let series = |f: fn(&TimeseriesRow) -> f64| -> Vec<(f64, f64)> {
+        rows.iter().map(|r| (r.elapsed_s, f(r))).collect()
+    };
+    let p = dir.join("throughput.svg");
+    plot(
+        plots::over_time(
+            &p,
+            "attempts, successes and failures per interval",
+            "per interval",
+            &[
+                ("attempted".into(), series(|r| r.attempted as f64)),
+                ("succeeded".into(), series(|r| r.succeeded as f64)),
+                ("failed".into(), series(|r| r.failed() as f64)),
+            ],
+        ),
+        &p,
+    )?;
+    svgs.push(p);
+    let p = dir.join("connected.svg");
+    plot(
+        plots::over_time(
+            &p,
+            "connected devices",
+            "devices",
+            &[("connected".into(), series(|r| r.connected as f64))],
+        ),
+        &p,
+    )?;
+    svgs.push(p);
+
+    let anchors = merged_by(&log, |t| {
+        let parts: Vec<&str> = t.split('/').collect();
+        (parts.first() == Some(&"chain_validation") && parts.len() == 4)
+            .then(|| parts[3].to_string())
+    });
+    let p = dir.join("anchors.svg");
+    plot(plots::anchors(&p, &anchors), &p)?;
+    svgs.push(p);
+
+    let fpath = dir.join("failures.csv");
+    let mut by_cause: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    if fpath.exists() {
+        for r in read_failures(&fpath)? {
+            let key = format!("{} {}", r.cause.phase().label(), r.cause);
+            by_cause
+                .entry(key)
+                .or_default()
+                .push((r.elapsed_s, r.count as f64));
+        }
+    }
+    let p = dir.join("failures.svg");
+    let fs: Vec<(String, Vec<(f64, f64)>)> = by_cause.into_iter().collect();
+    plot(
+        plots::stacked(&p, "failures by cause per interval, stacked", &fs),
+        &p,
+    )?;
+    svgs.push(p);
+
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>chainstorm report</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1040px}pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:12px}h2{margin-top:1.5em}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;vertical-align:top}</style></head><body>\n",
+    );
+    html.push_str(&format!(
+        "<h1>chainstorm report: {}</h1>\n<p>{} · {} · seed {} · started {} · {:.1} s · verdict <b>{}</b></p>\n",
+        escape(&summary.scenario),
+        escape(&summary.tool),
+        escape(&summary.target),
+        summary.seed,
+        escape(&human_time(&summary.started_at)),
+        summary.wall_s,
+        summary.verdict.label()
+    ));
+    html.push_str(&thresholds_html(&summary));
+    html.push_str("<h2>Summary</h2>\n<pre>");
+    html.push_str(&escape(&text));
+    html.push_str("</pre>\n");
+    for svg in &svgs {
+        let body = std::fs::read_to_string(svg).map_err(super::read_err(svg))?;
+        let name = svg.file_stem().and_then(|s| s.to_str()).unwrap_or("plot");
+        html.push_str(&format!("<h2>{name}</h2>\n"));
+        // SVG inline: the report needs no other file and fetches nothing.
+        html.push_str(&body);
+        html.push('\n');
+    }
+    html.push_str(&breakdown_html(&summary));
+    html.push_str(&failures_html(&summary));
+    html.push_str("</body></html>\n");
+    let hp = dir.join("report.html");
+    std::fs::write(&hp, html).map_err(super::write_err(&hp))?;
+    Ok(ReportOutput {
+        text,
+        svgs,
+        html: hp,
+    })
+}

@@ -18,13 +18,7 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_chainstorm"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::free_port;
 
 /// A handshake rustls refuses on the server side (mTLS required, no client
 /// certificate) is counted in `alerts_sent` with the alert rustls sent.

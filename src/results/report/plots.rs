@@ -67,6 +67,40 @@ fn split_with_legend<'a>(
     Ok(plot)
 }
 
+/// The percentile axes both percentile plots share: x = 1/(1-q) on a log
+/// scale labelled in percent (0 % .. 99.999 %), y = latency in µs, log.
+type LogLog<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<LogCoord<f64>, LogCoord<f64>>>;
+
+fn percentile_axes<'a>(
+    plot: &DrawingArea<SVGBackend<'a>, Shift>,
+    title: &str,
+    lo_us: f64,
+    hi_us: f64,
+) -> Result<LogLog<'a>, Box<dyn std::error::Error>> {
+    let mut c = ChartBuilder::on(plot)
+        .caption(title, ("sans-serif", 20))
+        .margin(14)
+        .margin_right(30)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            (1f64..100_000f64).log_scale(),
+            ((lo_us.min(1e9) / 1.5).max(0.05)..hi_us * 1.5).log_scale(),
+        )?;
+    c.configure_mesh()
+        .x_desc("percentile")
+        .y_desc("latency (µs, log scale)")
+        .x_label_formatter(&|x| {
+            let p = 100.0 * (1.0 - 1.0 / x);
+            let digits = (x.log10().round() as usize).saturating_sub(2);
+            format!("{p:.digits$}%")
+        })
+        .y_labels(8)
+        .y_label_formatter(&|y| crate::metrics::format_ns(y * 1e3))
+        .draw()?;
+    Ok(c)
+}
+
 /// A latency threshold to draw: label and limit in ns.
 pub struct Limit {
     /// `connect_total.p99 < 500ms`.
@@ -116,27 +150,7 @@ pub fn percentiles(
         .map(|(_, h)| us(h.max() as f64))
         .chain(limits.iter().map(|l| us(l.ns)))
         .fold(1.0, f64::max);
-    let mut c = ChartBuilder::on(&plot)
-        .caption("latency by percentile, every phase", ("sans-serif", 20))
-        .margin(14)
-        .margin_right(30)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            (1f64..100_000f64).log_scale(),
-            ((lo / 1.5).max(0.05)..hi * 1.5).log_scale(),
-        )?;
-    c.configure_mesh()
-        .x_desc("percentile")
-        .y_desc("latency (µs, log scale)")
-        .x_label_formatter(&|x| {
-            let p = 100.0 * (1.0 - 1.0 / x);
-            let digits = (x.log10().round() as usize).saturating_sub(2);
-            format!("{p:.digits$}%")
-        })
-        .y_labels(8)
-        .y_label_formatter(&|y| crate::metrics::format_ns(y * 1e3))
-        .draw()?;
+    let mut c = percentile_axes(&plot, "latency by percentile, every phase", lo, hi)?;
     for (i, (_, h)) in shown.iter().enumerate() {
         let style = color(i).stroke_width(2);
         c.draw_series(LineSeries::new(
@@ -357,30 +371,7 @@ pub fn overlay(
     let (lo, hi) = all.fold((f64::MAX, 1.0f64), |(lo, hi), h| {
         (lo.min(us(h.min() as f64)), hi.max(us(h.max() as f64)))
     });
-    let mut c = ChartBuilder::on(&plot)
-        .caption(
-            "latency by percentile: base (dashed) vs new",
-            ("sans-serif", 20),
-        )
-        .margin(14)
-        .margin_right(30)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            (1f64..100_000f64).log_scale(),
-            ((lo.min(1e9) / 1.5).max(0.05)..hi * 1.5).log_scale(),
-        )?;
-    c.configure_mesh()
-        .x_desc("percentile")
-        .y_desc("latency (µs, log scale)")
-        .x_label_formatter(&|x| {
-            let p = 100.0 * (1.0 - 1.0 / x);
-            let digits = (x.log10().round() as usize).saturating_sub(2);
-            format!("{p:.digits$}%")
-        })
-        .y_labels(8)
-        .y_label_formatter(&|y| crate::metrics::format_ns(y * 1e3))
-        .draw()?;
+    let mut c = percentile_axes(&plot, "latency by percentile: base (dashed) vs new", lo, hi)?;
     let qs: Vec<f64> = (0..=500)
         .map(|i| 1.0 - 10f64.powf(-(i as f64) / 100.0))
         .filter(|q| *q <= 0.99999)

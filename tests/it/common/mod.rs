@@ -146,3 +146,12 @@ pub fn first_entry(dir: &std::path::Path) -> std::path::PathBuf {
         .unwrap()
         .path()
 }
+
+/// A loopback port nothing listens on (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

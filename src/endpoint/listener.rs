@@ -15,10 +15,10 @@ use tokio::time::{sleep, sleep_until, timeout, Instant};
 use tokio_rustls::LazyConfigAcceptor;
 
 use super::broker::Broker;
-use super::config::{EndpointConfig, ListenerMode, ALPN_MQTT_CA};
+use super::config::{EndpointConfig, ListenerMode, SecurityPolicy, ALPN_MQTT_CA};
 use super::counters::Counters;
 use super::faults::{ConnFault, PerClientLimit, TokenBucket};
-use super::routing::{choose_chain, route, RouteError};
+use super::routing::{choose_chain, route, Offer, RouteError};
 use super::session::{self, SessionCtx};
 use super::tls::TlsConfigs;
 
@@ -246,7 +246,11 @@ async fn handle(
     let kind = match &routed {
         Ok(r) => choose_chain(
             r,
-            hello.signature_schemes(),
+            &Offer {
+                schemes: hello.signature_schemes(),
+                suites: hello.cipher_suites(),
+                tls13_allowed: cfg.security_policy != SecurityPolicy::Tls12Only,
+            },
             cfg.key_preference,
             cfg.faults.broken_chain,
         ),

@@ -2,7 +2,7 @@
 //! `<prefix>.iot.<region>.amazonaws.com` is the legacy (VeriSign) endpoint,
 //! `<prefix>-ats.iot.<region>.amazonaws.com` the ATS one.
 
-use rustls::SignatureScheme;
+use rustls::{CipherSuite, SignatureScheme};
 
 use super::config::KeyPreference;
 use crate::pki::{regions, ChainKind};
@@ -101,11 +101,54 @@ pub fn offers(schemes: &[SignatureScheme]) -> (bool, bool) {
     (ecdsa, rsa)
 }
 
+/// What a ClientHello offers that decides which chain it can complete.
+#[derive(Clone, Copy, Debug)]
+pub struct Offer<'a> {
+    /// signature_algorithms.
+    pub schemes: &'a [SignatureScheme],
+    /// cipher_suites.
+    pub suites: &'a [CipherSuite],
+    /// The endpoint's policy allows TLS 1.3.
+    pub tls13_allowed: bool,
+}
+
+fn is_tls13(s: &CipherSuite) -> bool {
+    matches!(
+        s,
+        CipherSuite::TLS13_AES_128_GCM_SHA256
+            | CipherSuite::TLS13_AES_256_GCM_SHA384
+            | CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+    )
+}
+
+fn is_ecdhe_ecdsa(s: &CipherSuite) -> bool {
+    format!("{s:?}").starts_with("TLS_ECDHE_ECDSA_")
+}
+
+fn is_ecdhe_rsa(s: &CipherSuite) -> bool {
+    format!("{s:?}").starts_with("TLS_ECDHE_RSA_")
+}
+
+/// Which certificate keys the client can complete a handshake with:
+/// (ECDSA, RSA). In TLS 1.3 the signature schemes decide; in TLS 1.2 a
+/// key also needs a suite for it (ECDHE-ECDSA or ECDHE-RSA; rustls serves
+/// no other kind), as AWS picks the chain from what the client can finish.
+pub fn completable(o: &Offer<'_>) -> (bool, bool) {
+    let (ecdsa, rsa) = offers(o.schemes);
+    if o.tls13_allowed && o.suites.iter().any(is_tls13) {
+        return (ecdsa, rsa);
+    }
+    (
+        ecdsa && o.suites.iter().any(is_ecdhe_ecdsa),
+        rsa && o.suites.iter().any(is_ecdhe_rsa),
+    )
+}
+
 /// The chain to present for a route. The ATS RSA chain carries the
 /// Starfield cross-certificate, as AWS serves it.
 pub fn choose_chain(
     route: &Route,
-    schemes: &[SignatureScheme],
+    offer: &Offer<'_>,
     pref: KeyPreference,
     broken: Option<ChainKind>,
 ) -> ChainKind {
@@ -115,7 +158,7 @@ pub fn choose_chain(
             if let Some(b) = broken {
                 return b;
             }
-            let (ecdsa, rsa) = offers(schemes);
+            let (ecdsa, rsa) = completable(offer);
             if ecdsa && (pref == KeyPreference::PreferEcc || !rsa) {
                 ChainKind::AtsEcc
             } else {
@@ -194,22 +237,54 @@ mod tests {
             SignatureScheme::RSA_PSS_SHA256,
         ];
         let ec_only = [SignatureScheme::ECDSA_NISTP256_SHA256];
+        let tls13 = [CipherSuite::TLS13_AES_128_GCM_SHA256];
+        let offer = |schemes, suites| Offer {
+            schemes,
+            suites,
+            tls13_allowed: true,
+        };
+        let pick = |o: &Offer<'_>, p| choose_chain(&ats, o, p, None);
         assert_eq!(
-            choose_chain(&ats, &both, KeyPreference::PreferRsa, None),
+            pick(&offer(&both, &tls13), KeyPreference::PreferRsa),
             ChainKind::AtsRsaCrossSigned
         );
         assert_eq!(
-            choose_chain(&ats, &both, KeyPreference::PreferEcc, None),
+            pick(&offer(&both, &tls13), KeyPreference::PreferEcc),
             ChainKind::AtsEcc
         );
         assert_eq!(
-            choose_chain(&ats, &ec_only, KeyPreference::PreferRsa, None),
+            pick(&offer(&ec_only, &tls13), KeyPreference::PreferRsa),
             ChainKind::AtsEcc
         );
+        // TLS 1.2 only: the suites decide as much as the schemes. An
+        // ECDHE-ECDSA-only client (mbedTLS ECC builds) gets the ECC chain
+        // even though it also lists RSA schemes; an ECDHE-RSA-only one the
+        // RSA chain even when the endpoint prefers ECC.
+        let ecdsa_suite = [CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256];
+        let rsa_suite = [CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256];
+        assert_eq!(
+            pick(&offer(&both, &ecdsa_suite), KeyPreference::PreferRsa),
+            ChainKind::AtsEcc
+        );
+        assert_eq!(
+            pick(&offer(&both, &rsa_suite), KeyPreference::PreferEcc),
+            ChainKind::AtsRsaCrossSigned
+        );
+        // A TLS 1.3 offer under a TLS 1.2-only policy is judged as TLS 1.2.
+        let mixed = [
+            CipherSuite::TLS13_AES_128_GCM_SHA256,
+            CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ];
+        let no13 = Offer {
+            schemes: &both,
+            suites: &mixed,
+            tls13_allowed: false,
+        };
+        assert_eq!(pick(&no13, KeyPreference::PreferRsa), ChainKind::AtsEcc);
         assert_eq!(
             choose_chain(
                 &ats,
-                &both,
+                &offer(&both, &tls13),
                 KeyPreference::PreferRsa,
                 Some(ChainKind::Expired)
             ),

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::hello::{ClientHello, Extension};
-use crate::endpoint::routing::{choose_chain, route};
+use crate::endpoint::routing::{choose_chain, route, Offer};
 use crate::endpoint::{EndpointConfig, KeyPreference, ListenerMode, TlsConfigs};
 use crate::mqtt::{decode, encode, Packet, Protocol, DEFAULT_MAX_REMAINING};
 use crate::pki::{PkiBundle, PkiConfig};
@@ -71,7 +71,11 @@ pub fn server_handshake(data: &[u8]) -> Stage {
     };
     let kind = choose_chain(
         &r,
-        hello.signature_schemes(),
+        &Offer {
+            schemes: hello.signature_schemes(),
+            suites: hello.cipher_suites(),
+            tls13_allowed: true,
+        },
         KeyPreference::default(),
         None,
     );

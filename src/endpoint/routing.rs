@@ -121,12 +121,24 @@ fn is_tls13(s: &CipherSuite) -> bool {
     )
 }
 
+// Matched by value, not by name: this runs for every ClientHello. The
+// TLS 1.2 suites rustls can serve (its aws-lc-rs provider).
 fn is_ecdhe_ecdsa(s: &CipherSuite) -> bool {
-    format!("{s:?}").starts_with("TLS_ECDHE_ECDSA_")
+    matches!(
+        s,
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+            | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+            | CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+    )
 }
 
 fn is_ecdhe_rsa(s: &CipherSuite) -> bool {
-    format!("{s:?}").starts_with("TLS_ECDHE_RSA_")
+    matches!(
+        s,
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+            | CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+            | CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    )
 }
 
 /// Which certificate keys the client can complete a handshake with:

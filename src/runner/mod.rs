@@ -77,8 +77,21 @@ pub struct RunOptions {
 pub struct LiveTick<'a> {
     /// The snapshot of this tick.
     pub snapshot: &'a crate::metrics::Snapshot,
-    /// Each threshold as `key condition` and whether it holds so far.
-    pub thresholds: Vec<(String, bool)>,
+    aggregate: &'a crate::metrics::Aggregate,
+    rules: &'a [scenario::Threshold],
+    groups: &'a [String],
+}
+
+impl LiveTick<'_> {
+    /// Each threshold as `key condition` and whether it holds so far;
+    /// evaluated only for an observer that asks (the TUI), since it merges
+    /// histograms.
+    pub fn thresholds(&self) -> Vec<(String, bool)> {
+        results::evaluate(self.rules, self.aggregate, self.groups)
+            .into_iter()
+            .map(|t| (format!("{} {}", t.key, t.condition), t.pass))
+            .collect()
+    }
 }
 
 /// What a run produced.
@@ -318,13 +331,11 @@ pub fn run_scenario(
                     &extra,
                 ));
             }
-            let thresholds = results::evaluate(&s.thresholds, tick.aggregate, &group_names)
-                .into_iter()
-                .map(|t| (format!("{} {}", t.key, t.condition), t.pass))
-                .collect();
             on_tick(LiveTick {
                 snapshot: tick.snapshot,
-                thresholds,
+                aggregate: tick.aggregate,
+                rules: &s.thresholds,
+                groups: &group_names,
             });
         },
     ));

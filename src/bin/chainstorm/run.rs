@@ -103,7 +103,7 @@ fn run_with_tui(
                 let r = runner::run_scenario(scenario, opts, control, |t| {
                     let _ = ui_tx.try_send(UiFrame {
                         snapshot: t.snapshot.clone(),
-                        thresholds: t.thresholds,
+                        thresholds: t.thresholds(),
                     });
                 });
                 done.store(true, Ordering::SeqCst);

@@ -23,6 +23,16 @@ pub fn format_ns(ns: f64) -> String {
     format!("{v:.decimals$}{unit}")
 }
 
+/// Seconds as a person reads them: `42s`, `3m05s`, `1h02m`.
+pub fn format_secs(v: f64) -> String {
+    let t = v.max(0.0).round() as u64;
+    match t {
+        0..=59 => format!("{t}s"),
+        60..=3599 => format!("{}m{:02}s", t / 60, t % 60),
+        _ => format!("{}h{:02}m", t / 3600, (t % 3600) / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::format_ns;
@@ -35,5 +45,8 @@ mod tests {
         assert_eq!(format_ns(3_454_000.0), "3.45ms");
         assert_eq!(format_ns(1.2e9), "1.20s");
         assert_eq!(format_ns(-2_500_000.0), "-2.50ms");
+        assert_eq!(super::format_secs(42.4), "42s");
+        assert_eq!(super::format_secs(185.0), "3m05s");
+        assert_eq!(super::format_secs(3720.0), "1h02m");
     }
 }

@@ -8,6 +8,77 @@ use super::failure::FailPhase;
 use super::phase::{EndpointKind, Phase};
 use hdrhistogram::Histogram;
 
+/// A statistic of a latency series, as thresholds and `compare` name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stat {
+    /// `p50` (or `median`).
+    P50,
+    /// `p90`.
+    P90,
+    /// `p99`.
+    P99,
+    /// `p99.9`.
+    P999,
+    /// `max`.
+    Max,
+    /// `mean` (or `avg`).
+    Mean,
+    /// `count`: samples, not a duration.
+    Count,
+}
+
+impl Stat {
+    /// The percentiles, in table order (what `compare` compares).
+    pub const PERCENTILES: [Stat; 4] = [Stat::P50, Stat::P90, Stat::P99, Stat::P999];
+
+    /// `p50`, `p90`, `p99`, `p99.9`, `max`, `mean`, `count`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stat::P50 => "p50",
+            Stat::P90 => "p90",
+            Stat::P99 => "p99",
+            Stat::P999 => "p99.9",
+            Stat::Max => "max",
+            Stat::Mean => "mean",
+            Stat::Count => "count",
+        }
+    }
+
+    /// The statistic a key names (aliases `median`, `p999`, `avg`).
+    pub fn from_label(s: &str) -> Option<Stat> {
+        Some(match s {
+            "p50" | "median" => Stat::P50,
+            "p90" => Stat::P90,
+            "p99" => Stat::P99,
+            "p99.9" | "p999" => Stat::P999,
+            "max" => Stat::Max,
+            "mean" | "avg" => Stat::Mean,
+            "count" => Stat::Count,
+            _ => return None,
+        })
+    }
+
+    /// Its value in `s` (ns, or a count).
+    pub fn of(self, s: &Stats) -> f64 {
+        match self {
+            Stat::P50 => s.p50 as f64,
+            Stat::P90 => s.p90 as f64,
+            Stat::P99 => s.p99 as f64,
+            Stat::P999 => s.p999 as f64,
+            Stat::Max => s.max as f64,
+            Stat::Mean => s.mean,
+            Stat::Count => s.count as f64,
+        }
+    }
+}
+
+impl std::fmt::Display for Stat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 /// Percentiles of one histogram, ns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {

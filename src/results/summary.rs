@@ -34,6 +34,19 @@ pub struct KeyStats {
 }
 
 impl KeyStats {
+    /// A statistic's value (ns, or the count).
+    pub fn stat(&self, s: crate::metrics::Stat) -> f64 {
+        s.of(&Stats {
+            count: self.count,
+            p50: self.p50,
+            p90: self.p90,
+            p99: self.p99,
+            p999: self.p999,
+            max: self.max,
+            mean: self.mean,
+        })
+    }
+
     /// From stats and labels.
     pub fn new(
         phase: &str,

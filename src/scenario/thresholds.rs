@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::metrics::Stat;
+
 /// Comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Op {
@@ -25,55 +27,6 @@ impl Op {
             Op::Le => value <= limit,
             Op::Gt => value > limit,
             Op::Ge => value >= limit,
-        }
-    }
-}
-
-/// A latency statistic a rule can name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LatencyStat {
-    /// `p50` (or `median`).
-    P50,
-    /// `p90`.
-    P90,
-    /// `p99`.
-    P99,
-    /// `p99.9`.
-    P999,
-    /// `max`.
-    Max,
-    /// `mean` (or `avg`).
-    Mean,
-    /// `count`: samples, not a duration.
-    Count,
-}
-
-impl LatencyStat {
-    /// The statistic a key names.
-    pub fn from_label(s: &str) -> Option<LatencyStat> {
-        Some(match s {
-            "p50" | "median" => LatencyStat::P50,
-            "p90" => LatencyStat::P90,
-            "p99" => LatencyStat::P99,
-            "p99.9" | "p999" => LatencyStat::P999,
-            "max" => LatencyStat::Max,
-            "mean" | "avg" => LatencyStat::Mean,
-            "count" => LatencyStat::Count,
-            _ => return None,
-        })
-    }
-
-    /// Its value in `s` (ns, or a count).
-    pub fn of(self, s: &crate::metrics::Stats) -> f64 {
-        match self {
-            LatencyStat::P50 => s.p50 as f64,
-            LatencyStat::P90 => s.p90 as f64,
-            LatencyStat::P99 => s.p99 as f64,
-            LatencyStat::P999 => s.p999 as f64,
-            LatencyStat::Max => s.max as f64,
-            LatencyStat::Mean => s.mean,
-            LatencyStat::Count => s.count as f64,
         }
     }
 }
@@ -135,7 +88,7 @@ pub enum Metric {
         /// Phase.
         phase: crate::metrics::Phase,
         /// Statistic.
-        stat: LatencyStat,
+        stat: Stat,
         /// `group=`, `endpoint=`, `anchor=` filters.
         filters: Vec<(FilterKey, String)>,
     },
@@ -238,7 +191,7 @@ fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
         }
         name => match crate::metrics::Phase::from_label(name) {
             Some(phase) => {
-                let Some(stat) = LatencyStat::from_label(&stat) else {
+                let Some(stat) = Stat::from_label(&stat) else {
                     return Err(format!(
                         "threshold key {key:?}: unknown statistic {stat:?} (expected p50, p90, p99, p99.9, max, mean, count)"
                     ));
@@ -288,7 +241,7 @@ fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
 /// Durations become ns, percentages fractions; counts stay plain.
 fn parse_value(s: &str, m: &Metric) -> Option<f64> {
     let num = |t: &str| t.trim().parse::<f64>().ok().filter(|v| v.is_finite());
-    let is_duration = matches!(m, Metric::Latency { stat, .. } if *stat != LatencyStat::Count);
+    let is_duration = matches!(m, Metric::Latency { stat, .. } if *stat != Stat::Count);
     if is_duration {
         for (suffix, scale) in [
             ("ns", 1.0),
@@ -335,7 +288,7 @@ mod tests {
             matches!(t.metric, Metric::Latency { ref filters, .. } if filters == &[(FilterKey::Anchor, "legacy-rsa".to_string())])
         );
         let t = parse("tls_handshake.p99.9", "<= 2s").unwrap();
-        assert!(matches!(t.metric, Metric::Latency { ref stat, .. } if *stat == LatencyStat::P999));
+        assert!(matches!(t.metric, Metric::Latency { ref stat, .. } if *stat == Stat::P999));
         assert_eq!(t.limit, 2e9);
         assert_eq!(parse("succeeded.count", ">= 100").unwrap().limit, 100.0);
     }

@@ -131,7 +131,10 @@ fn draw_header(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
     let eta = match s.state {
         RunState::Draining => "draining".to_string(),
         RunState::Done => "done".to_string(),
-        _ => format!("ETA {}", secs((s.planned_s - s.elapsed_s).max(0.0))),
+        _ => format!(
+            "ETA {}",
+            crate::metrics::format_secs((s.planned_s - s.elapsed_s).max(0.0))
+        ),
     };
     let line2 = Line::from(vec![
         Span::styled(
@@ -141,8 +144,8 @@ fn draw_header(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
         Span::raw(format!(
             " {:>3.0}%  {}/{}  {eta}  ",
             progress * 100.0,
-            secs(s.elapsed_s),
-            secs(s.planned_s)
+            crate::metrics::format_secs(s.elapsed_s),
+            crate::metrics::format_secs(s.planned_s)
         )),
         Span::styled(format!("[{}]", s.state), emphasis(m, Color::Yellow)),
     ]);
@@ -192,16 +195,6 @@ fn draw_header(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
         Span::raw(if narrow { String::new() } else { counts }),
     ]);
     f.render_widget(Paragraph::new(vec![line1, line2, line3]), area);
-}
-
-/// Seconds as a person reads them: `42s`, `3m05s`, `1h02m`.
-fn secs(v: f64) -> String {
-    let t = v.max(0.0).round() as u64;
-    match t {
-        0..=59 => format!("{t}s"),
-        60..=3599 => format!("{}m{:02}s", t / 60, t % 60),
-        _ => format!("{}h{:02}m", t / 3600, (t % 3600) / 60),
-    }
 }
 
 fn draw_overview(f: &mut Frame<'_>, m: &UiModel, area: Rect) {

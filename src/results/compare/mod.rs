@@ -10,8 +10,9 @@ mod rules;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+pub use crate::metrics::Stat;
 pub use render::{render_junit, render_markdown, render_text};
-pub use rules::{parse_rule, FailureLimit, Rule, RuleSet, Rules, Stat};
+pub use rules::{parse_rule, FailureLimit, Rule, RuleSet, Rules};
 
 use super::summary::{KeyStats, Summary};
 use crate::metrics::{EndpointKind, Phase};
@@ -237,7 +238,7 @@ pub fn compare(bases: &[Summary], new: &Summary, rules: &RuleSet) -> Comparison 
         if nk.count == 0 || present.iter().all(|k| k.count == 0) {
             continue;
         }
-        for st in Stat::ALL {
+        for st in Stat::PERCENTILES {
             rows.push(row(key, st, nk, &present, rules));
         }
     }
@@ -265,7 +266,7 @@ pub fn compare(bases: &[Summary], new: &Summary, rules: &RuleSet) -> Comparison 
 }
 
 fn row(key: &SeriesId, st: Stat, nk: &KeyStats, present: &[&KeyStats], rules: &RuleSet) -> Row {
-    let vals: Vec<f64> = present.iter().map(|k| st.of(k)).collect();
+    let vals: Vec<f64> = present.iter().map(|k| k.stat(st)).collect();
     let base = median(vals.clone());
     let spread = if vals.len() > 1 && base > 0.0 {
         (vals.iter().cloned().fold(f64::MIN, f64::max)
@@ -292,7 +293,7 @@ fn row(key: &SeriesId, st: Stat, nk: &KeyStats, present: &[&KeyStats], rules: &R
         key: key.clone(),
         stat: st,
         base,
-        new: st.of(nk),
+        new: nk.stat(st),
         spread,
         limit,
         allowed,

@@ -7,57 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::CompareError;
-use crate::metrics::Phase;
-use crate::results::summary::KeyStats;
-
-/// A compared statistic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Stat {
-    /// Median.
-    P50,
-    /// 90th percentile.
-    P90,
-    /// 99th percentile.
-    P99,
-    /// 99.9th percentile.
-    P999,
-}
-
-impl Stat {
-    /// Every statistic, in table order.
-    pub const ALL: [Stat; 4] = [Stat::P50, Stat::P90, Stat::P99, Stat::P999];
-
-    /// `p50`, `p90`, `p99`, `p99.9`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Stat::P50 => "p50",
-            Stat::P90 => "p90",
-            Stat::P99 => "p99",
-            Stat::P999 => "p99.9",
-        }
-    }
-
-    /// The statistic with this label.
-    pub fn from_label(s: &str) -> Option<Stat> {
-        Stat::ALL.into_iter().find(|x| x.label() == s)
-    }
-
-    /// Its value in a series, ns.
-    pub fn of(self, k: &KeyStats) -> f64 {
-        (match self {
-            Stat::P50 => k.p50,
-            Stat::P90 => k.p90,
-            Stat::P99 => k.p99,
-            Stat::P999 => k.p999,
-        }) as f64
-    }
-}
-
-impl std::fmt::Display for Stat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
-    }
-}
+use crate::metrics::{Phase, Stat};
 
 /// Regression rules as a TOML file writes them.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -186,6 +136,7 @@ pub fn parse_rule(s: &str) -> Result<Rule, CompareError> {
         ))
     })?;
     let stat = Stat::from_label(stat)
+        .filter(|s| Stat::PERCENTILES.contains(s))
         .ok_or_else(|| bad(format!("{stat:?}: expected one of p50, p90, p99, p99.9")))?;
     Ok(Rule {
         phase,

@@ -53,7 +53,8 @@ fn by_phase(log: &[LogInterval]) -> BTreeMap<String, Histogram<u64>> {
 /// The run's latency thresholds over the whole fleet (no filters), as
 /// lines on the percentile plot.
 fn latency_limits(s: &Summary) -> Vec<Limit> {
-    use crate::scenario::thresholds::{parse, LatencyStat, Metric};
+    use crate::metrics::Stat;
+    use crate::scenario::thresholds::{parse, Metric};
     s.thresholds
         .iter()
         .filter_map(|t| {
@@ -61,10 +62,7 @@ fn latency_limits(s: &Summary) -> Vec<Limit> {
             match th.metric {
                 Metric::Latency {
                     stat, ref filters, ..
-                } if filters.is_empty()
-                    && stat != LatencyStat::Count
-                    && stat != LatencyStat::Mean =>
-                {
+                } if filters.is_empty() && stat != Stat::Count && stat != Stat::Mean => {
                     Some(Limit {
                         label: format!("{} {}", t.key, t.condition),
                         ns: th.limit,
@@ -114,11 +112,10 @@ fn thresholds_html(s: &Summary) -> String {
 
 /// A threshold's measured value in its unit: a duration, a percentage or a count.
 fn measured(t: &super::ThresholdResult, v: f64) -> String {
-    use crate::scenario::thresholds::{parse, FailureStat, LatencyStat, Metric};
+    use crate::metrics::Stat;
+    use crate::scenario::thresholds::{parse, FailureStat, Metric};
     match parse(&t.key, &t.condition).map(|th| th.metric) {
-        Ok(Metric::Latency { stat, .. }) if stat != LatencyStat::Count => {
-            crate::metrics::format_ns(v)
-        }
+        Ok(Metric::Latency { stat, .. }) if stat != Stat::Count => crate::metrics::format_ns(v),
         Ok(Metric::Failures {
             stat: FailureStat::Rate,
             ..

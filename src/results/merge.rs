@@ -49,7 +49,7 @@ pub fn shard_dirs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ResultsError> {
                 Summary::read(p)
                     .ok()
                     .and_then(|s| s.shard)
-                    .is_some_and(|sh| parse_shard_label(&sh).is_some())
+                    .is_some_and(|sh| crate::scenario::parse_shard(&sh).is_some())
             })
             .collect();
         found.sort();
@@ -62,13 +62,6 @@ pub fn shard_dirs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ResultsError> {
         out.extend(found);
     }
     Ok(out)
-}
-
-/// `I/N` as summaries record a shard.
-fn parse_shard_label(s: &str) -> Option<(u32, u32)> {
-    let (i, n) = s.split_once('/')?;
-    let (i, n) = (i.parse().ok()?, n.parse().ok()?);
-    (i < n).then_some((i, n))
 }
 
 /// Exactly shards 0..N-1 of one run, each once: a missing, duplicate or
@@ -89,7 +82,7 @@ fn check_shards(dirs: &[PathBuf], summaries: &[Summary]) -> Result<(), ResultsEr
             ));
             continue;
         }
-        let Some((i, n)) = s.shard.as_deref().and_then(parse_shard_label) else {
+        let Some((i, n)) = s.shard.as_deref().and_then(crate::scenario::parse_shard) else {
             problems.push(format!(
                 "{}: not a shard run (shard {:?})",
                 d.display(),

@@ -156,22 +156,11 @@ pub fn check_run_id(id: &str) -> Result<(), RunError> {
 
 /// Parses `I/N` (0 <= I < N).
 pub fn parse_shard(s: &str) -> Result<(u32, u32), RunError> {
-    let bad = |m: String| RunError::Input(format!("--shard {m}"));
-    let (i, n) = s
-        .split_once('/')
-        .ok_or_else(|| bad(format!("{s:?}: expected I/N, e.g. 0/4")))?;
-    let i: u32 = i
-        .trim()
-        .parse()
-        .map_err(|_| bad(format!("{s:?}: I is not a number")))?;
-    let n: u32 = n
-        .trim()
-        .parse()
-        .map_err(|_| bad(format!("{s:?}: N is not a number")))?;
-    if n == 0 || i >= n {
-        return Err(bad(format!("{s:?}: need 0 <= I < N")));
-    }
-    Ok((i, n))
+    scenario::parse_shard(s).ok_or_else(|| {
+        RunError::Input(format!(
+            "--shard {s:?}: expected I/N with whole numbers 0 <= I < N, e.g. 0/4"
+        ))
+    })
 }
 
 /// Keeps the devices of shard `i` of `n`: every n-th device of the plan,

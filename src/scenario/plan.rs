@@ -57,6 +57,14 @@ fn segments(spec: &ArrivalSpec, end: f64) -> Vec<(f64, f64, f64, f64)> {
     out
 }
 
+/// Parses a shard `I/N` (0 <= I < N), as `--shard` takes it and summaries
+/// record it; `None` for anything else (e.g. a merged run's `merged 4`).
+pub fn parse_shard(s: &str) -> Option<(u32, u32)> {
+    let (i, n) = s.split_once('/')?;
+    let (i, n): (u32, u32) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
+    (i < n).then_some((i, n))
+}
+
 /// The arrival rate the spec intends at `t` seconds (the last stage's rate
 /// holds after it; a storm has none).
 pub fn rate_at(spec: &ArrivalSpec, t: f64) -> f64 {

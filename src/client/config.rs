@@ -143,8 +143,8 @@ pub struct ClientKey {
     pub tls13: bool,
     /// Offer TLS 1.2.
     pub tls12: bool,
-    /// Offer only ECDSA signature schemes.
-    pub ecdsa_only: bool,
+    /// Signature schemes offered.
+    pub key_offer: KeyOffer,
     /// ALPN to offer.
     pub alpn: Option<String>,
     /// Present a device certificate.
@@ -213,11 +213,7 @@ impl ClientConfigs {
         let opts = ClientOptions {
             tls13: key.tls13,
             tls12: key.tls12,
-            key_offer: if key.ecdsa_only {
-                KeyOffer::EcdsaOnly
-            } else {
-                KeyOffer::Any
-            },
+            key_offer: key.key_offer,
             alpn: key.alpn.clone(),
             client_auth: if key.mtls {
                 ClientAuth::PerDevice

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::dialer::Dialer;
 use super::EngineError;
-use crate::client::{ClientConfigs, ClientKey};
+use crate::client::{ClientConfigs, ClientKey, KeyOffer};
 use crate::pki::{regions, PkiBundle};
 use crate::scenario::schema::{AtsKey, EndpointChoice, Protocol, Reconnect};
 use crate::scenario::{DevicePlan, MigrationSpec, Plan, Scenario};
@@ -140,7 +140,11 @@ pub(crate) fn build(
             profile: g.profile.clone(),
             tls13: g.tls13,
             tls12: g.tls12,
-            ecdsa_only: g.ats_key == AtsKey::Ecc,
+            key_offer: if g.ats_key == AtsKey::Ecc {
+                KeyOffer::EcdsaOnly
+            } else {
+                KeyOffer::Any
+            },
             alpn: s.target.alpn.clone(),
             mtls: g.mtls,
         };

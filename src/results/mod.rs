@@ -71,11 +71,6 @@ pub(crate) fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> ResultsErr
     }
 }
 
-/// Maps an I/O error on `path` to [`ResultsError::Write`].
-pub fn write_err_pub(path: &Path) -> impl FnOnce(std::io::Error) -> ResultsError + '_ {
-    write_err(path)
-}
-
 /// This machine's host name, as results record it.
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

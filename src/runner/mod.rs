@@ -252,7 +252,7 @@ pub fn run_scenario(
     };
     let dir = results::create_run_dir(&root, &run_name)?;
     std::fs::write(dir.join("scenario.toml"), &s.source)
-        .map_err(results::write_err_pub(&dir.join("scenario.toml")))?;
+        .map_err(results::write_err(&dir.join("scenario.toml")))?;
     let groups: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
     let group_names = groups.clone();
     let started_at = time::OffsetDateTime::now_utc();

@@ -311,7 +311,8 @@ fn fleet_section(
             ));
         }
         if let Some(p) = profile.strip_prefix("pem:") {
-            check_pem_bundle(&resolve(cx.path, p)).map_err(|m| cx.err(g.profile.span(), m))?;
+            crate::trust::read_pem_bundle(&resolve(cx.path, p))
+                .map_err(|e| cx.err(g.profile.span(), e.to_string()))?;
         }
         let region = g.region.get_ref();
         if !regions::is_known(region) {
@@ -380,22 +381,6 @@ fn fleet_section(
         });
     }
     Ok(groups)
-}
-
-/// A `pem:` trust bundle: a readable file holding at least one certificate.
-fn check_pem_bundle(p: &Path) -> Result<(), String> {
-    use rustls_pki_types::pem::PemObject;
-    if p.is_dir() {
-        return Err(format!("{}: is a directory, not a PEM file", p.display()));
-    }
-    let bytes = std::fs::read(p).map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
-    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: not a PEM certificate bundle: {e}", p.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{}: holds no certificate", p.display()));
-    }
-    Ok(())
 }
 
 /// A client-id template renders, for the first and the last device, to

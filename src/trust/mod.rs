@@ -16,7 +16,7 @@ pub use policy::{
     Distrust, DistrustPolicy, ExemptSubCa, Matcher, PathView, Window, Wording,
     FIREFOX_SYMANTEC_ROOT_CNS, JDK_SYMANTEC_EXEMPT_SUBCAS, JDK_SYMANTEC_ROOTS,
 };
-pub use profile::{TrustProfile, BUILTIN, DANGER_ACCEPT_ANY};
+pub use profile::{read_pem_bundle, TrustProfile, BUILTIN, DANGER_ACCEPT_ANY};
 pub use verifier::{
     with_probe, CauseCode, ChainVerifier, PathKind, TimedVerifier, ValidationProbe,
     ValidationSample, VerifiedChain,

@@ -98,6 +98,30 @@ fn mock_families(pki: &PkiBundle) -> Vec<(AnchorFamily, [u8; 32])> {
     .collect()
 }
 
+/// The certificates of a `pem:` trust bundle: a readable file (not a
+/// directory) with at least one well-formed CERTIFICATE block. Scenario
+/// loading calls it too, so a bad bundle is refused before a run starts.
+pub fn read_pem_bundle(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, TrustError> {
+    let bad = |reason: String| TrustError::BadPem {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if path.is_dir() {
+        return Err(bad("is a directory, not a PEM file".into()));
+    }
+    let bytes = std::fs::read(path).map_err(|source| TrustError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(format!("not a PEM certificate bundle: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad("holds no certificate (no CERTIFICATE block)".into()));
+    }
+    Ok(certs)
+}
+
 impl TrustProfile {
     /// A profile from explicit root certificates and policies.
     pub fn from_roots(
@@ -256,22 +280,7 @@ impl TrustProfile {
         path: PathBuf,
         mock: &[(AnchorFamily, [u8; 32])],
     ) -> Result<TrustProfile, TrustError> {
-        let bytes = std::fs::read(&path).map_err(|source| TrustError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
-            .collect::<Result<_, _>>()
-            .map_err(|e| TrustError::BadPem {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-        if certs.is_empty() {
-            return Err(TrustError::BadPem {
-                path,
-                reason: "no CERTIFICATE blocks".into(),
-            });
-        }
+        let certs = read_pem_bundle(&path)?;
         Self::from_roots(
             name,
             &format!("roots from {}", path.display()),

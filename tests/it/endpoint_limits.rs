@@ -170,6 +170,7 @@ fn accept_errors_back_off_and_clients_recover() {
     let _ = serve.wait();
     let v: serde_json::Value = serde_json::from_str(&out).expect("final counters as JSON");
     let errors = v["accept_errors"].as_u64().unwrap();
+    eprintln!("accept errors while descriptors ran out: {errors}");
     // ~2 s of EMFILE: with the backoff (10 ms doubling to 1 s) a handful of
     // retries; a spinning loop makes hundreds of thousands.
     assert!((1..=200).contains(&errors), "accept_errors = {errors}");

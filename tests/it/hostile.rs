@@ -169,7 +169,9 @@ fn rates_give_arrivals_and_plan_in_proportion_to_devices() {
             "to_rate = 0.001, over_s = 604800",
         );
     let s = scenario::parse(Path::new("slow.toml"), &text).unwrap();
+    let t = std::time::Instant::now();
     let plan = Plan::build(&s);
+    eprintln!("planned a week of slow arrivals in {:?}", t.elapsed());
     // 0.01 → 0.001 /s over a week: (0.011 / 2) · 604800 = 3326 arrivals.
     assert_eq!(plan.devices.len(), 3326);
     assert!(plan

@@ -48,7 +48,8 @@ fn pki_dir(d: &Path) -> PathBuf {
     p
 }
 
-/// Pod and container security settings a restricted namespace admits.
+/// The pod and container settings the "restricted" Pod Security Standard
+/// lists (checked here field by field; no admission controller runs).
 fn assert_hardened(pod: &Value, what: &str) {
     let sc = &pod["securityContext"];
     assert_eq!(sc["runAsNonRoot"], true, "{what}");
@@ -212,6 +213,24 @@ fn the_dashboard_asks_only_for_exposed_metrics() {
         .map(|t| t["expr"].as_str().unwrap().to_string())
         .collect();
     assert!(exprs.len() >= 7);
+    // PromQL that Prometheus itself parses: each query as a recording rule
+    // through `promtool check rules` (Debian prometheus).
+    let d = tempfile::tempdir().unwrap();
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, e) in exprs.iter().enumerate() {
+        rules.push_str(&format!(
+            "      - record: chainstorm:dashboard_query_{i}\n        expr: {}\n",
+            serde_json::to_string(e).unwrap()
+        ));
+    }
+    let rules_file = d.path().join("rules.yml");
+    std::fs::write(&rules_file, rules).unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules_file)
+        .output()
+        .expect("promtool runs (.ci/run installs Debian prometheus)");
+    common::assert_ok(&out);
     // What a run exposes, from an aggregate with a series and a failure.
     use chainstorm::metrics::{
         Aggregate, Cause, EndpointKind, FailureKey, FailureStat, Labels, Phase, SeriesKey,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use hdrhistogram::Histogram;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -173,16 +174,9 @@ pub fn percentiles(
     Ok(())
 }
 
-/// Lines over time (counts per interval, or a gauge).
-pub fn over_time(
-    path: &Path,
-    title: &str,
-    y_desc: &str,
-    series: &[(String, Vec<(f64, f64)>)],
-) -> PlotResult {
-    let root = SVGBackend::new(path, (1000, 360)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let entries: Vec<Entry> = series
+/// One legend entry per named series, in the plot colors.
+fn series_entries(series: &[(String, Vec<(f64, f64)>)]) -> Vec<Entry> {
+    series
         .iter()
         .enumerate()
         .map(|(i, (n, _))| Entry {
@@ -190,17 +184,20 @@ pub fn over_time(
             color: color(i),
             dashed: false,
         })
-        .collect();
-    let plot = split_with_legend(&root, &entries)?;
-    let x_max = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().map(|p| p.0))
-        .fold(1.0, f64::max);
-    let y_max = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().map(|p| p.1))
-        .fold(1.0, f64::max);
-    let mut c = ChartBuilder::on(&plot)
+        .collect()
+}
+
+/// Seconds × whole counts, the axes both time plots share.
+type TimeAxes<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+fn time_axes<'a>(
+    plot: &DrawingArea<SVGBackend<'a>, Shift>,
+    title: &str,
+    y_desc: &str,
+    x_max: f64,
+    y_max: f64,
+) -> Result<TimeAxes<'a>, Box<dyn std::error::Error>> {
+    let mut c = ChartBuilder::on(plot)
         .caption(title, ("sans-serif", 20))
         .margin(14)
         .x_label_area_size(36)
@@ -212,6 +209,28 @@ pub fn over_time(
         .y_label_formatter(&|v| format!("{v:.0}"))
         .x_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
+    Ok(c)
+}
+
+/// Lines over time (counts per interval, or a gauge).
+pub fn over_time(
+    path: &Path,
+    title: &str,
+    y_desc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> PlotResult {
+    let root = SVGBackend::new(path, (1000, 360)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let plot = split_with_legend(&root, &series_entries(series))?;
+    let x_max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.0))
+        .fold(1.0, f64::max);
+    let y_max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .fold(1.0, f64::max);
+    let mut c = time_axes(&plot, title, y_desc, x_max, y_max)?;
     for (i, (_, pts)) in series.iter().enumerate() {
         c.draw_series(LineSeries::new(
             pts.iter().copied(),
@@ -227,16 +246,7 @@ pub fn over_time(
 pub fn stacked(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)>)]) -> PlotResult {
     let root = SVGBackend::new(path, (1000, 360)).into_drawing_area();
     root.fill(&WHITE)?;
-    let entries: Vec<Entry> = series
-        .iter()
-        .enumerate()
-        .map(|(i, (n, _))| Entry {
-            name: n.clone(),
-            color: color(i),
-            dashed: false,
-        })
-        .collect();
-    let plot = split_with_legend(&root, &entries)?;
+    let plot = split_with_legend(&root, &series_entries(series))?;
     // Every interval any cause has, each cause 0 where it has none.
     let times: Vec<f64> = {
         let mut t: Vec<f64> = series
@@ -266,18 +276,7 @@ pub fn stacked(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)>)]) -
     }
     let x_max = times.iter().copied().fold(1.0, f64::max);
     let y_max = below.iter().copied().fold(1.0, f64::max);
-    let mut c = ChartBuilder::on(&plot)
-        .caption(title, ("sans-serif", 20))
-        .margin(14)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..x_max, 0f64..(y_max * 1.1).ceil())?;
-    c.configure_mesh()
-        .x_desc("seconds")
-        .y_desc("failures per interval")
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .draw()?;
+    let mut c = time_axes(&plot, title, "failures per interval", x_max, y_max)?;
     // Tallest band first, so each lower one paints over its part.
     for (i, top) in tops.iter().enumerate().rev() {
         c.draw_series(AreaSeries::new(top.iter().copied(), 0.0, color(i).mix(0.8)))?;

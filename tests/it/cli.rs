@@ -311,32 +311,23 @@ fn shipped_scenarios_load() {
 /// A long embedded run (60 s of 50 arrivals per second) in its own
 /// directory: `run_extra` goes into `[run]`, `rest` after `[target]`
 /// (faults, fleet groups).
-struct LongRun {
-    dir: tempfile::TempDir,
-    scenario: std::path::PathBuf,
-}
+struct LongRun(crate::common::EmbeddedScenario);
 
 impl LongRun {
     fn new(name: &str, run_extra: &str, rest: &str) -> LongRun {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = dir.path().join("pki");
-        crate::common::pki().write_to(&pki).unwrap();
-        let text = format!(
-            "[run]\nname = \"{name}\"\nduration_s = 60\n{run_extra}\noutput_dir = \"{out}\"\n\
-             [target]\nkind = \"embedded\"\npki = \"{pki}\"\n{rest}\n\
-             [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 60 }}]\n",
-            out = dir.path().join("results").display(),
-            pki = pki.display()
-        );
-        let scenario = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&scenario, text).unwrap();
-        LongRun { dir, scenario }
+        LongRun(crate::common::EmbeddedScenario::new(
+            name,
+            &format!("duration_s = 60\n{run_extra}"),
+            &format!(
+                "{rest}\n[arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 60 }}]"
+            ),
+        ))
     }
 
     /// Starts `chainstorm run` on it (stderr kept for the assertions).
     fn spawn(&self) -> std::process::Child {
         bin()
-            .args(["run", self.scenario.to_str().unwrap(), "--quiet"])
+            .args(["run", self.0.scenario.to_str().unwrap(), "--quiet"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -345,9 +336,7 @@ impl LongRun {
 
     /// The one results directory the run wrote.
     fn run_dir(&self) -> std::path::PathBuf {
-        let runs: Vec<_> = std::fs::read_dir(self.dir.path().join("results"))
-            .unwrap()
-            .collect();
+        let runs: Vec<_> = std::fs::read_dir(self.0.results()).unwrap().collect();
         assert_eq!(runs.len(), 1);
         runs[0].as_ref().unwrap().path()
     }

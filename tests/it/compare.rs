@@ -208,29 +208,21 @@ print(suite.tests, suite.failures, suite.errors, len(fails), suite.time >= 0, su
 /// self-contained page (SVG inline), drawn from the runs' interval logs.
 #[test]
 fn compare_html_overlays_base_and_new_curves() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    crate::common::pki().write_to(&pki).unwrap();
-    let scenario = dir.path().join("s.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "[run]\nname = \"ov\"\nduration_s = 2\noutput_dir = \"{}\"\n[target]\nkind = \"embedded\"\npki = \"{}\"\n\
-             [[fleet]]\nname = \"g\"\ndevices = 40\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
-             [arrival]\nmode = \"rate\"\nstart_rate = 20\nstages = [{{ to_rate = 20, over_s = 2 }}]\n",
-            dir.path().join("results").display(),
-            pki.display()
-        ),
-    )
-    .unwrap();
+    let s = crate::common::EmbeddedScenario::new(
+        "ov",
+        "duration_s = 2",
+        "[[fleet]]\nname = \"g\"\ndevices = 40\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
+         [arrival]\nmode = \"rate\"\nstart_rate = 20\nstages = [{ to_rate = 20, over_s = 2 }]",
+    );
+    let dir = &s.dir;
     for _ in 0..2 {
         let out = bin()
-            .args(["run", scenario.to_str().unwrap(), "--quiet", "--no-tui"])
+            .args(["run", s.scenario.to_str().unwrap(), "--quiet", "--no-tui"])
             .output()
             .unwrap();
         crate::common::assert_ok(&out);
     }
-    let mut runs: Vec<_> = std::fs::read_dir(dir.path().join("results"))
+    let mut runs: Vec<_> = std::fs::read_dir(s.results())
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();

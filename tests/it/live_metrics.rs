@@ -69,22 +69,14 @@ for f in text_string_to_metric_families(open({p:?}).read()):
 
 #[test]
 fn a_run_exposes_counters_gauges_and_histograms() {
-    let d = tempfile::tempdir().unwrap();
-    let pki = d.path().join("pki");
-    common::pki().write_to(&pki).unwrap();
-    let scenario = d.path().join("s.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "[run]\nname = \"live\"\nduration_s = 6\noutput_dir = \"{}\"\n[target]\nkind = \"embedded\"\npki = \"{}\"\n\
-             [[fleet]]\nname = \"ok\"\ndevices = 200\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
-             [[fleet]]\nname = \"stuck\"\ndevices = 100\nprofile = \"legacy-only\"\nendpoint = \"ats\"\n\
-             [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 6 }}]\n",
-            d.path().join("results").display(),
-            pki.display()
-        ),
-    )
-    .unwrap();
+    let s = common::EmbeddedScenario::new(
+        "live",
+        "duration_s = 6",
+        "[[fleet]]\nname = \"ok\"\ndevices = 200\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
+         [[fleet]]\nname = \"stuck\"\ndevices = 100\nprofile = \"legacy-only\"\nendpoint = \"ats\"\n\
+         [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{ to_rate = 50, over_s = 6 }]",
+    );
+    let scenario = &s.scenario;
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_chainstorm"))
         .args(["run", scenario.to_str().unwrap(), "--quiet", "--no-tui"])

@@ -19,33 +19,24 @@ fn bin() -> Command {
 
 /// One real run with failures of two kinds, shared by the tests here.
 fn run_dir() -> &'static Path {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    static DIR: OnceLock<(common::EmbeddedScenario, PathBuf)> = OnceLock::new();
     &DIR.get_or_init(|| {
-        let d = tempfile::tempdir().unwrap();
-        let pki = d.path().join("pki");
-        common::pki().write_to(&pki).unwrap();
-        let scenario = d.path().join("s.toml");
-        std::fs::write(
-            &scenario,
-            format!(
-                "[run]\nname = \"tools\"\nduration_s = 3\noutput_dir = \"{out}\"\n\
-                 [target]\nkind = \"embedded\"\npki = \"{pki}\"\n\
-                 [[fleet]]\nname = \"ok\"\ndevices = 90\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
-                 [[fleet]]\nname = \"java\"\ndevices = 30\nprofile = \"jdk-8u212\"\nendpoint = \"legacy\"\n\
-                 [[fleet]]\nname = \"stuck\"\ndevices = 30\nprofile = \"legacy-only\"\nendpoint = \"ats\"\n\
-                 [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 3 }}]\n",
-                out = d.path().join("results").display(),
-                pki = pki.display()
-            ),
-        )
-        .unwrap();
+        let s = common::EmbeddedScenario::new(
+            "tools",
+            "duration_s = 3",
+            "[[fleet]]\nname = \"ok\"\ndevices = 90\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
+             [[fleet]]\nname = \"java\"\ndevices = 30\nprofile = \"jdk-8u212\"\nendpoint = \"legacy\"\n\
+             [[fleet]]\nname = \"stuck\"\ndevices = 30\nprofile = \"legacy-only\"\nendpoint = \"ats\"\n\
+             [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{ to_rate = 50, over_s = 3 }]",
+        );
+        let scenario = &s.scenario;
         let out = bin()
             .args(["run", scenario.to_str().unwrap(), "--quiet"])
             .output()
             .unwrap();
         common::assert_ok(&out);
-        let run = common::first_entry(&d.path().join("results"));
-        (d, run)
+        let run = common::first_entry(&s.results());
+        (s, run)
     })
     .1
 }

@@ -2,35 +2,21 @@
 //! endpoint each; the merge adds their histograms exactly, sums counters,
 //! and evaluates thresholds on the whole (where each shard alone fails).
 
-use std::path::Path;
-use std::time::Duration;
-
 use chainstorm::engine::Control;
 use chainstorm::results::merge;
 use chainstorm::runner::{self, RunOptions};
 
 #[test]
 fn shards_merge_exactly_and_thresholds_apply_to_the_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    chainstorm::pki::PkiBundle::generate(Default::default())
-        .unwrap()
-        .write_to(&pki)
-        .unwrap();
-    let scenario = dir.path().join("s.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "[run]\nname = \"sh\"\nseed = 3\nduration_s = 3\n[target]\nkind = \"embedded\"\npki = \"{}\"\n\
-             [[fleet]]\nname = \"a\"\ndevices = 100\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
-             [[fleet]]\nname = \"b\"\ndevices = 60\nprofile = \"jdk-8u212\"\nendpoint = \"legacy\"\n\
-             [arrival]\nmode = \"rate\"\nstart_rate = 60\nstages = [{{ to_rate = 60, over_s = 3 }}]\n\
-             [thresholds]\n\"attempted.count\" = \">= 150\"\n",
-            pki.display()
-        ),
-    )
-    .unwrap();
-    let out = dir.path().join("results");
+    let s = crate::common::EmbeddedScenario::new(
+        "sh",
+        "seed = 3\nduration_s = 3",
+        "[[fleet]]\nname = \"a\"\ndevices = 100\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
+         [[fleet]]\nname = \"b\"\ndevices = 60\nprofile = \"jdk-8u212\"\nendpoint = \"legacy\"\n\
+         [arrival]\nmode = \"rate\"\nstart_rate = 60\nstages = [{ to_rate = 60, over_s = 3 }]\n\
+         [thresholds]\n\"attempted.count\" = \">= 150\"",
+    );
+    let (scenario, out) = (&s.scenario, s.results());
     let mut shard_dirs = Vec::new();
     let mut client_ids = 0;
     for i in 0..2 {
@@ -39,7 +25,7 @@ fn shards_merge_exactly_and_thresholds_apply_to_the_whole() {
             shard: Some((i, 2)),
             ..RunOptions::default()
         };
-        let s = runner::prepare(&scenario, &opts).unwrap();
+        let s = runner::prepare(scenario, &opts).unwrap();
         let o = runner::run_scenario(s, opts, Control::new(), |_| {}).unwrap();
         assert_eq!(o.summary.shard.as_deref(), Some(format!("{i}/2").as_str()));
         assert_eq!(
@@ -126,7 +112,6 @@ fn shards_merge_exactly_and_thresholds_apply_to_the_whole() {
     ] {
         assert!(m.dir.join(f).exists(), "{f}");
     }
-    let _ = (Path::new("."), Duration::ZERO);
 }
 
 /// One run, one identity: shards of `--run-id` land in OUTPUT/RUN_ID/ and
@@ -135,22 +120,14 @@ fn shards_merge_exactly_and_thresholds_apply_to_the_whole() {
 /// refused (exit 2) with each problem named.
 #[test]
 fn merge_takes_exactly_the_shards_of_one_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    crate::common::pki().write_to(&pki).unwrap();
-    let scenario = dir.path().join("s.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "[run]\nname = \"ids\"\nseed = 5\nduration_s = 2\n[target]\nkind = \"embedded\"\npki = \"{}\"\n\
-             [[fleet]]\nname = \"a\"\ndevices = 40\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
-             [arrival]\nmode = \"rate\"\nstart_rate = 20\nstages = [{{ to_rate = 20, over_s = 2 }}]\n\
-             [thresholds]\n\"attempted.count\" = \">= 30\"\n",
-            pki.display()
-        ),
-    )
-    .unwrap();
-    let out = dir.path().join("results");
+    let s = crate::common::EmbeddedScenario::new(
+        "ids",
+        "seed = 5\nduration_s = 2",
+        "[[fleet]]\nname = \"a\"\ndevices = 40\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
+         [arrival]\nmode = \"rate\"\nstart_rate = 20\nstages = [{ to_rate = 20, over_s = 2 }]\n\
+         [thresholds]\n\"attempted.count\" = \">= 30\"",
+    );
+    let (dir, scenario, out) = (&s.dir, &s.scenario, s.results());
     let bin = || std::process::Command::new(env!("CARGO_BIN_EXE_chainstorm"));
     let shard = |i: u32, id: &str| {
         let o = bin()

@@ -78,22 +78,10 @@ fn tui_shows_failures_and_q_stops_cleanly() {
     if tmux_missing() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    common::pki().write_to(&pki).unwrap();
-    let results = dir.path().join("results");
-    let scenario = dir.path().join("tui.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            r#"
-[run]
-name = "tui"
-duration_s = 60
-output_dir = "{results}"
-[target]
-kind = "embedded"
-pki = "{pki}"
+    let s = common::EmbeddedScenario::new(
+        "tui",
+        "duration_s = 60",
+        r#"
 [[fleet]]
 name = "java"
 devices = 2000
@@ -113,13 +101,10 @@ hold_s = 30
 [arrival]
 mode = "rate"
 start_rate = 30
-stages = [{{ to_rate = 30, over_s = 60 }}]
+stages = [{ to_rate = 30, over_s = 60 }]
 "#,
-            results = results.display(),
-            pki = pki.display()
-        ),
-    )
-    .unwrap();
+    );
+    let (scenario, results) = (&s.scenario, s.results());
     let name = format!("chainstorm-tui-{}", std::process::id());
     let cmd = format!(
         "{} run {} ; echo CHAINSTORM_EXIT=$? ; sleep 120",
@@ -229,22 +214,13 @@ fn ctrl_c_in_the_tui_exits_130_with_results() {
     if tmux_missing() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    common::pki().write_to(&pki).unwrap();
-    let results = dir.path().join("results");
-    let scenario = dir.path().join("ctrlc.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "[run]\nname = \"ctrlc\"\nduration_s = 60\noutput_dir = \"{}\"\n[target]\nkind = \"embedded\"\npki = \"{}\"\n\
-             [[fleet]]\nname = \"g\"\ndevices = 2000\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
-             [arrival]\nmode = \"rate\"\nstart_rate = 30\nstages = [{{ to_rate = 30, over_s = 60 }}]\n",
-            results.display(),
-            pki.display()
-        ),
-    )
-    .unwrap();
+    let s = common::EmbeddedScenario::new(
+        "ctrlc",
+        "duration_s = 60",
+        "[[fleet]]\nname = \"g\"\ndevices = 2000\nprofile = \"ats-rsa-only\"\nendpoint = \"ats\"\n\
+         [arrival]\nmode = \"rate\"\nstart_rate = 30\nstages = [{ to_rate = 30, over_s = 60 }]",
+    );
+    let (scenario, results) = (&s.scenario, s.results());
     let name = format!("chainstorm-ctrlc-{}", std::process::id());
     let cmd = format!(
         "{} run {} ; echo CHAINSTORM_EXIT=$? ; sleep 120",

@@ -155,3 +155,37 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A scenario against the embedded endpoint in its own temporary directory,
+/// with the shared mock PKI written beside it and results going to
+/// `DIR/results`. Every end-to-end run of this binary starts from one.
+pub struct EmbeddedScenario {
+    /// Holds the PKI, the scenario file and the results.
+    pub dir: tempfile::TempDir,
+    /// The scenario file.
+    pub scenario: std::path::PathBuf,
+}
+
+impl EmbeddedScenario {
+    /// `run` goes into `[run]` (after `name` and `output_dir`), `rest` after
+    /// `[target]` (fleet groups, arrival, thresholds, faults).
+    pub fn new(name: &str, run: &str, rest: &str) -> EmbeddedScenario {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = dir.path().join("pki");
+        self::pki().write_to(&pki).unwrap();
+        let text = format!(
+            "[run]\nname = \"{name}\"\noutput_dir = \"{out}\"\n{run}\n\
+             [target]\nkind = \"embedded\"\npki = \"{pki}\"\n{rest}\n",
+            out = dir.path().join("results").display(),
+            pki = pki.display()
+        );
+        let scenario = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&scenario, text).unwrap();
+        EmbeddedScenario { dir, scenario }
+    }
+
+    /// Where the runs' results directories land.
+    pub fn results(&self) -> std::path::PathBuf {
+        self.dir.path().join("results")
+    }
+}

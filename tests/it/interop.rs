@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -181,29 +181,22 @@ async fn mosquitto_clients_publish_and_receive() {
         }
         let topic = format!("fleet/{tag}/telemetry");
         let before = ep.counters().snapshot().sessions_open;
-        let sub = Command::new("mosquitto_sub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "--insecure",
-                "-V",
-                version,
-                "-q",
-                "1",
-                "-C",
-                "1",
-                "-W",
-                "15",
-            ])
-            .arg("--cafile")
-            .arg(&ca)
-            .arg("--cert")
-            .arg(&files[0].0)
-            .arg("--key")
-            .arg(&files[0].1)
-            .args(["-i", &files[0].2, "-t", "fleet/+/telemetry"])
+        // Both clients: loopback, this protocol version, QoS 1, the chain
+        // checked against the ATS root, their own device certificate.
+        let client = |tool: &str, (cert, key, id): &(PathBuf, PathBuf, String)| {
+            let mut c = Command::new(tool);
+            c.args(["-h", "127.0.0.1", "-p", &port, "--insecure", "-V", version])
+                .args(["-q", "1", "-i", id])
+                .arg("--cafile")
+                .arg(&ca)
+                .arg("--cert")
+                .arg(cert)
+                .arg("--key")
+                .arg(key);
+            c
+        };
+        let sub = client("mosquitto_sub", &files[0])
+            .args(["-C", "1", "-W", "15", "-t", "fleet/+/telemetry"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -217,32 +210,8 @@ async fn mosquitto_clients_publish_and_receive() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let pub_out = Command::new("mosquitto_pub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "--insecure",
-                "-V",
-                version,
-                "-q",
-                "1",
-            ])
-            .arg("--cafile")
-            .arg(&ca)
-            .arg("--cert")
-            .arg(&files[1].0)
-            .arg("--key")
-            .arg(&files[1].1)
-            .args([
-                "-i",
-                &files[1].2,
-                "-t",
-                &topic,
-                "-m",
-                &format!("hello-{tag}"),
-            ])
+        let pub_out = client("mosquitto_pub", &files[1])
+            .args(["-t", &topic, "-m", &format!("hello-{tag}")])
             .output()
             .await
             .expect("mosquitto_pub runs");

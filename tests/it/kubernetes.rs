@@ -48,6 +48,21 @@ fn pki_dir(d: &Path) -> PathBuf {
     p
 }
 
+/// A container's environment as (name, value) pairs.
+fn env_of(c: &Value) -> Vec<(String, String)> {
+    c["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().into(),
+                e["value"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
 /// The pod and container settings the "restricted" Pod Security Standard
 /// lists (checked here field by field; no admission controller runs).
 fn assert_hardened(pod: &Value, what: &str) {
@@ -121,17 +136,7 @@ fn rendered_manifests_validate_strictly_and_are_hardened() {
     let spread = &pod["topologySpreadConstraints"][0];
     assert_eq!(spread["topologyKey"], "kubernetes.io/hostname");
     let c = &pod["containers"][0];
-    let env: Vec<(String, String)> = c["env"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["name"].as_str().unwrap().into(),
-                e["value"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let env = env_of(c);
     assert!(
         env.contains(&("SHARDS".into(), "6".into())),
         "SHARDS == completions"
@@ -356,19 +361,6 @@ fn the_jobs_commands_give_the_unsharded_totals() {
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let env_of = |c: &Value| -> Vec<(String, String)> {
-        c["env"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["name"].as_str().unwrap().into(),
-                    e["value"].as_str().unwrap().into(),
-                )
-            })
-            .collect()
-    };
     let pod_cmd = |c: &Value, index: Option<u64>| {
         let mut cmd = Command::new(c["command"][0].as_str().unwrap());
         cmd.arg(c["command"][1].as_str().unwrap())

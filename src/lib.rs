@@ -15,6 +15,7 @@ pub mod engine;
 pub mod fuzzer;
 pub mod live;
 pub mod metrics;
+pub mod model;
 pub mod mqtt;
 pub mod pki;
 pub mod probe;

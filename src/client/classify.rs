@@ -4,7 +4,7 @@
 use std::io;
 
 use crate::metrics::{Cause, TlsCause};
-use crate::trust::VerifyFailure;
+use crate::trust::{DeviceBufferExceeded, VerifyFailure};
 
 /// The cause and a readable message of a failed `TlsConnector::connect`.
 ///
@@ -15,6 +15,17 @@ pub fn handshake_failure(e: &io::Error) -> (Cause, String) {
     if let Some(r) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         if let Some(f) = VerifyFailure::from_rustls(r) {
             return (Cause::Verify(f.cause), f.message);
+        }
+        if let rustls::Error::Other(rustls::OtherError(inner)) = r {
+            if let Some(b) = inner.downcast_ref::<DeviceBufferExceeded>() {
+                return (
+                    Cause::Tls(TlsCause::RecordExceedsDeviceBuffer {
+                        message: b.message,
+                        buffer: b.buffer,
+                    }),
+                    b.to_string(),
+                );
+            }
         }
         return match r {
             rustls::Error::AlertReceived(d) => (

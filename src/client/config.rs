@@ -12,7 +12,7 @@ use rustls::{ClientConfig, SignatureScheme};
 
 use super::cert::DeviceCertResolver;
 use super::ClientError;
-use crate::trust::{ChainVerifier, TimedVerifier, TrustProfile};
+use crate::trust::{ChainVerifier, TimedVerifier, TrustProfile, ValidationRules};
 
 /// Which signature schemes the client offers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -23,6 +23,33 @@ pub enum KeyOffer {
     /// Only ECDSA: an EC-only device stack, which makes an ATS endpoint
     /// pick its ECC chain.
     EcdsaOnly,
+    /// RSA PKCS#1 v1.5 and ECDSA, no RSA-PSS (older mbedTLS builds without
+    /// `MBEDTLS_PKCS1_V21`): TLS 1.3 with an RSA certificate is then
+    /// impossible, since TLS 1.3 signs with PSS only.
+    NoRsaPss,
+}
+
+/// Which TLS 1.2 cipher suites the client offers (TLS 1.3 suites are
+/// always offered when TLS 1.3 is).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SuiteOffer {
+    /// rustls' ECDHE-ECDSA and ECDHE-RSA AEAD suites.
+    #[default]
+    Any,
+    /// Only ECDHE-ECDSA (mbedTLS ECC-only builds).
+    EcdheEcdsa,
+    /// Only ECDHE-RSA.
+    EcdheRsa,
+}
+
+/// Which key-exchange groups the client offers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum GroupOffer {
+    /// rustls' defaults (X25519, P-256, P-384, and the ML-KEM hybrid).
+    #[default]
+    Any,
+    /// Only secp256r1, as hardware-accelerated device stacks offer.
+    P256,
 }
 
 /// How to build one client configuration.
@@ -42,6 +69,15 @@ pub struct ClientOptions {
     /// Session resumption; `None` keeps rustls' default (an in-memory
     /// cache per configuration).
     pub resumption: Option<rustls::client::Resumption>,
+    /// TLS 1.2 suites offered.
+    pub suites: SuiteOffer,
+    /// Key-exchange groups offered.
+    pub groups: GroupOffer,
+    /// Send the server name indication.
+    pub sni: bool,
+    /// What the verifier applies besides the profile (a device model's
+    /// path builder, clock, pins and input buffer).
+    pub rules: ValidationRules,
 }
 
 /// Client authentication.
@@ -65,6 +101,10 @@ impl Default for ClientOptions {
             alpn: None,
             client_auth: ClientAuth::None,
             resumption: None,
+            suites: SuiteOffer::Any,
+            groups: GroupOffer::Any,
+            sni: true,
+            rules: ValidationRules::default(),
         }
     }
 }
@@ -72,7 +112,7 @@ impl Default for ClientOptions {
 impl ClientOptions {
     /// The crypto provider these options imply (suite order, schemes).
     pub fn provider(&self) -> Arc<CryptoProvider> {
-        Arc::new(provider(self.key_offer))
+        Arc::new(provider(self.key_offer, self.suites, self.groups))
     }
 
     /// A configuration that verifies with the timed verifier over `profile`.
@@ -82,7 +122,7 @@ impl ClientOptions {
     ) -> Result<ClientConfig, ClientError> {
         let p = self.provider();
         let verifier = Arc::new(TimedVerifier::new(Arc::new(
-            ChainVerifier::new_with_provider(profile, &p),
+            ChainVerifier::new_with_provider(profile, &p).with_rules(self.rules.clone()),
         )));
         self.build_with_provider(p, verifier)
     }
@@ -124,6 +164,7 @@ impl ClientOptions {
         if let Some(a) = &self.alpn {
             cfg.alpn_protocols = vec![a.as_bytes().to_vec()];
         }
+        cfg.enable_sni = self.sni;
         if let Some(r) = &self.resumption {
             cfg.resumption = r.clone();
         }
@@ -149,6 +190,14 @@ pub struct ClientKey {
     pub alpn: Option<String>,
     /// Present a device certificate.
     pub mtls: bool,
+    /// TLS 1.2 suites offered.
+    pub suites: SuiteOffer,
+    /// Groups offered.
+    pub groups: GroupOffer,
+    /// Send SNI.
+    pub sni: bool,
+    /// The device model's verification rules.
+    pub rules: ValidationRules,
 }
 
 /// The configurations of a run, built before it starts.
@@ -157,7 +206,7 @@ pub struct ClientConfigs {
     configs: HashMap<ClientKey, (Arc<ClientConfig>, Arc<TrustProfile>)>,
 }
 
-fn provider(offer: KeyOffer) -> CryptoProvider {
+fn provider(offer: KeyOffer, suites: SuiteOffer, groups: GroupOffer) -> CryptoProvider {
     let mut p = rustls::crypto::aws_lc_rs::default_provider();
     // AES-128-GCM with SHA-256 first, as embedded TLS stacks typically order
     // them: SHA-256 runs on the CPU's SHA extensions, while the SHA-384 of
@@ -171,6 +220,27 @@ fn provider(offer: KeyOffer) -> CryptoProvider {
         | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 3,
         _ => 4,
     });
+    p.cipher_suites.retain(|s| {
+        // A TLS 1.2 suite's sign list holds only ECDSA schemes or only RSA ones.
+        let ecdsa = match s {
+            rustls::SupportedCipherSuite::Tls13(_) => return true,
+            rustls::SupportedCipherSuite::Tls12(t) => {
+                t.sign.contains(&SignatureScheme::ECDSA_NISTP256_SHA256)
+            }
+        };
+        match suites {
+            SuiteOffer::Any => true,
+            SuiteOffer::EcdheEcdsa => ecdsa,
+            SuiteOffer::EcdheRsa => !ecdsa,
+        }
+    });
+    if groups == GroupOffer::P256 {
+        p.kx_groups
+            .retain(|g| g.name() == rustls::NamedGroup::secp256r1);
+    }
+    if offer == KeyOffer::NoRsaPss {
+        p.signature_verification_algorithms = NO_PSS;
+    }
     if offer == KeyOffer::EcdsaOnly {
         // A device with an EC-only stack advertises only ECDSA schemes,
         // which makes the ATS endpoint pick its ECC chain.
@@ -199,6 +269,42 @@ fn provider(offer: KeyOffer) -> CryptoProvider {
     p
 }
 
+/// RSA PKCS#1 v1.5 and ECDSA verification, RSA-PSS left out.
+const NO_PSS: rustls::crypto::WebPkiSupportedAlgorithms = {
+    use webpki::aws_lc_rs as w;
+    rustls::crypto::WebPkiSupportedAlgorithms {
+        all: &[
+            w::ECDSA_P256_SHA256,
+            w::ECDSA_P384_SHA384,
+            w::RSA_PKCS1_2048_8192_SHA256,
+            w::RSA_PKCS1_2048_8192_SHA384,
+            w::RSA_PKCS1_2048_8192_SHA512,
+        ],
+        mapping: &[
+            (
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+                &[w::ECDSA_P256_SHA256],
+            ),
+            (
+                SignatureScheme::ECDSA_NISTP384_SHA384,
+                &[w::ECDSA_P384_SHA384],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA256,
+                &[w::RSA_PKCS1_2048_8192_SHA256],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA384,
+                &[w::RSA_PKCS1_2048_8192_SHA384],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA512,
+                &[w::RSA_PKCS1_2048_8192_SHA512],
+            ),
+        ],
+    }
+};
+
 impl ClientConfigs {
     /// The configuration for `key`, built on first use with `profile`.
     pub fn get_or_build<E: From<ClientError>>(
@@ -221,6 +327,10 @@ impl ClientConfigs {
                 ClientAuth::None
             },
             resumption: None,
+            suites: key.suites,
+            groups: key.groups,
+            sni: key.sni,
+            rules: key.rules.clone(),
         };
         let cfg = opts.build_for_profile(profile.clone())?;
         let out = (Arc::new(cfg), profile);

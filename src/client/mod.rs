@@ -15,7 +15,9 @@ pub mod mqtt;
 
 pub use cert::{with_device_cert, DeviceCertResolver};
 pub use classify::handshake_failure;
-pub use config::{ClientAuth, ClientConfigs, ClientKey, ClientOptions, KeyOffer};
+pub use config::{
+    ClientAuth, ClientConfigs, ClientKey, ClientOptions, GroupOffer, KeyOffer, SuiteOffer,
+};
 
 /// Errors of the client layer.
 #[derive(Debug, thiserror::Error)]

@@ -147,6 +147,10 @@ pub(crate) fn build(
             },
             alpn: s.target.alpn.clone(),
             mtls: g.mtls,
+            suites: Default::default(),
+            groups: Default::default(),
+            sni: true,
+            rules: Default::default(),
         };
         let (config, _profile) = configs.get_or_build(&key, || {
             TrustProfile::resolve(&g.profile, inp.pki).map_err(EngineError::Trust)

@@ -37,6 +37,47 @@ pub enum TlsCause {
     Timeout,
     /// The peer sent something the client could not accept.
     ProtocolError,
+    /// The server's Certificate message is larger than the device's TLS
+    /// input buffer (mbedTLS `MBEDTLS_SSL_IN_CONTENT_LEN`): the device
+    /// drops the record. Sizes in bytes.
+    RecordExceedsDeviceBuffer {
+        /// Certificate handshake message, header included.
+        message: u32,
+        /// The device's input buffer.
+        buffer: u32,
+    },
+    /// A handshake_failure alert to a device whose model restricts its
+    /// suites, groups or schemes: nothing it offers matches the server.
+    NoSharedCipherSuite,
+}
+
+/// Which certificate of the verified path a device pins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PinTarget {
+    /// The server's own certificate.
+    Leaf,
+    /// The certificate that issued the leaf.
+    Intermediate,
+    /// The trust anchor the path ends at.
+    Root,
+}
+
+impl PinTarget {
+    /// `leaf`, `intermediate`, `root`.
+    pub fn label(self) -> &'static str {
+        match self {
+            PinTarget::Leaf => "leaf",
+            PinTarget::Intermediate => "intermediate",
+            PinTarget::Root => "root",
+        }
+    }
+
+    /// Parses [`PinTarget::label`].
+    pub fn parse(s: &str) -> Option<PinTarget> {
+        [PinTarget::Leaf, PinTarget::Intermediate, PinTarget::Root]
+            .into_iter()
+            .find(|t| t.label() == s)
+    }
 }
 
 /// Why certificate-chain validation rejected a server chain.
@@ -55,6 +96,19 @@ pub enum VerifyCause {
     BadSignature,
     /// A path was found but a distrust policy rejected it; holds the policy name.
     Distrusted(String),
+    /// The device builds its path from the server's certificates first and
+    /// does not retry (OpenSSL <= 1.0.2 without alternative chains, wolfSSL
+    /// without `WOLFSSL_ALT_CERT_CHAINS`): the served chain ran into a
+    /// cross-certificate whose issuer it does not hold, although a shorter
+    /// path to one of its anchors existed.
+    UnknownIssuerNoAltChains,
+    /// A certificate is not valid yet at the device's own clock (unset or
+    /// skewed), shown with the date that clock reads.
+    NotYetValidAtClock(time::Date),
+    /// A certificate has expired at the device's own clock.
+    ExpiredAtClock(time::Date),
+    /// The path verified, but the pinned key is not the one on it.
+    PinMismatch(PinTarget),
     /// Anything else (malformed certificate, unsupported algorithm, ...).
     Other,
 }
@@ -193,6 +247,17 @@ impl TlsCause {
             "reset" => TlsCause::Reset,
             "timeout" => TlsCause::Timeout,
             "protocol_error" => TlsCause::ProtocolError,
+            "no_shared_cipher_suite" => TlsCause::NoSharedCipherSuite,
+            _ if s.starts_with("record_exceeds_device_buffer(") => {
+                let inner = s
+                    .strip_prefix("record_exceeds_device_buffer(certificate ")?
+                    .strip_suffix(" B)")?;
+                let (m, b) = inner.split_once(" B > ")?;
+                TlsCause::RecordExceedsDeviceBuffer {
+                    message: parse_grouped(m)?,
+                    buffer: parse_grouped(b)?,
+                }
+            }
             _ => {
                 let name = s.strip_prefix("alert_received(")?.strip_suffix(')')?;
                 let code = (0..=255u8).find(|c| alert_name(*c) == name)?;
@@ -211,9 +276,22 @@ impl VerifyCause {
             "name_mismatch" => VerifyCause::NameMismatch,
             "bad_signature" => VerifyCause::BadSignature,
             "other" => VerifyCause::Other,
+            "unknown_issuer(via cross-sign, no alternative chains)" => {
+                VerifyCause::UnknownIssuerNoAltChains
+            }
             _ => {
-                let p = s.strip_prefix("distrusted(")?.strip_suffix(')')?;
-                VerifyCause::Distrusted(p.to_string())
+                let (head, arg) = s.strip_suffix(')')?.split_once('(')?;
+                let clock = || {
+                    let d = arg.strip_prefix("device clock ")?;
+                    time::Date::parse(d, &time::format_description::well_known::Iso8601::DATE).ok()
+                };
+                match head {
+                    "distrusted" => VerifyCause::Distrusted(arg.to_string()),
+                    "not_yet_valid" => VerifyCause::NotYetValidAtClock(clock()?),
+                    "expired" => VerifyCause::ExpiredAtClock(clock()?),
+                    "pin_mismatch" => VerifyCause::PinMismatch(PinTarget::parse(arg)?),
+                    _ => return None,
+                }
             }
         })
     }
@@ -223,6 +301,24 @@ impl VerifyCause {
     pub fn label(&self) -> String {
         self.to_string()
     }
+}
+
+/// `4,734` -> 4734.
+fn parse_grouped(s: &str) -> Option<u32> {
+    s.replace(',', "").parse().ok()
+}
+
+/// 4734 -> `4,734`, as device logs and the causes write sizes.
+fn grouped(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn parse_code(s: &str) -> Option<u8> {
@@ -267,6 +363,13 @@ impl fmt::Display for TlsCause {
             TlsCause::Reset => f.write_str("reset"),
             TlsCause::Timeout => f.write_str("timeout"),
             TlsCause::ProtocolError => f.write_str("protocol_error"),
+            TlsCause::RecordExceedsDeviceBuffer { message, buffer } => write!(
+                f,
+                "record_exceeds_device_buffer(certificate {} B > {} B)",
+                grouped(*message),
+                grouped(*buffer)
+            ),
+            TlsCause::NoSharedCipherSuite => f.write_str("no_shared_cipher_suite"),
         }
     }
 }
@@ -280,6 +383,12 @@ impl fmt::Display for VerifyCause {
             VerifyCause::NameMismatch => f.write_str("name_mismatch"),
             VerifyCause::BadSignature => f.write_str("bad_signature"),
             VerifyCause::Distrusted(p) => write!(f, "distrusted({p})"),
+            VerifyCause::UnknownIssuerNoAltChains => {
+                f.write_str("unknown_issuer(via cross-sign, no alternative chains)")
+            }
+            VerifyCause::NotYetValidAtClock(d) => write!(f, "not_yet_valid(device clock {d})"),
+            VerifyCause::ExpiredAtClock(d) => write!(f, "expired(device clock {d})"),
+            VerifyCause::PinMismatch(t) => write!(f, "pin_mismatch({})", t.label()),
             VerifyCause::Other => f.write_str("other"),
         }
     }
@@ -349,6 +458,26 @@ mod tests {
             Cause::Dial(DialCause::AddrUnavailable).qualified(),
             "dial/addr_unavailable"
         );
+        // The words a device model's failures are reported in.
+        assert_eq!(
+            Cause::Tls(TlsCause::RecordExceedsDeviceBuffer {
+                message: 4734,
+                buffer: 4096
+            })
+            .qualified(),
+            "tls/record_exceeds_device_buffer(certificate 4,734 B > 4,096 B)"
+        );
+        assert_eq!(
+            Cause::Verify(VerifyCause::NotYetValidAtClock(time::macros::date!(
+                1970 - 01 - 01
+            )))
+            .qualified(),
+            "verify/not_yet_valid(device clock 1970-01-01)"
+        );
+        assert_eq!(
+            VerifyCause::PinMismatch(PinTarget::Intermediate).label(),
+            "pin_mismatch(intermediate)"
+        );
     }
 
     #[test]
@@ -365,6 +494,19 @@ mod tests {
             Cause::Mqtt(MqttCause::ClosedBeforeConnack),
             Cause::Hold(HoldCause::KeepaliveTimeout),
             Cause::Internal,
+            Cause::Verify(VerifyCause::UnknownIssuerNoAltChains),
+            Cause::Verify(VerifyCause::NotYetValidAtClock(time::macros::date!(
+                1970 - 01 - 01
+            ))),
+            Cause::Verify(VerifyCause::ExpiredAtClock(time::macros::date!(
+                2041 - 12 - 01
+            ))),
+            Cause::Verify(VerifyCause::PinMismatch(PinTarget::Intermediate)),
+            Cause::Tls(TlsCause::RecordExceedsDeviceBuffer {
+                message: 4734,
+                buffer: 4096,
+            }),
+            Cause::Tls(TlsCause::NoSharedCipherSuite),
         ];
         for c in all {
             assert_eq!(

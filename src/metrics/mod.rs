@@ -13,7 +13,9 @@ mod recorder;
 mod snapshot;
 
 pub use build::{build as build_snapshot, Labels};
-pub use cause::{alert_name, Cause, DialCause, HoldCause, MqttCause, TlsCause, VerifyCause};
+pub use cause::{
+    alert_name, Cause, DialCause, HoldCause, MqttCause, PinTarget, TlsCause, VerifyCause,
+};
 pub use failure::{FailPhase, FailureKey, FailureStat};
 pub use format::{format_ns, format_secs};
 pub use phase::{EndpointKind, Phase, SeriesKey, ANCHORS};

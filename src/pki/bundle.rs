@@ -27,6 +27,10 @@ pub struct PkiConfig {
     pub leaf_validity_days: u32,
     /// Region whose wildcard is the leaves' CN.
     pub primary_region: String,
+    /// notAfter of Starfield Services Root G2 cross-signed by the Class 2
+    /// root (the real one ends 2034-06-28; move it to see devices that
+    /// need that cross-certificate break).
+    pub starfield_g2_cross_not_after: OffsetDateTime,
 }
 
 impl Default for PkiConfig {
@@ -36,6 +40,7 @@ impl Default for PkiConfig {
             legacy_intermediate_not_after: spec::SYMANTEC_G4_DEFAULT_NOT_AFTER,
             leaf_validity_days: 395,
             primary_region: "us-east-1".to_string(),
+            starfield_g2_cross_not_after: spec::STARFIELD_G2_CROSS_NOT_AFTER,
         }
     }
 }
@@ -107,7 +112,7 @@ fn day_start(at: OffsetDateTime) -> OffsetDateTime {
 }
 
 impl PkiBundle {
-    /// Generates every hierarchy. Costs eight RSA-2048 key generations.
+    /// Generates every hierarchy. Costs fifteen RSA-2048 key generations.
     pub fn generate(config: PkiConfig) -> Result<PkiBundle, PkiError> {
         let now = OffsetDateTime::now_utc();
         let mut b = PkiBundle {
@@ -128,6 +133,7 @@ impl PkiBundle {
         b.make_root(Role::StarfieldRoot, &spec::STARFIELD_G2)?;
         b.make_root(Role::UnknownRoot, &spec::UNKNOWN_ROOT)?;
         b.make_root(Role::DeviceCa, &spec::DEVICE_CA)?;
+        b.make_root(Role::StarfieldClass2Root, &spec::STARFIELD_CLASS2)?;
 
         // Intermediates.
         let g4_end = b.config.legacy_intermediate_not_after;
@@ -150,25 +156,62 @@ impl PkiBundle {
             Role::AtsEccRoot,
         )?;
 
+        for (role, spec, parent) in [
+            (
+                Role::AtsRsaIntermediateM02,
+                &spec::AMAZON_RSA_M02,
+                Role::AtsRsaRoot,
+            ),
+            (
+                Role::AtsRsaIntermediateM03,
+                &spec::AMAZON_RSA_M03,
+                Role::AtsRsaRoot,
+            ),
+            (
+                Role::AtsRsaIntermediateM04,
+                &spec::AMAZON_RSA_M04,
+                Role::AtsRsaRoot,
+            ),
+            (
+                Role::AtsEccIntermediateM02,
+                &spec::AMAZON_ECDSA_M02,
+                Role::AtsEccRoot,
+            ),
+            (
+                Role::AtsEccIntermediateM03,
+                &spec::AMAZON_ECDSA_M03,
+                Role::AtsEccRoot,
+            ),
+            (
+                Role::AtsEccIntermediateM04,
+                &spec::AMAZON_ECDSA_M04,
+                Role::AtsEccRoot,
+            ),
+        ] {
+            b.make_intermediate(role, spec, spec.not_after, parent)?;
+        }
+
         // Amazon Root CA 1 cross-signed by Starfield: the same subject and key
-        // as the self-signed root, so a path can end at either anchor.
-        let mut cross = ca_params(&spec::AMAZON_ROOT_CA_1, spec::CROSS_SIGN_NOT_AFTER);
-        cross.not_before = spec::CROSS_SIGN_NOT_BEFORE;
-        cross.use_authority_key_identifier_extension = true;
-        // The real cross-certificate constrains nothing below it but is
-        // itself a CA certificate; keep it unconstrained like the root.
-        let cross_cert = {
-            let issuer = &b.issuers[&Role::StarfieldRoot];
-            let subject_key = &b.issuers[&Role::AtsRsaRoot].key;
-            cross
-                .signed_by(subject_key, &issuer.cert, &issuer.key)
-                .map_err(|source| PkiError::Generate {
-                    role: Role::AtsRsaCrossSigned.name().to_string(),
-                    source,
-                })?
-        };
-        b.certs
-            .insert(Role::AtsRsaCrossSigned, cross_cert.der().clone());
+        // as the self-signed root, so a path can end at either anchor. The
+        // real cross-certificate constrains nothing below it but is itself a
+        // CA certificate; keep it unconstrained like the root.
+        b.make_cross(
+            Role::AtsRsaCrossSigned,
+            &spec::AMAZON_ROOT_CA_1,
+            (spec::CROSS_SIGN_NOT_BEFORE, spec::CROSS_SIGN_NOT_AFTER),
+            Role::AtsRsaRoot,
+            Role::StarfieldRoot,
+        )?;
+        // Starfield G2 cross-signed by the 2004 Class 2 root, the next link
+        // up for devices that hold only that root.
+        let g2_end = b.config.starfield_g2_cross_not_after;
+        b.make_cross(
+            Role::StarfieldG2CrossSigned,
+            &spec::STARFIELD_G2,
+            (spec::STARFIELD_G2_CROSS_NOT_BEFORE, g2_end),
+            Role::StarfieldRoot,
+            Role::StarfieldClass2Root,
+        )?;
 
         // Server leaves.
         let primary = b.config.primary_region.clone();
@@ -214,6 +257,42 @@ impl PkiBundle {
             Role::AtsEccIntermediate,
             None,
         )?;
+        // Each rotated intermediate issues its own leaf with its own key, as
+        // a renewed AWS endpoint certificate has: a leaf pin breaks too.
+        for (leaf, kind, parent) in [
+            (
+                Role::AtsRsaLeafM02,
+                KeyKind::Rsa2048,
+                Role::AtsRsaIntermediateM02,
+            ),
+            (
+                Role::AtsRsaLeafM03,
+                KeyKind::Rsa2048,
+                Role::AtsRsaIntermediateM03,
+            ),
+            (
+                Role::AtsRsaLeafM04,
+                KeyKind::Rsa2048,
+                Role::AtsRsaIntermediateM04,
+            ),
+            (
+                Role::AtsEccLeafM02,
+                KeyKind::EcP256,
+                Role::AtsEccIntermediateM02,
+            ),
+            (
+                Role::AtsEccLeafM03,
+                KeyKind::EcP256,
+                Role::AtsEccIntermediateM03,
+            ),
+            (
+                Role::AtsEccLeafM04,
+                KeyKind::EcP256,
+                Role::AtsEccIntermediateM04,
+            ),
+        ] {
+            b.make_leaf(leaf, &ats_leaf, kind, parent, None)?;
+        }
 
         // Broken variants reuse the ATS RSA leaf key: only the certificate differs.
         let expired = LeafSpec {
@@ -273,6 +352,30 @@ impl PkiBundle {
             })?;
         self.certs.insert(role, cert.der().clone());
         self.issuers.insert(role, Issuer { cert, key });
+        Ok(())
+    }
+
+    /// A cross-certificate: `spec`'s subject over `subject_key_of`'s key,
+    /// signed by `issuer`, valid over `(from, to)`.
+    fn make_cross(
+        &mut self,
+        role: Role,
+        spec: &CaSpec,
+        (from, to): (OffsetDateTime, OffsetDateTime),
+        subject_key_of: Role,
+        issuer: Role,
+    ) -> Result<(), PkiError> {
+        let mut params = ca_params(spec, to);
+        params.not_before = from;
+        params.use_authority_key_identifier_extension = true;
+        let iss = &self.issuers[&issuer];
+        let cert = params
+            .signed_by(&self.issuers[&subject_key_of].key, &iss.cert, &iss.key)
+            .map_err(|source| PkiError::Generate {
+                role: role.name().to_string(),
+                source,
+            })?;
+        self.certs.insert(role, cert.der().clone());
         Ok(())
     }
 
@@ -362,6 +465,19 @@ impl PkiBundle {
                 .key(kind.key_role())
                 .expect("every chain's key role has a key"),
         }
+    }
+
+    /// Bytes of the Certificate handshake message that carries `kind`'s
+    /// chain: the figure a device's TLS input buffer is compared with.
+    pub fn certificate_message_len(
+        &self,
+        kind: ChainKind,
+        layout: super::CertMessageLayout,
+    ) -> usize {
+        super::certificate_message_len(
+            kind.roles().iter().map(|r| self.cert(*r).as_ref().len()),
+            layout,
+        )
     }
 
     /// Issues an extra server leaf under a CA of this PKI (tests use it for

@@ -16,6 +16,7 @@ pub mod regions;
 mod role;
 pub mod spec;
 pub mod store;
+mod wire;
 
 use std::path::PathBuf;
 
@@ -24,6 +25,7 @@ pub use describe::{describe_cert, CertSummary};
 pub use device::{DeviceCa, DeviceIdentity};
 pub use generate::LeafSpec;
 pub use role::{ChainKind, Role};
+pub use wire::{certificate_message_len, CertMessageLayout};
 
 /// Errors of the mock CA layer.
 #[derive(Debug, thiserror::Error)]

@@ -41,11 +41,40 @@ pub enum Role {
     WrongNameLeaf,
     /// Leaf with the right names, issued by the unknown root.
     UnknownCaLeaf,
+    /// Mock Amazon RSA 2048 M02 (a rotated intermediate).
+    AtsRsaIntermediateM02,
+    /// Mock Amazon RSA 2048 M03.
+    AtsRsaIntermediateM03,
+    /// Mock Amazon RSA 2048 M04.
+    AtsRsaIntermediateM04,
+    /// RSA leaf issued by M02 (own key).
+    AtsRsaLeafM02,
+    /// RSA leaf issued by M03.
+    AtsRsaLeafM03,
+    /// RSA leaf issued by M04.
+    AtsRsaLeafM04,
+    /// Mock Amazon ECDSA 256 M02.
+    AtsEccIntermediateM02,
+    /// Mock Amazon ECDSA 256 M03.
+    AtsEccIntermediateM03,
+    /// Mock Amazon ECDSA 256 M04.
+    AtsEccIntermediateM04,
+    /// P-256 leaf issued by ECDSA M02.
+    AtsEccLeafM02,
+    /// P-256 leaf issued by ECDSA M03.
+    AtsEccLeafM03,
+    /// P-256 leaf issued by ECDSA M04.
+    AtsEccLeafM04,
+    /// Mock Starfield Class 2 Certification Authority (2004 root).
+    StarfieldClass2Root,
+    /// Starfield Services Root G2 cross-signed by the Class 2 root (same
+    /// subject and key as the G2 root).
+    StarfieldG2CrossSigned,
 }
 
 impl Role {
     /// Every role, in the order files are written and shown.
-    pub const ALL: [Role; 17] = [
+    pub const ALL: [Role; 31] = [
         Role::LegacyRoot,
         Role::LegacyIntermediate,
         Role::LegacyLeaf,
@@ -63,6 +92,20 @@ impl Role {
         Role::NotYetValidLeaf,
         Role::WrongNameLeaf,
         Role::UnknownCaLeaf,
+        Role::AtsRsaIntermediateM02,
+        Role::AtsRsaIntermediateM03,
+        Role::AtsRsaIntermediateM04,
+        Role::AtsRsaLeafM02,
+        Role::AtsRsaLeafM03,
+        Role::AtsRsaLeafM04,
+        Role::AtsEccIntermediateM02,
+        Role::AtsEccIntermediateM03,
+        Role::AtsEccIntermediateM04,
+        Role::AtsEccLeafM02,
+        Role::AtsEccLeafM03,
+        Role::AtsEccLeafM04,
+        Role::StarfieldClass2Root,
+        Role::StarfieldG2CrossSigned,
     ];
 
     /// Stable kebab-case name, also the file stem on disk.
@@ -85,6 +128,20 @@ impl Role {
             Role::NotYetValidLeaf => "not-yet-valid-leaf",
             Role::WrongNameLeaf => "wrong-name-leaf",
             Role::UnknownCaLeaf => "unknown-ca-leaf",
+            Role::AtsRsaIntermediateM02 => "ats-rsa-intermediate-m02",
+            Role::AtsRsaIntermediateM03 => "ats-rsa-intermediate-m03",
+            Role::AtsRsaIntermediateM04 => "ats-rsa-intermediate-m04",
+            Role::AtsRsaLeafM02 => "ats-rsa-leaf-m02",
+            Role::AtsRsaLeafM03 => "ats-rsa-leaf-m03",
+            Role::AtsRsaLeafM04 => "ats-rsa-leaf-m04",
+            Role::AtsEccIntermediateM02 => "ats-ecc-intermediate-m02",
+            Role::AtsEccIntermediateM03 => "ats-ecc-intermediate-m03",
+            Role::AtsEccIntermediateM04 => "ats-ecc-intermediate-m04",
+            Role::AtsEccLeafM02 => "ats-ecc-leaf-m02",
+            Role::AtsEccLeafM03 => "ats-ecc-leaf-m03",
+            Role::AtsEccLeafM04 => "ats-ecc-leaf-m04",
+            Role::StarfieldClass2Root => "starfield-class2-root",
+            Role::StarfieldG2CrossSigned => "starfield-g2-cross-signed",
         }
     }
 
@@ -96,6 +153,7 @@ impl Role {
                 | Role::AtsRsaRoot
                 | Role::AtsEccRoot
                 | Role::StarfieldRoot
+                | Role::StarfieldClass2Root
                 | Role::DeviceCa
                 | Role::UnknownRoot
         )
@@ -109,6 +167,7 @@ impl Role {
         !matches!(
             self,
             Role::AtsRsaCrossSigned
+                | Role::StarfieldG2CrossSigned
                 | Role::ExpiredLeaf
                 | Role::NotYetValidLeaf
                 | Role::WrongNameLeaf
@@ -141,11 +200,26 @@ pub enum ChainKind {
     UnknownCa,
     /// ATS RSA leaf alone, the intermediate left out.
     MissingIntermediate,
+    /// ATS RSA chain as served, plus Starfield G2 cross-signed by the
+    /// Starfield Class 2 root (for devices holding only that 2004 root).
+    AtsRsaClass2,
+    /// ATS RSA leaf issued by M02, M02, the Starfield cross-certificate.
+    AtsRsaM02,
+    /// The same under M03.
+    AtsRsaM03,
+    /// The same under M04.
+    AtsRsaM04,
+    /// ATS ECC leaf issued by ECDSA M02, then M02.
+    AtsEccM02,
+    /// The same under ECDSA M03.
+    AtsEccM03,
+    /// The same under ECDSA M04.
+    AtsEccM04,
 }
 
 impl ChainKind {
     /// Every chain kind.
-    pub const ALL: [ChainKind; 9] = [
+    pub const ALL: [ChainKind; 16] = [
         ChainKind::Legacy,
         ChainKind::AtsRsa,
         ChainKind::AtsRsaCrossSigned,
@@ -155,6 +229,13 @@ impl ChainKind {
         ChainKind::WrongName,
         ChainKind::UnknownCa,
         ChainKind::MissingIntermediate,
+        ChainKind::AtsRsaClass2,
+        ChainKind::AtsRsaM02,
+        ChainKind::AtsRsaM03,
+        ChainKind::AtsRsaM04,
+        ChainKind::AtsEccM02,
+        ChainKind::AtsEccM03,
+        ChainKind::AtsEccM04,
     ];
 
     /// Stable kebab-case name.
@@ -169,6 +250,13 @@ impl ChainKind {
             ChainKind::WrongName => "wrong-name",
             ChainKind::UnknownCa => "unknown-ca",
             ChainKind::MissingIntermediate => "missing-intermediate",
+            ChainKind::AtsRsaClass2 => "ats-rsa-class2",
+            ChainKind::AtsRsaM02 => "ats-rsa-m02",
+            ChainKind::AtsRsaM03 => "ats-rsa-m03",
+            ChainKind::AtsRsaM04 => "ats-rsa-m04",
+            ChainKind::AtsEccM02 => "ats-ecc-m02",
+            ChainKind::AtsEccM03 => "ats-ecc-m03",
+            ChainKind::AtsEccM04 => "ats-ecc-m04",
         }
     }
 
@@ -193,7 +281,44 @@ impl ChainKind {
             ChainKind::WrongName => &[Role::WrongNameLeaf, Role::AtsRsaIntermediate],
             ChainKind::UnknownCa => &[Role::UnknownCaLeaf],
             ChainKind::MissingIntermediate => &[Role::AtsRsaLeaf],
+            ChainKind::AtsRsaClass2 => &[
+                Role::AtsRsaLeaf,
+                Role::AtsRsaIntermediate,
+                Role::AtsRsaCrossSigned,
+                Role::StarfieldG2CrossSigned,
+            ],
+            ChainKind::AtsRsaM02 => &[
+                Role::AtsRsaLeafM02,
+                Role::AtsRsaIntermediateM02,
+                Role::AtsRsaCrossSigned,
+            ],
+            ChainKind::AtsRsaM03 => &[
+                Role::AtsRsaLeafM03,
+                Role::AtsRsaIntermediateM03,
+                Role::AtsRsaCrossSigned,
+            ],
+            ChainKind::AtsRsaM04 => &[
+                Role::AtsRsaLeafM04,
+                Role::AtsRsaIntermediateM04,
+                Role::AtsRsaCrossSigned,
+            ],
+            ChainKind::AtsEccM02 => &[Role::AtsEccLeafM02, Role::AtsEccIntermediateM02],
+            ChainKind::AtsEccM03 => &[Role::AtsEccLeafM03, Role::AtsEccIntermediateM03],
+            ChainKind::AtsEccM04 => &[Role::AtsEccLeafM04, Role::AtsEccIntermediateM04],
         }
+    }
+
+    /// True for a good ATS chain under a rotated intermediate (M02..M04).
+    pub fn is_rotated(self) -> bool {
+        matches!(
+            self,
+            ChainKind::AtsRsaM02
+                | ChainKind::AtsRsaM03
+                | ChainKind::AtsRsaM04
+                | ChainKind::AtsEccM02
+                | ChainKind::AtsEccM03
+                | ChainKind::AtsEccM04
+        )
     }
 
     /// The role whose private key signs the handshake.
@@ -202,6 +327,12 @@ impl ChainKind {
             // Broken ATS RSA leaves share the ATS RSA leaf's key.
             ChainKind::Legacy => Role::LegacyLeaf,
             ChainKind::AtsEcc => Role::AtsEccLeaf,
+            ChainKind::AtsRsaM02 => Role::AtsRsaLeafM02,
+            ChainKind::AtsRsaM03 => Role::AtsRsaLeafM03,
+            ChainKind::AtsRsaM04 => Role::AtsRsaLeafM04,
+            ChainKind::AtsEccM02 => Role::AtsEccLeafM02,
+            ChainKind::AtsEccM03 => Role::AtsEccLeafM03,
+            ChainKind::AtsEccM04 => Role::AtsEccLeafM04,
             _ => Role::AtsRsaLeaf,
         }
     }

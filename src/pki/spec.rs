@@ -161,6 +161,88 @@ pub const AMAZON_ECDSA_M01: CaSpec = CaSpec {
     eku_server_client: true,
 };
 
+/// Mock "Amazon RSA 2048 M02" .. "M04": Amazon issued four RSA and four ECDSA
+/// intermediates on the same day (2022-08-23, eight years each, as crt.sh
+/// lists them) and rotates the one that signs an endpoint's leaf. The exact
+/// seconds of each are not copied: the mocks take M01's validity.
+pub const AMAZON_RSA_M02: CaSpec = CaSpec {
+    subject: &[
+        (Attr::C, "US"),
+        (Attr::O, "Amazon"),
+        (Attr::Cn, "Amazon RSA 2048 M02"),
+    ],
+    ..AMAZON_RSA_M01
+};
+/// Mock "Amazon RSA 2048 M03" (see [`AMAZON_RSA_M02`]).
+pub const AMAZON_RSA_M03: CaSpec = CaSpec {
+    subject: &[
+        (Attr::C, "US"),
+        (Attr::O, "Amazon"),
+        (Attr::Cn, "Amazon RSA 2048 M03"),
+    ],
+    ..AMAZON_RSA_M01
+};
+/// Mock "Amazon RSA 2048 M04" (see [`AMAZON_RSA_M02`]).
+pub const AMAZON_RSA_M04: CaSpec = CaSpec {
+    subject: &[
+        (Attr::C, "US"),
+        (Attr::O, "Amazon"),
+        (Attr::Cn, "Amazon RSA 2048 M04"),
+    ],
+    ..AMAZON_RSA_M01
+};
+/// Mock "Amazon ECDSA 256 M02" (see [`AMAZON_RSA_M02`]).
+pub const AMAZON_ECDSA_M02: CaSpec = CaSpec {
+    subject: &[
+        (Attr::C, "US"),
+        (Attr::O, "Amazon"),
+        (Attr::Cn, "Amazon ECDSA 256 M02"),
+    ],
+    ..AMAZON_ECDSA_M01
+};
+/// Mock "Amazon ECDSA 256 M03" (see [`AMAZON_RSA_M02`]).
+pub const AMAZON_ECDSA_M03: CaSpec = CaSpec {
+    subject: &[
+        (Attr::C, "US"),
+        (Attr::O, "Amazon"),
+        (Attr::Cn, "Amazon ECDSA 256 M03"),
+    ],
+    ..AMAZON_ECDSA_M01
+};
+/// Mock "Amazon ECDSA 256 M04" (see [`AMAZON_RSA_M02`]).
+pub const AMAZON_ECDSA_M04: CaSpec = CaSpec {
+    subject: &[
+        (Attr::C, "US"),
+        (Attr::O, "Amazon"),
+        (Attr::Cn, "Amazon ECDSA 256 M04"),
+    ],
+    ..AMAZON_ECDSA_M01
+};
+
+/// Mock "Starfield Class 2 Certification Authority": the 2004 root that
+/// cross-signs Starfield Services Root G2, so devices holding only that old
+/// root still reach Amazon. The real one has no CN (its name is the OU) and
+/// runs 2004-06-29 17:39:16 to 2034-06-29 17:39:16 UTC.
+pub const STARFIELD_CLASS2: CaSpec = CaSpec {
+    subject: &[
+        (Attr::C, "US"),
+        (Attr::O, "Starfield Technologies, Inc."),
+        (Attr::Ou, "Starfield Class 2 Certification Authority"),
+    ],
+    key: KeyKind::Rsa2048,
+    not_before: datetime!(2004-06-29 17:39:16 UTC),
+    not_after: datetime!(2034-06-29 17:39:16 UTC),
+    path_len: None,
+    eku_server_client: false,
+};
+
+/// Start of the Starfield Services Root G2 certificate cross-signed by the
+/// Class 2 root (2009-09-02, as AWS's published cross-certificate shows).
+pub const STARFIELD_G2_CROSS_NOT_BEFORE: OffsetDateTime = datetime!(2009-09-02 00:00:00 UTC);
+/// Its end (2034-06-28 17:39:16 UTC, a day before the Class 2 root's);
+/// [`crate::pki::PkiConfig::starfield_g2_cross_not_after`] overrides it.
+pub const STARFIELD_G2_CROSS_NOT_AFTER: OffsetDateTime = datetime!(2034-06-28 17:39:16 UTC);
+
 /// Mock "Starfield Services Root Certificate Authority - G2".
 pub const STARFIELD_G2: CaSpec = CaSpec {
     subject: &[
@@ -263,6 +345,13 @@ pub fn ca_spec(role: super::Role) -> Option<&'static CaSpec> {
         Role::AtsEccRoot => &AMAZON_ROOT_CA_3,
         Role::AtsEccIntermediate => &AMAZON_ECDSA_M01,
         Role::StarfieldRoot => &STARFIELD_G2,
+        Role::StarfieldClass2Root => &STARFIELD_CLASS2,
+        Role::AtsRsaIntermediateM02 => &AMAZON_RSA_M02,
+        Role::AtsRsaIntermediateM03 => &AMAZON_RSA_M03,
+        Role::AtsRsaIntermediateM04 => &AMAZON_RSA_M04,
+        Role::AtsEccIntermediateM02 => &AMAZON_ECDSA_M02,
+        Role::AtsEccIntermediateM03 => &AMAZON_ECDSA_M03,
+        Role::AtsEccIntermediateM04 => &AMAZON_ECDSA_M04,
         Role::DeviceCa => &DEVICE_CA,
         Role::UnknownRoot => &UNKNOWN_ROOT,
         _ => return None,

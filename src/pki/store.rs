@@ -57,6 +57,10 @@ pub struct ManifestConfig {
     pub leaf_validity_days: u32,
     /// Region of the leaves' CN.
     pub primary_region: String,
+    /// RFC 3339 end of Starfield G2 cross-signed by Class 2; absent in
+    /// manifests written before it existed (then the cache is remade).
+    #[serde(default)]
+    pub starfield_g2_cross_not_after: Option<String>,
 }
 
 /// One certificate of the manifest.
@@ -90,6 +94,7 @@ impl ManifestConfig {
             legacy_intermediate_not_after: rfc3339(c.legacy_intermediate_not_after),
             leaf_validity_days: c.leaf_validity_days,
             primary_region: c.primary_region.clone(),
+            starfield_g2_cross_not_after: Some(rfc3339(c.starfield_g2_cross_not_after)),
         }
     }
 
@@ -103,6 +108,10 @@ impl ManifestConfig {
             legacy_intermediate_not_after: parse_time(path, &self.legacy_intermediate_not_after)?,
             leaf_validity_days: self.leaf_validity_days,
             primary_region: self.primary_region.clone(),
+            starfield_g2_cross_not_after: match &self.starfield_g2_cross_not_after {
+                Some(s) => parse_time(path, s)?,
+                None => crate::pki::spec::STARFIELD_G2_CROSS_NOT_AFTER,
+            },
         })
     }
 }

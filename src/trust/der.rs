@@ -48,6 +48,10 @@ fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
 pub(crate) struct TbsView<'a> {
     /// The notBefore Time TLV's tag and contents.
     not_before: (u8, &'a [u8]),
+    /// The notAfter Time TLV's tag and contents.
+    not_after: (u8, &'a [u8]),
+    /// The whole issuer Name TLV.
+    pub(crate) issuer: &'a [u8],
     /// The whole subject Name TLV.
     pub(crate) subject: &'a [u8],
     /// The whole SubjectPublicKeyInfo TLV.
@@ -56,6 +60,12 @@ pub(crate) struct TbsView<'a> {
 
 fn sequence(t: Tlv<'_>) -> Option<Tlv<'_>> {
     (t.tag == 0x30).then_some(t)
+}
+
+/// The contents of a DER TLV (a Name without its SEQUENCE header, as
+/// webpki keeps a trust anchor's subject).
+pub(crate) fn contents(whole: &[u8]) -> Option<&[u8]> {
+    tlv(whole).map(|t| t.contents)
 }
 
 /// Walks Certificate → tbsCertificate → validity / subject / subjectPublicKeyInfo.
@@ -68,13 +78,16 @@ pub(crate) fn tbs(cert: &[u8]) -> Option<TbsView<'_>> {
     }
     let t = tlv(t)?.rest; // serialNumber
     let t = tlv(t)?.rest; // signature AlgorithmIdentifier
-    let t = tlv(t)?.rest; // issuer
-    let validity = sequence(tlv(t)?)?;
+    let issuer = tlv(t)?;
+    let validity = sequence(tlv(issuer.rest)?)?;
     let nb = tlv(validity.contents)?;
+    let na = tlv(nb.rest)?;
     let subject = tlv(validity.rest)?;
     let spki = sequence(tlv(subject.rest)?)?;
     Some(TbsView {
         not_before: (nb.tag, nb.contents),
+        not_after: (na.tag, na.contents),
+        issuer: issuer.whole,
         subject: subject.whole,
         spki: spki.whole,
     })
@@ -86,23 +99,52 @@ fn digits(s: &[u8]) -> Option<u32> {
     })
 }
 
+/// A Time (UTCTime or GeneralizedTime, `...HHMMSSZ`) as Unix seconds.
+fn unix_time((tag, v): (u8, &[u8])) -> Option<i64> {
+    let (date, rest) = calendar_date((tag, v))?;
+    let h = digits(rest.get(4..6)?)?;
+    let m = digits(rest.get(6..8)?)?;
+    let s = digits(rest.get(8..10)?)?;
+    let time = time::Time::from_hms(h as u8, m as u8, s as u8).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, time)
+            .assume_utc()
+            .unix_timestamp(),
+    )
+}
+
+/// The date of a Time, and the bytes after its year (MMDDHHMMSSZ).
+fn calendar_date((tag, v): (u8, &[u8])) -> Option<(Date, &[u8])> {
+    let (year, rest) = match tag {
+        // UTCTime: YY, 1950-2049 (RFC 5280 4.1.2.5.1).
+        0x17 => {
+            let yy = digits(v.get(..2)?)? as i32;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, v.get(2..)?)
+        }
+        // GeneralizedTime: YYYY.
+        0x18 => (digits(v.get(..4)?)? as i32, v.get(4..)?),
+        _ => return None,
+    };
+    let month = Month::try_from(digits(rest.get(..2)?)? as u8).ok()?;
+    let day = digits(rest.get(2..4)?)? as u8;
+    Some((Date::from_calendar_date(year, month, day).ok()?, rest))
+}
+
 impl TbsView<'_> {
+    /// Whether `now` (Unix seconds) lies within notBefore..=notAfter.
+    /// `None` when a Time is unreadable.
+    pub(crate) fn valid_at(&self, now: i64) -> Option<bool> {
+        Some(unix_time(self.not_before)? <= now && now <= unix_time(self.not_after)?)
+    }
+
+    /// Whether `now` is before notBefore.
+    pub(crate) fn not_yet_valid_at(&self, now: i64) -> Option<bool> {
+        Some(now < unix_time(self.not_before)?)
+    }
+
     /// notBefore as a UTC calendar date (the JDK and browsers compare dates).
     pub(crate) fn not_before_date(&self) -> Option<Date> {
-        let (tag, v) = self.not_before;
-        let (year, rest) = match tag {
-            // UTCTime: YY, 1950-2049 (RFC 5280 4.1.2.5.1).
-            0x17 => {
-                let yy = digits(v.get(..2)?)? as i32;
-                (if yy >= 50 { 1900 + yy } else { 2000 + yy }, v.get(2..)?)
-            }
-            // GeneralizedTime: YYYY.
-            0x18 => (digits(v.get(..4)?)? as i32, v.get(4..)?),
-            _ => return None,
-        };
-        let month = Month::try_from(digits(rest.get(..2)?)? as u8).ok()?;
-        let day = digits(rest.get(2..4)?)? as u8;
-        Date::from_calendar_date(year, month, day).ok()
+        calendar_date(self.not_before).map(|(d, _)| d)
     }
 }
 
@@ -121,12 +163,21 @@ mod tests {
             let v = tbs(der).unwrap_or_else(|| panic!("{}", role.name()));
             assert_eq!(v.spki, c.public_key().raw, "{}", role.name());
             assert_eq!(v.subject, c.subject().as_raw(), "{}", role.name());
+            assert_eq!(v.issuer, c.issuer().as_raw(), "{}", role.name());
             assert_eq!(
                 v.not_before_date().unwrap(),
                 c.validity().not_before.to_datetime().date(),
                 "{}",
                 role.name()
             );
+            let (nb, na) = (
+                c.validity().not_before.timestamp(),
+                c.validity().not_after.timestamp(),
+            );
+            assert_eq!(v.valid_at(nb), Some(true), "{}", role.name());
+            assert_eq!(v.valid_at(na), Some(true), "{}", role.name());
+            assert_eq!(v.valid_at(nb - 1), Some(false), "{}", role.name());
+            assert_eq!(v.valid_at(na + 1), Some(false), "{}", role.name());
         }
     }
 
@@ -134,6 +185,8 @@ mod tests {
     fn generalized_time_and_utc_time_years() {
         let view = |tag, s: &'static [u8]| TbsView {
             not_before: (tag, s),
+            not_after: (tag, s),
+            issuer: &[],
             subject: &[],
             spki: &[],
         };

@@ -4,19 +4,23 @@
 mod anchors;
 mod der;
 mod failure;
+mod path;
 mod policy;
 mod profile;
+mod rules;
 mod verifier;
 
 use std::path::PathBuf;
 
 pub use anchors::{fingerprint, jdk_name, AnchorFamily, AnchorInfo};
 pub use failure::VerifyFailure;
+pub use path::{choose as choose_path, ChosenPath, NoPath, PathBuilder};
 pub use policy::{
     Distrust, DistrustPolicy, ExemptSubCa, Matcher, PathView, Window, Wording,
     FIREFOX_SYMANTEC_ROOT_CNS, JDK_SYMANTEC_EXEMPT_SUBCAS, JDK_SYMANTEC_ROOTS,
 };
 pub use profile::{read_pem_bundle, TrustProfile, BUILTIN, DANGER_ACCEPT_ANY};
+pub use rules::{CheckOrder, DeviceBufferExceeded, DeviceClock, InputBuffer, Pin, ValidationRules};
 pub use verifier::{
     with_probe, CauseCode, ChainVerifier, PathKind, TimedVerifier, ValidationProbe,
     ValidationSample, VerifiedChain,

@@ -43,6 +43,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "device with only Starfield Services Root G2",
     ),
     (
+        "starfield-class2-only",
+        "device with only the 2004 Starfield Class 2 root (reaches Amazon through two cross-certificates)",
+    ),
+    (
         "dual",
         "device holding VeriSign G5, Amazon Root CA 1 and 3, Starfield G2",
     ),
@@ -92,6 +96,7 @@ fn mock_families(pki: &PkiBundle) -> Vec<(AnchorFamily, [u8; 32])> {
         (AnchorFamily::AtsRsa, Role::AtsRsaRoot),
         (AnchorFamily::AtsEcc, Role::AtsEccRoot),
         (AnchorFamily::Starfield, Role::StarfieldRoot),
+        (AnchorFamily::Starfield, Role::StarfieldClass2Root),
     ]
     .into_iter()
     .map(|(f, r)| (f, super::anchors::sha256(pki.cert(r).as_ref())))
@@ -175,6 +180,7 @@ impl TrustProfile {
             "ats-rsa-only" => (vec![cert(Role::AtsRsaRoot)], vec![]),
             "ats-ecc-only" => (vec![cert(Role::AtsEccRoot)], vec![]),
             "starfield-only" => (vec![cert(Role::StarfieldRoot)], vec![]),
+            "starfield-class2-only" => (vec![cert(Role::StarfieldClass2Root)], vec![]),
             "dual" | "jdk-8u212-no-distrust" | "jdk-8u202" => (dual.to_vec(), vec![]),
             "jdk-8u212" => (
                 dual.to_vec(),

@@ -12,10 +12,12 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use super::anchors::AnchorFamily;
+use super::anchors::{sha256, AnchorFamily};
+use super::path::{self, NoPath, PathBuilder};
 use super::policy::{Distrust, PathView};
-use super::{TrustProfile, VerifyFailure};
-use crate::metrics::VerifyCause;
+use super::rules::{CheckOrder, DeviceBufferExceeded, DeviceClock, ValidationRules};
+use super::{der, TrustProfile, VerifyFailure};
+use crate::metrics::{PinTarget, VerifyCause};
 
 /// The shape of a verified chain, for per-chain-kind metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -85,6 +87,7 @@ pub struct VerifiedChain {
 pub struct ChainVerifier {
     profile: Arc<TrustProfile>,
     algs: WebPkiSupportedAlgorithms,
+    rules: ValidationRules,
 }
 
 impl std::fmt::Debug for ChainVerifier {
@@ -101,7 +104,20 @@ impl ChainVerifier {
         ChainVerifier {
             profile,
             algs: rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
+            rules: ValidationRules::default(),
         }
+    }
+
+    /// The same verifier applying a device model's `rules` (path builder,
+    /// clock, pins, input buffer).
+    pub fn with_rules(mut self, rules: ValidationRules) -> ChainVerifier {
+        self.rules = rules;
+        self
+    }
+
+    /// The rules applied.
+    pub fn rules(&self) -> &ValidationRules {
+        &self.rules
     }
 
     /// A verifier using `provider`'s signature algorithms (e.g. an
@@ -113,6 +129,7 @@ impl ChainVerifier {
         ChainVerifier {
             profile,
             algs: provider.signature_verification_algorithms,
+            rules: ValidationRules::default(),
         }
     }
 
@@ -123,7 +140,10 @@ impl ChainVerifier {
 
     /// Verifies `end_entity` + `intermediates` for `server_name` at `now`:
     /// the same path building and name check as rustls' WebPkiServerVerifier,
-    /// plus the profile's distrust policies on each candidate path.
+    /// plus the profile's distrust policies on each candidate path. With a
+    /// device model's rules, the model's builder chooses the path first and
+    /// webpki verifies exactly that path, at the device's clock; pins are
+    /// checked on the verified path.
     pub fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -139,8 +159,25 @@ impl ChainVerifier {
                 path_len: 1 + intermediates.len() as u8,
             });
         }
-        let ee = webpki::EndEntityCert::try_from(end_entity)
-            .map_err(|e| VerifyFailure::from_webpki(&e, None, &p.name))?;
+        let now = self.rules.clock.read(now);
+        let ee =
+            webpki::EndEntityCert::try_from(end_entity).map_err(|e| self.failure(&e, None, now))?;
+        let name_check = || {
+            ee.verify_is_valid_for_subject_name(server_name)
+                .map_err(|e| self.failure(&e, None, now))
+        };
+        if self.rules.order == CheckOrder::LeafDatesNamePath {
+            self.check_leaf_dates(end_entity, now)?;
+            name_check()?;
+        }
+        let (anchors, chosen) = self.choose_path(end_entity, intermediates, now)?;
+        if self.rules.order == CheckOrder::PathNameDates {
+            name_check()?;
+        }
+        let sent: &[CertificateDer<'_>] = match &chosen {
+            Some(c) => c,
+            None => intermediates,
+        };
         let rejected: Cell<Option<Distrust>> = Cell::new(None);
         let check = |path: &webpki::VerifiedPath<'_>| -> Result<(), webpki::Error> {
             let idx = anchor_index(p, path.anchor());
@@ -169,23 +206,179 @@ impl ChainVerifier {
         let path = ee
             .verify_for_usage(
                 self.algs.all,
-                &p.anchors,
-                intermediates,
+                anchors,
+                sent,
                 now,
                 webpki::KeyUsage::server_auth(),
                 None,
                 callback,
             )
-            .map_err(|e| VerifyFailure::from_webpki(&e, rejected.take(), &p.name))?;
+            .map_err(|e| self.failure(&e, rejected.take(), now))?;
         let idx = anchor_index(p, path.anchor());
         let path_len = 2 + path.intermediate_certificates().count() as u8;
-        ee.verify_is_valid_for_subject_name(server_name)
-            .map_err(|e| VerifyFailure::from_webpki(&e, None, &p.name))?;
+        if self.rules.order == CheckOrder::PathDatesName {
+            name_check()?;
+        }
+        if !self.rules.pins.is_empty() {
+            let first_mid = path.intermediate_certificates().next().map(|c| c.der());
+            let spki_of = |t: PinTarget| -> [u8; 32] {
+                let cert_spki = |d: &[u8]| der::tbs(d).map(|v| sha256(v.spki)).unwrap_or([0; 32]);
+                match (t, &first_mid) {
+                    (PinTarget::Leaf, _) => cert_spki(end_entity.as_ref()),
+                    (PinTarget::Intermediate, Some(m)) => cert_spki(m.as_ref()),
+                    // A leaf issued by the anchor itself: its issuer is the root.
+                    (PinTarget::Intermediate, None) | (PinTarget::Root, _) => {
+                        p.anchor_info[idx].spki_sha256
+                    }
+                }
+            };
+            if let Some(t) = self.rules.pin_mismatch(spki_of) {
+                return Err(VerifyFailure {
+                    cause: VerifyCause::PinMismatch(t),
+                    message: format!(
+                        "the {} key on the verified path is not the pinned one",
+                        t.label()
+                    ),
+                });
+            }
+        }
         Ok(VerifiedChain {
             anchor_index: idx,
             kind: PathKind::from_family(p.anchor_info[idx].family),
             path_len,
         })
+    }
+
+    /// The anchors and intermediates webpki may use: all of them for
+    /// webpki's own search, or the one path the model's builder chose.
+    #[allow(clippy::type_complexity)]
+    fn choose_path<'c>(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'c>],
+        now: UnixTime,
+    ) -> Result<
+        (
+            &[rustls_pki_types::TrustAnchor<'static>],
+            Option<Vec<CertificateDer<'c>>>,
+        ),
+        VerifyFailure,
+    > {
+        let p = &*self.profile;
+        if self.rules.builder == PathBuilder::Webpki {
+            return Ok((&p.anchors, None));
+        }
+        let mids: Vec<&[u8]> = intermediates.iter().map(|c| c.as_ref()).collect();
+        let subjects: Vec<&[u8]> = p.anchors.iter().map(|a| a.subject.as_ref()).collect();
+        let secs = now.as_secs() as i64;
+        match path::choose(
+            self.rules.builder,
+            end_entity.as_ref(),
+            &mids,
+            &subjects,
+            secs,
+        ) {
+            // Unreadable certificates: let webpki say what is wrong.
+            None => Ok((&p.anchors, None)),
+            Some(Ok(c)) => Ok((
+                std::slice::from_ref(&p.anchors[c.anchor]),
+                Some(
+                    c.intermediates
+                        .iter()
+                        .map(|&i| intermediates[i].clone())
+                        .collect(),
+                ),
+            )),
+            Some(Err(NoPath::NoAltChains)) => Err(VerifyFailure {
+                cause: VerifyCause::UnknownIssuerNoAltChains,
+                message: format!(
+                    "{}: the server's chain leads to an issuer profile {} does not hold, and the \
+                     library does not retry with a shorter path",
+                    self.rules.builder.name(),
+                    p.name
+                ),
+            }),
+            Some(Err(NoPath::UnknownIssuer)) => Err(VerifyFailure {
+                cause: VerifyCause::UnknownIssuer,
+                message: format!(
+                    "{}: no path to any anchor of profile {}",
+                    self.rules.builder.name(),
+                    p.name
+                ),
+            }),
+        }
+    }
+
+    /// The leaf's validity alone, as Go checks it before anything else.
+    fn check_leaf_dates(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        now: UnixTime,
+    ) -> Result<(), VerifyFailure> {
+        let Some(v) = der::tbs(end_entity.as_ref()) else {
+            return Ok(());
+        };
+        let secs = now.as_secs() as i64;
+        if v.valid_at(secs) != Some(false) {
+            return Ok(());
+        }
+        let expired = v.not_yet_valid_at(secs) == Some(false);
+        let e = if expired {
+            webpki::Error::CertExpired {
+                time: now,
+                not_after: now,
+            }
+        } else {
+            webpki::Error::CertNotValidYet {
+                time: now,
+                not_before: now,
+            }
+        };
+        Err(self.failure(&e, None, now))
+    }
+
+    /// A webpki error in the taxonomy; validity failures name the device's
+    /// clock when it is not the host's.
+    fn failure(
+        &self,
+        e: &webpki::Error,
+        distrust: Option<Distrust>,
+        now: UnixTime,
+    ) -> VerifyFailure {
+        let mut f = VerifyFailure::from_webpki(e, distrust, &self.profile.name);
+        if self.rules.clock != DeviceClock::Exact {
+            // `now` is already the device's time.
+            let date = DeviceClock::Exact.date(now);
+            f.cause = match f.cause {
+                VerifyCause::Expired => VerifyCause::ExpiredAtClock(date),
+                VerifyCause::NotYetValid => VerifyCause::NotYetValidAtClock(date),
+                other => other,
+            };
+        }
+        f
+    }
+
+    /// Fails when the Certificate message carrying this chain would not fit
+    /// the device's TLS input buffer.
+    pub fn check_input_buffer(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> Result<(), DeviceBufferExceeded> {
+        let Some(buf) = self.rules.input_buffer else {
+            return Ok(());
+        };
+        let lens = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.as_ref().len());
+        let message = crate::pki::certificate_message_len(lens, buf.layout) as u32;
+        if message > buf.bytes {
+            return Err(DeviceBufferExceeded {
+                message,
+                buffer: buf.bytes,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -231,6 +424,10 @@ impl CauseCode {
             VerifyCause::NotYetValid => (3, 0),
             VerifyCause::NameMismatch => (4, 0),
             VerifyCause::BadSignature => (5, 0),
+            VerifyCause::UnknownIssuerNoAltChains => (8, 0),
+            VerifyCause::NotYetValidAtClock(_) => (9, 0),
+            VerifyCause::ExpiredAtClock(_) => (10, 0),
+            VerifyCause::PinMismatch(t) => (11, *t as u8),
             VerifyCause::Distrusted(name) => (
                 6,
                 profile
@@ -245,9 +442,18 @@ impl CauseCode {
         CauseCode { code, policy }
     }
 
-    /// Unpacks the cause, naming the policy from the profile.
+    /// Unpacks the cause, naming the policy from the profile. Clock
+    /// failures come back without their date (use the failure itself).
     pub fn cause(self, profile: &TrustProfile) -> VerifyCause {
         match self.code {
+            8 => VerifyCause::UnknownIssuerNoAltChains,
+            9 => VerifyCause::NotYetValid,
+            10 => VerifyCause::Expired,
+            11 => VerifyCause::PinMismatch(match self.policy {
+                0 => PinTarget::Leaf,
+                1 => PinTarget::Intermediate,
+                _ => PinTarget::Root,
+            }),
             1 => VerifyCause::UnknownIssuer,
             2 => VerifyCause::Expired,
             3 => VerifyCause::NotYetValid,
@@ -367,6 +573,10 @@ impl ServerCertVerifier for TimedVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        // The device drops the record before it parses a certificate.
+        if let Err(e) = self.core.check_input_buffer(end_entity, intermediates) {
+            return Err(rustls::Error::Other(rustls::OtherError(Arc::new(e))));
+        }
         let start = Instant::now();
         let result = self
             .core

@@ -7,6 +7,8 @@ mod common;
 mod browser_policy;
 mod cli;
 mod compare;
+mod device_libs;
+mod device_models;
 mod endpoint_faults;
 mod endpoint_limits;
 mod endpoint_mqtt;

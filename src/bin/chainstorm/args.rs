@@ -127,6 +127,10 @@ pub struct PkiInitArgs {
     /// (real: 2023-10-30T23:59:59Z; default 2033-10-30T23:59:59Z so it validates).
     #[arg(long, value_name = "RFC3339")]
     pub legacy_intermediate_not_after: Option<String>,
+    /// notAfter of Starfield Services Root G2 cross-signed by the Starfield
+    /// Class 2 root, RFC 3339 (real and default: 2034-06-28T17:39:16Z).
+    #[arg(long, value_name = "RFC3339")]
+    pub starfield_g2_cross_not_after: Option<String>,
     /// Region whose wildcard is the leaves' CN.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use chainstorm::pki::{self, describe_cert, PkiBundle, PkiConfig};
+use chainstorm::pki::{self, describe_cert, CertMessageLayout, ChainKind, PkiBundle, PkiConfig};
 
 use crate::args::{PkiInitArgs, PkiShowArgs};
 
@@ -37,6 +37,9 @@ pub fn init(a: PkiInitArgs) -> Result<ExitCode> {
     }
     if let Some(s) = &a.legacy_intermediate_not_after {
         config.legacy_intermediate_not_after = parse_time("--legacy-intermediate-not-after", s)?;
+    }
+    if let Some(s) = &a.starfield_g2_cross_not_after {
+        config.starfield_g2_cross_not_after = parse_time("--starfield-g2-cross-not-after", s)?;
     }
     let t = Instant::now();
     let bundle = PkiBundle::generate(config)?;
@@ -87,11 +90,29 @@ pub fn show(a: PkiShowArgs) -> Result<ExitCode> {
         let s = describe_cert(block.contents()).with_context(|| path.display().to_string())?;
         rows.push((f.role, s));
     }
+    let bundle = PkiBundle::load(&a.dir)?;
+    let sizes: Vec<(ChainKind, usize, usize)> = ChainKind::ALL
+        .iter()
+        .map(|&k| {
+            (
+                k,
+                bundle.certificate_message_len(k, CertMessageLayout::Tls12),
+                bundle.certificate_message_len(k, CertMessageLayout::Tls13),
+            )
+        })
+        .collect();
     if a.json {
-        let out: Vec<_> = rows
+        let certs: Vec<_> = rows
             .iter()
             .map(|(r, s)| serde_json::json!({"role": r, "certificate": s}))
             .collect();
+        let chains: Vec<_> = sizes
+            .iter()
+            .map(|(k, t12, t13)| {
+                serde_json::json!({"chain": k, "certificate_message_bytes": {"tls12": t12, "tls13": t13}})
+            })
+            .collect();
+        let out = serde_json::json!({"certificates": certs, "chains": chains});
         let text = serde_json::to_string_pretty(&out)?;
         outln!("{text}");
         return Ok(ExitCode::SUCCESS);
@@ -113,6 +134,12 @@ pub fn show(a: PkiShowArgs) -> Result<ExitCode> {
         );
         outln!("  sha256     {}", s.sha256);
         outln!("  spki256    {}", s.spki_sha256);
+    }
+    outln!("\nCertificate handshake message per served chain (bytes, header included;");
+    outln!("a device whose TLS input buffer is smaller cannot receive it):");
+    outln!("  {:<22} {:>8} {:>8}", "chain", "TLS 1.2", "TLS 1.3");
+    for (k, t12, t13) in sizes {
+        outln!("  {:<22} {:>8} {:>8}", k.name(), t12, t13);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -57,6 +57,7 @@ pub fn client_config(o: &Opts) -> ClientConfig {
             Some(store) => rustls::client::Resumption::store(store.clone()),
             None => rustls::client::Resumption::disabled(),
         }),
+        ..ClientOptions::default()
     };
     let mut roots = RootCertStore::empty();
     for r in &o.roots {

@@ -1,0 +1,247 @@
+//! The named models: common device TLS stacks, each with the library
+//! behaviour it follows and the real library the differential test
+//! (`tests/it/device_models.rs`) compares it with.
+
+use super::{Capabilities, DeviceModel, PinKey, PinSpec};
+use crate::client::{GroupOffer, SuiteOffer};
+use crate::metrics::PinTarget;
+use crate::pki::Role;
+use crate::trust::{CheckOrder, DeviceClock, PathBuilder};
+
+/// A built-in model: its name, what it imitates, and the library it is
+/// checked against.
+#[derive(Clone, Copy, Debug)]
+pub struct BuiltinModel {
+    /// Name scenarios use in `profile`.
+    pub name: &'static str,
+    /// What it imitates.
+    pub imitates: &'static str,
+    /// The real library the differential test runs for it, or why none.
+    pub checked_against: &'static str,
+}
+
+/// Every built-in model.
+pub const BUILTIN_MODELS: &[BuiltinModel] = &[
+    BuiltinModel {
+        name: "rustls",
+        imitates: "rustls 0.23 + rustls-webpki: every root of the dual store, any path",
+        checked_against: "rustls-webpki itself (in process)",
+    },
+    BuiltinModel {
+        name: "openssl-3",
+        imitates: "OpenSSL 1.1/3.x client (gateways, Linux devices): trusted-first path building",
+        checked_against: "OpenSSL 3 libcrypto, X509_verify_cert",
+    },
+    BuiltinModel {
+        name: "openssl-1.0.2",
+        imitates: "OpenSSL 1.0.1n-1.0.2u: server's chain first, alternative-chains retry; TLS 1.2",
+        checked_against: "OpenSSL 3 X509_verify_cert with X509_V_FLAG_TRUSTED_FIRST cleared",
+    },
+    BuiltinModel {
+        name: "openssl-1.0.2-legacy",
+        imitates: "OpenSSL up to 1.0.1m / 1.0.2a: server's chain first, no retry; TLS 1.2",
+        checked_against: "OpenSSL 3 with X509_V_FLAG_TRUSTED_FIRST cleared and X509_V_FLAG_NO_ALT_CHAINS",
+    },
+    BuiltinModel {
+        name: "esp32-mbedtls-4k",
+        imitates: "ESP-IDF on mbedTLS 2.28, MBEDTLS_SSL_IN_CONTENT_LEN 4096, Amazon Root CA 1 only, TLS 1.2",
+        checked_against: "mbedTLS 2.28 mbedtls_x509_crt_verify (paths); the 4 KiB buffer against the rule",
+    },
+    BuiltinModel {
+        name: "esp32-no-rtc",
+        imitates: "the same ESP32 before SNTP answers: no battery-backed clock, reads 1970-01-01",
+        checked_against: "mbedTLS 2.28 under libfaketime at 1970-01-01",
+    },
+    BuiltinModel {
+        name: "freertos-mbedtls",
+        imitates: "FreeRTOS coreMQTT on mbedTLS with an ECC key: TLS 1.2, ECDHE-ECDSA only, P-256 only, Amazon Root CA 3",
+        checked_against: "mbedTLS 2.28 mbedtls_x509_crt_verify",
+    },
+    BuiltinModel {
+        name: "wolfssl",
+        imitates: "wolfSSL 5.5 built with WOLFSSL_ALT_CERT_CHAINS (Debian's build), Amazon Root CA 1 only",
+        checked_against: "wolfSSL 5.5.4 (Debian) in a TLS handshake",
+    },
+    BuiltinModel {
+        name: "wolfssl-strict",
+        imitates: "wolfSSL from ./configure defaults (no WOLFSSL_ALT_CERT_CHAINS), Amazon Root CA 1 only",
+        checked_against: "the rule in wolfSSL's ProcessPeerCerts (no such build is installable here)",
+    },
+    BuiltinModel {
+        name: "go",
+        imitates: "Go crypto/tls + crypto/x509 (dual store)",
+        checked_against: "Go crypto/x509 Certificate.Verify",
+    },
+    BuiltinModel {
+        name: "jdk-17",
+        imitates: "Java 17 PKIX with the SYMANTEC_TLS distrust policy (dual store)",
+        checked_against: "Java 17 CertPathBuilder (PKIX) for paths",
+    },
+    BuiltinModel {
+        name: "gnutls",
+        imitates: "GnuTLS 3.7 (Linux gateways), dual store",
+        checked_against: "GnuTLS 3.7 certtool --verify",
+    },
+    BuiltinModel {
+        name: "pinned-m01",
+        imitates: "firmware that pins Amazon RSA 2048 M01's key (AWS warns against it): breaks when AWS rotates to M02-M04",
+        checked_against: "the pin rule (no library pins); SPKI hashes checked against openssl",
+    },
+];
+
+impl BuiltinModel {
+    /// The model itself.
+    pub fn model(&self) -> DeviceModel {
+        let tls12_only = Capabilities {
+            tls13: false,
+            ..Capabilities::default()
+        };
+        let (trust, builder, input_buffer, clock, caps, pins) = match self.name {
+            "rustls" => (
+                "dual",
+                PathBuilder::Webpki,
+                None,
+                DeviceClock::Exact,
+                Capabilities::default(),
+                vec![],
+            ),
+            "openssl-3" | "go" => (
+                "dual",
+                PathBuilder::TrustedFirst,
+                None,
+                DeviceClock::Exact,
+                Capabilities::default(),
+                vec![],
+            ),
+            "openssl-1.0.2" => (
+                "ats-rsa-only",
+                PathBuilder::UntrustedFirst { alt_chains: true },
+                None,
+                DeviceClock::Exact,
+                tls12_only,
+                vec![],
+            ),
+            "openssl-1.0.2-legacy" => (
+                "ats-rsa-only",
+                PathBuilder::UntrustedFirst { alt_chains: false },
+                None,
+                DeviceClock::Exact,
+                tls12_only,
+                vec![],
+            ),
+            "esp32-mbedtls-4k" => (
+                "ats-rsa-only",
+                PathBuilder::TrustedFirst,
+                Some(4096),
+                DeviceClock::Exact,
+                tls12_only,
+                vec![],
+            ),
+            "esp32-no-rtc" => (
+                "ats-rsa-only",
+                PathBuilder::TrustedFirst,
+                Some(4096),
+                DeviceClock::Unset(0),
+                tls12_only,
+                vec![],
+            ),
+            "freertos-mbedtls" => (
+                "ats-ecc-only",
+                PathBuilder::TrustedFirst,
+                None,
+                DeviceClock::Exact,
+                Capabilities {
+                    suites: SuiteOffer::EcdheEcdsa,
+                    groups: GroupOffer::P256,
+                    ..tls12_only
+                },
+                vec![],
+            ),
+            "wolfssl" => (
+                "ats-rsa-only",
+                PathBuilder::Wolfssl { alt_chains: true },
+                None,
+                DeviceClock::Exact,
+                Capabilities::default(),
+                vec![],
+            ),
+            "wolfssl-strict" => (
+                "ats-rsa-only",
+                PathBuilder::Wolfssl { alt_chains: false },
+                None,
+                DeviceClock::Exact,
+                Capabilities::default(),
+                vec![],
+            ),
+            "jdk-17" => (
+                "jdk-8u212",
+                PathBuilder::TrustedFirst,
+                None,
+                DeviceClock::Exact,
+                Capabilities::default(),
+                vec![],
+            ),
+            "pinned-m01" => (
+                "ats-rsa-only",
+                PathBuilder::TrustedFirst,
+                None,
+                DeviceClock::Exact,
+                Capabilities::default(),
+                vec![PinSpec {
+                    target: PinTarget::Intermediate,
+                    key: PinKey::Cert(Role::AtsRsaIntermediate),
+                }],
+            ),
+            "gnutls" => (
+                "dual",
+                PathBuilder::Gnutls,
+                None,
+                DeviceClock::Exact,
+                Capabilities::default(),
+                vec![],
+            ),
+            other => unreachable!("built-in model {other} has no parts"),
+        };
+        let order = match self.name {
+            n if n.starts_with("openssl") => CheckOrder::PathNameDates,
+            "go" => CheckOrder::LeafDatesNamePath,
+            _ => CheckOrder::PathDatesName,
+        };
+        DeviceModel {
+            name: self.name.to_string(),
+            imitates: self.imitates.to_string(),
+            trust: trust.to_string(),
+            builder,
+            order,
+            input_buffer,
+            clock,
+            caps,
+            pins,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_builds_and_names_a_known_profile() {
+        for m in BUILTIN_MODELS {
+            let model = m.model();
+            assert_eq!(model.name, m.name);
+            assert!(
+                crate::trust::BUILTIN.iter().any(|(n, _)| *n == model.trust),
+                "{} uses unknown profile {}",
+                m.name,
+                model.trust
+            );
+            // No model shadows a trust profile name.
+            assert!(
+                !crate::trust::BUILTIN.iter().any(|(n, _)| *n == m.name),
+                "{}",
+                m.name
+            );
+        }
+    }
+}

@@ -112,7 +112,12 @@ impl Default for ClientOptions {
 impl ClientOptions {
     /// The crypto provider these options imply (suite order, schemes).
     pub fn provider(&self) -> Arc<CryptoProvider> {
-        Arc::new(provider(self.key_offer, self.suites, self.groups))
+        Arc::new(provider(
+            self.key_offer,
+            self.suites,
+            self.groups,
+            self.tls13,
+        ))
     }
 
     /// A configuration that verifies with the timed verifier over `profile`.
@@ -206,7 +211,12 @@ pub struct ClientConfigs {
     configs: HashMap<ClientKey, (Arc<ClientConfig>, Arc<TrustProfile>)>,
 }
 
-fn provider(offer: KeyOffer, suites: SuiteOffer, groups: GroupOffer) -> CryptoProvider {
+fn provider(
+    offer: KeyOffer,
+    suites: SuiteOffer,
+    groups: GroupOffer,
+    tls13: bool,
+) -> CryptoProvider {
     let mut p = rustls::crypto::aws_lc_rs::default_provider();
     // AES-128-GCM with SHA-256 first, as embedded TLS stacks typically order
     // them: SHA-256 runs on the CPU's SHA extensions, while the SHA-384 of
@@ -222,8 +232,10 @@ fn provider(offer: KeyOffer, suites: SuiteOffer, groups: GroupOffer) -> CryptoPr
     });
     p.cipher_suites.retain(|s| {
         // A TLS 1.2 suite's sign list holds only ECDSA schemes or only RSA ones.
+        // A TLS 1.2-only stack lists no TLS 1.3 suite (rustls would, and
+        // the endpoint reads the suites to pick the chain, as AWS does).
         let ecdsa = match s {
-            rustls::SupportedCipherSuite::Tls13(_) => return true,
+            rustls::SupportedCipherSuite::Tls13(_) => return tls13,
             rustls::SupportedCipherSuite::Tls12(t) => {
                 t.sign.contains(&SignatureScheme::ECDSA_NISTP256_SHA256)
             }

@@ -350,6 +350,9 @@ pub struct EndpointConfig {
     /// instead of silently taking half of its connections.
     #[serde(default)]
     pub reuse_port: bool,
+    /// Which intermediate issues the ATS leaf, per connection or by schedule.
+    #[serde(default)]
+    pub rotation: super::rotation::Rotation,
 }
 
 fn yes() -> bool {
@@ -378,6 +381,7 @@ impl EndpointConfig {
             faults: Faults::default(),
             handshake_timeout_s: default_handshake_timeout(),
             reuse_port: false,
+            rotation: Default::default(),
         }
     }
 

@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub live: AtomicI64,
     /// When the endpoint started (fault windows count from here).
     pub started: Instant,
+    /// Connections that asked for an ATS chain, for the rotation's choice.
+    pub rotation: super::rotation::RotationCounter,
 }
 
 /// Binds; with `reuse_port`, SO_REUSEPORT lets several processes serve one
@@ -265,6 +267,14 @@ async fn handle(
             send_alert(&mut tcp, desc).await;
             return None;
         }
+    };
+    let kind = if cfg.faults.broken_chain.is_none() {
+        let i = cfg
+            .rotation
+            .pick(shared.rotation.next(), shared.started.elapsed());
+        cfg.rotation.chain(kind, i)
+    } else {
+        kind
     };
     if let Some(d) = plan.handshake_delay {
         sleep(d).await;

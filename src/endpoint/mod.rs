@@ -10,6 +10,7 @@ pub mod config;
 mod counters;
 mod faults;
 mod listener;
+pub mod rotation;
 pub mod routing;
 mod session;
 mod tls;
@@ -94,6 +95,7 @@ impl Endpoint {
             assigned_seq: Arc::new(AtomicU64::new(1)),
             live: AtomicI64::new(0),
             started: tokio::time::Instant::now(),
+            rotation: rotation::RotationCounter::default(),
         });
         let (tx, rx) = watch::channel(false);
         let mut addrs = Vec::new();

@@ -62,6 +62,11 @@ impl TlsConfigs {
         if let Some(b) = cfg.faults.broken_chain {
             chains.push(b);
         }
+        for k in cfg.rotation.chains() {
+            if !chains.contains(&k) {
+                chains.push(k);
+            }
+        }
         let client_verifier = match cfg.mtls {
             MtlsMode::Off => None,
             mode => {

@@ -13,9 +13,9 @@ use tokio::time::Instant;
 
 use super::dialer::Dialer;
 use super::EngineError;
-use crate::client::{ClientConfigs, ClientKey, KeyOffer};
+use crate::client::{ClientConfigs, ClientKey};
 use crate::pki::{regions, PkiBundle};
-use crate::scenario::schema::{AtsKey, EndpointChoice, Protocol, Reconnect};
+use crate::scenario::schema::{EndpointChoice, Protocol, Reconnect};
 use crate::scenario::{DevicePlan, MigrationSpec, Plan, Scenario};
 use crate::trust::TrustProfile;
 use rustls::pki_types::ServerName;
@@ -29,6 +29,9 @@ pub(crate) struct GroupRt {
     pub hold: Duration,
     pub publish_per_s: f64,
     pub mtls: bool,
+    /// The device model narrows its ClientHello: a handshake_failure alert
+    /// then means nothing it offers is acceptable.
+    pub restricts_offer: bool,
     /// Server names, checked when the run is built so no device task can
     /// meet an invalid one.
     pub sni_legacy: ServerName<'static>,
@@ -136,24 +139,21 @@ pub(crate) fn build(
     let mut configs = ClientConfigs::default();
     let mut groups = Vec::new();
     for g in &s.groups {
+        let m = &g.model;
         let key = ClientKey {
-            profile: g.profile.clone(),
-            tls13: g.tls13,
-            tls12: g.tls12,
-            key_offer: if g.ats_key == AtsKey::Ecc {
-                KeyOffer::EcdsaOnly
-            } else {
-                KeyOffer::Any
-            },
-            alpn: s.target.alpn.clone(),
+            profile: m.trust.clone(),
+            tls13: m.caps.tls13,
+            tls12: m.caps.tls12,
+            key_offer: m.caps.schemes,
+            alpn: s.target.alpn.clone().filter(|_| m.caps.alpn),
             mtls: g.mtls,
-            suites: Default::default(),
-            groups: Default::default(),
-            sni: true,
-            rules: Default::default(),
+            suites: m.caps.suites,
+            groups: m.caps.groups,
+            sni: m.caps.sni,
+            rules: m.rules(inp.pki),
         };
         let (config, _profile) = configs.get_or_build(&key, || {
-            TrustProfile::resolve(&g.profile, inp.pki).map_err(EngineError::Trust)
+            TrustProfile::resolve(&m.trust, inp.pki).map_err(EngineError::Trust)
         })?;
         let prefix = &s.target.account_prefix;
         groups.push(GroupRt {
@@ -164,6 +164,7 @@ pub(crate) fn build(
             hold: g.hold,
             publish_per_s: g.publish_per_s,
             mtls: g.mtls,
+            restricts_offer: m.restricts_offer(),
             sni_legacy: server_name(
                 s.target
                     .sni_legacy

@@ -131,6 +131,7 @@ impl DeviceModel {
                 } else {
                     CertMessageLayout::Tls12
                 },
+                mfl_offered: self.caps.max_fragment_length,
             }),
         }
     }

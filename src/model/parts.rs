@@ -81,7 +81,11 @@ impl DeviceModel {
     /// This model with `parts` replacing its own; named `name`.
     pub fn compose(mut self, name: &str, parts: &ModelParts) -> DeviceModel {
         let base = self.name.clone();
-        self.name = name.to_string();
+        self.name = if parts == &ModelParts::default() {
+            name.to_string()
+        } else {
+            format!("{name}+parts")
+        };
         self.imitates = format!("{base} with parts replaced by the scenario");
         if let Some(t) = &parts.trust {
             self.trust = t.clone();
@@ -171,6 +175,6 @@ mod tests {
         assert_eq!(m.builder, PathBuilder::UntrustedFirst { alt_chains: false });
         assert_eq!(m.input_buffer, base.input_buffer);
         assert_eq!(m.trust, base.trust);
-        assert_eq!(m.name, "mine");
+        assert_eq!(m.name, "mine+parts");
     }
 }

@@ -80,6 +80,22 @@ pub fn render(s: &Summary) -> String {
             duration(k.p99 as f64)
         );
     }
+    if s.models
+        .iter()
+        .any(|m| m.model != m.group || !m.causes.is_empty())
+    {
+        let _ = writeln!(o, "\nper device model: connected / failed, and why");
+        for m in &s.models {
+            let _ = writeln!(
+                o,
+                "  {:<22} {:<22} {:>7} connected {:>7} failed   ({})",
+                m.group, m.model, m.connected, m.failed, m.parts
+            );
+            for c in &m.causes {
+                let _ = writeln!(o, "      {:>7}  {}", c.count, c.cause);
+            }
+        }
+    }
     if !s.failures.is_empty() {
         let _ = writeln!(
             o,

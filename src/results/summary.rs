@@ -122,6 +122,38 @@ pub struct Totals {
     pub handshakes_resumed: u64,
 }
 
+/// One fleet group's device model and what became of its devices.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ModelOutcome {
+    /// Fleet group.
+    pub group: String,
+    /// Model (or plain profile) name.
+    pub model: String,
+    /// What it imitates.
+    pub imitates: String,
+    /// Its parts in one line.
+    pub parts: String,
+    /// Devices planned in the group.
+    pub devices: u64,
+    /// Attempts that connected.
+    pub connected: u64,
+    /// Attempts (and sessions) that failed, by cause.
+    pub failed: u64,
+    /// `phase/cause` → count, most frequent first.
+    pub causes: Vec<ModelCause>,
+}
+
+/// One cause of a model's failures.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ModelCause {
+    /// `phase/cause`, as a device of that kind would log it.
+    pub cause: String,
+    /// Occurrences.
+    pub count: u64,
+    /// First message.
+    pub sample: String,
+}
+
 /// Version of the results layout, written into every summary.
 pub const FORMAT_VERSION: u32 = 3;
 
@@ -172,6 +204,9 @@ pub struct Summary {
     pub keys: Vec<KeyStats>,
     /// Failures.
     pub failures: Vec<FailureRow>,
+    /// Per fleet group: its device model, who connected, why the rest failed.
+    #[serde(default)]
+    pub models: Vec<ModelOutcome>,
     /// Thresholds.
     pub thresholds: Vec<ThresholdResult>,
     /// `pass` when every threshold held.
@@ -289,7 +324,7 @@ impl Summary {
             }
             phases.push(KeyStats::new(p.label(), "", "", None, &Stats::of(&h)));
         }
-        let keys = agg
+        let keys: Vec<KeyStats> = agg
             .series
             .iter()
             .map(|(k, h)| {
@@ -306,6 +341,7 @@ impl Summary {
                 )
             })
             .collect();
+        let models = model_outcomes(i.scenario, &keys, &i.snapshot.failures);
         let thresholds = super::evaluate(&i.scenario.thresholds, agg, &groups);
         let verdict = if thresholds.iter().all(|t| t.pass) {
             Verdict::Pass
@@ -362,8 +398,52 @@ impl Summary {
             phases,
             keys,
             failures: i.snapshot.failures.clone(),
+            models,
             thresholds,
             verdict,
         }
     }
+}
+
+/// Per group: connected = its connect_total count, failures from the
+/// failure rows (every phase, hold included), causes most frequent first.
+fn model_outcomes(
+    scenario: &crate::scenario::Scenario,
+    keys: &[KeyStats],
+    failures: &[FailureRow],
+) -> Vec<ModelOutcome> {
+    scenario
+        .groups
+        .iter()
+        .map(|g| {
+            let connected = keys
+                .iter()
+                .filter(|k| k.group == g.name && k.phase == "connect_total")
+                .map(|k| k.count)
+                .sum();
+            let mut causes: BTreeMap<String, ModelCause> = BTreeMap::new();
+            for f in failures.iter().filter(|f| f.group == g.name) {
+                let c = causes
+                    .entry(f.cause.qualified())
+                    .or_insert_with(|| ModelCause {
+                        cause: f.cause.qualified(),
+                        count: 0,
+                        sample: f.sample.clone(),
+                    });
+                c.count += f.count;
+            }
+            let mut causes: Vec<ModelCause> = causes.into_values().collect();
+            causes.sort_by(|a, b| b.count.cmp(&a.count).then(a.cause.cmp(&b.cause)));
+            ModelOutcome {
+                group: g.name.clone(),
+                model: g.model.name.clone(),
+                imitates: g.model.imitates.clone(),
+                parts: g.model.parts_line(),
+                devices: g.devices,
+                connected,
+                failed: causes.iter().map(|c| c.count).sum(),
+                causes,
+            }
+        })
+        .collect()
 }

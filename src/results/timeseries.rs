@@ -180,6 +180,37 @@ pub struct FailureCsvRow {
     pub count: u64,
 }
 
+/// One CSV field as RFC 4180 writes it: quoted when it holds a comma, a
+/// quote or a line break (device-model causes carry sizes like `4,792 B`).
+fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
+    }
+}
+
+/// Splits one CSV line, undoing [`csv_field`]'s quoting.
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match (ch, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 /// Reads every row of a `failures.csv`, by header name.
 pub fn read_failures(path: &Path) -> Result<Vec<FailureCsvRow>, ResultsError> {
     let text = std::fs::read_to_string(path).map_err(read_err(path))?;
@@ -196,12 +227,12 @@ pub fn read_failures(path: &Path) -> Result<Vec<FailureCsvRow>, ResultsError> {
     };
     let mut out = Vec::new();
     for (i, line) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
-        let f: Vec<&str> = line.split(',').collect();
+        let f = split_csv(line);
         let row = (|| {
             let phase = FailPhase::from_label(f.get(p)?)?;
             Some(FailureCsvRow {
                 elapsed_s: f.get(t)?.parse().ok()?,
-                cause: Cause::parse(phase, f.get(c)?)?,
+                cause: Cause::parse(phase, f.get(c)?.as_str())?,
                 count: f.get(n)?.parse().ok()?,
             })
         })();
@@ -255,12 +286,12 @@ impl TimeseriesWriter {
         self.causes_seen.extend(by_cause.keys().cloned());
         for key @ (phase, cause) in &self.causes_seen {
             let n = by_cause.get(key).copied().unwrap_or(0);
-            // Causes never hold a comma or a quote (they are taxonomy labels).
             writeln!(
                 self.fout,
-                "{:.3},{},{cause},{n}",
+                "{:.3},{},{},{n}",
                 snap.elapsed_s,
-                phase.label()
+                phase.label(),
+                csv_field(cause)
             )
             .map_err(write_err(&self.fpath))?;
         }
@@ -339,5 +370,38 @@ mod tests {
         let h2 = ["connected", "elapsed_s", "failed_verify", "attempted"];
         let r = TimeseriesRow::parse(&h2, "4,1.5,2,9").unwrap();
         assert_eq!((r.connected, r.attempted, r.failed()), (4, 9, 2));
+    }
+
+    #[test]
+    fn causes_with_commas_are_quoted_and_read_back() {
+        use crate::metrics::TlsCause;
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = TimeseriesWriter::create(&dir.path().join("timeseries.csv")).unwrap();
+        let mut tick = IntervalData::default();
+        let cause = Cause::Tls(TlsCause::RecordExceedsDeviceBuffer {
+            message: 4792,
+            buffer: 4096,
+        });
+        let key = FailureKey {
+            cause: cause.clone(),
+            group: 0,
+            endpoint: EndpointKind::Ats,
+        };
+        tick.failures.insert(
+            key,
+            FailureStat {
+                count: 2,
+                first_seen_ms: 0,
+                last_seen_ms: 0,
+                sample: String::new(),
+            },
+        );
+        w.write(&tick, &Snapshot::default()).unwrap();
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(dir.path().join("failures.csv")).unwrap();
+        assert!(text.contains("\"record_exceeds_device_buffer(certificate 4,792 B > 4,096 B)\""));
+        let rows = read_failures(&dir.path().join("failures.csv")).unwrap();
+        assert_eq!(rows[0].cause, cause);
+        assert_eq!(split_csv("a,\"b,\"\"c\"\"\",d"), ["a", "b,\"c\"", "d"]);
     }
 }

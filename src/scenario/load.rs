@@ -9,8 +9,11 @@ use super::check::{limits, Bounds, Ctx, Seg};
 use super::schema::*;
 use super::thresholds::{self, Threshold};
 use super::ScenarioError;
-use crate::pki::regions;
-use crate::trust::BUILTIN;
+use crate::client::{GroupOffer, KeyOffer, SuiteOffer};
+use crate::metrics::PinTarget;
+use crate::model::{parse_clock, DeviceModel, ModelParts, PinKey, PinSpec};
+use crate::pki::{regions, Role};
+use crate::trust::{PathBuilder, BUILTIN};
 
 /// A fleet group, validated.
 #[derive(Clone, Debug)]
@@ -19,8 +22,12 @@ pub struct Group {
     pub name: String,
     /// Devices.
     pub devices: u64,
-    /// Trust profile name.
+    /// Profile or model name as the scenario gives it (results label
+    /// groups with it).
     pub profile: String,
+    /// The device model: the named one (a plain profile is rustls over that
+    /// store) with the scenario's `[fleet.model]` parts.
+    pub model: DeviceModel,
     /// Protocol.
     pub protocol: Protocol,
     /// Endpoint before any migration.
@@ -297,23 +304,7 @@ fn fleet_section(
             ));
         }
         let profile = g.profile.get_ref();
-        let known = BUILTIN
-            .iter()
-            .any(|(n, _)| n == profile && *n != "pem:PATH");
-        if !known && !profile.starts_with("pem:") {
-            let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
-            return Err(cx.err(
-                g.profile.span(),
-                format!(
-                    "unknown trust profile {profile:?} (expected one of: {})",
-                    names.join(", ")
-                ),
-            ));
-        }
-        if let Some(p) = profile.strip_prefix("pem:") {
-            crate::trust::read_pem_bundle(&resolve(cx.path, p))
-                .map_err(|e| cx.err(g.profile.span(), e.to_string()))?;
-        }
+        let mut model = fleet_model(cx, g)?;
         let region = g.region.get_ref();
         if !regions::is_known(region) {
             return Err(cx.err(g.region.span(), format!("unknown region {region:?}")));
@@ -326,22 +317,30 @@ fn fleet_section(
                 ),
             ));
         }
-        let (mut tls13, mut tls12) = (false, false);
-        for v in &g.tls_versions {
-            match v.get_ref().as_str() {
-                "1.3" => tls13 = true,
-                "1.2" => tls12 = true,
-                other => {
-                    return Err(cx.err(
-                        v.span(),
-                        format!("TLS version {other:?}: expected \"1.3\" or \"1.2\""),
-                    ))
+        if let Some(versions) = &g.tls_versions {
+            let (mut tls13, mut tls12) = (false, false);
+            for v in versions {
+                match v.get_ref().as_str() {
+                    "1.3" => tls13 = true,
+                    "1.2" => tls12 = true,
+                    other => {
+                        return Err(cx.err(
+                            v.span(),
+                            format!("TLS version {other:?}: expected \"1.3\" or \"1.2\""),
+                        ))
+                    }
                 }
             }
+            if !(tls13 || tls12) {
+                return Err(cx.err(span, "tls_versions must name at least one version"));
+            }
+            model.caps.tls13 = tls13;
+            model.caps.tls12 = tls12;
         }
-        if !(tls13 || tls12) {
-            return Err(cx.err(span, "tls_versions must name at least one version"));
+        if g.ats_key == AtsKey::Ecc {
+            model.caps.schemes = KeyOffer::EcdsaOnly;
         }
+        let (tls13, tls12) = (model.caps.tls13, model.caps.tls12);
         let hold = cx.number(
             &at("hold_s"),
             g.hold_s,
@@ -367,6 +366,7 @@ fn fleet_section(
             name: g.name.clone(),
             devices,
             profile: profile.clone(),
+            model,
             protocol: g.protocol,
             endpoint: g.endpoint,
             region: region.clone(),
@@ -381,6 +381,196 @@ fn fleet_section(
         });
     }
     Ok(groups)
+}
+
+/// The group's device model: `profile` names a built-in model or a trust
+/// profile, and `[fleet.model]` replaces parts of it.
+fn fleet_model(cx: &Ctx<'_>, g: &FleetGroup) -> Result<DeviceModel, ScenarioError> {
+    let name = g.profile.get_ref();
+    if !DeviceModel::is_builtin(name) {
+        check_profile(cx, &g.profile)?;
+    }
+    let base = DeviceModel::named(name);
+    let Some(t) = &g.model else {
+        return Ok(base);
+    };
+    let parts = model_parts(cx, t)?;
+    Ok(base.compose(name, &parts))
+}
+
+/// A trust profile name: built in, or `pem:PATH` naming a readable bundle.
+fn check_profile(cx: &Ctx<'_>, p: &toml::Spanned<String>) -> Result<(), ScenarioError> {
+    let profile = p.get_ref();
+    let known = BUILTIN
+        .iter()
+        .any(|(n, _)| n == profile && *n != "pem:PATH");
+    if !known && !profile.starts_with("pem:") {
+        let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        let models: Vec<&str> = crate::model::BUILTIN_MODELS
+            .iter()
+            .map(|m| m.name)
+            .collect();
+        return Err(cx.err(
+            p.span(),
+            format!(
+                "unknown trust profile or device model {profile:?} (profiles: {}; models: {})",
+                names.join(", "),
+                models.join(", ")
+            ),
+        ));
+    }
+    if let Some(path) = profile.strip_prefix("pem:") {
+        crate::trust::read_pem_bundle(&resolve(cx.path, path))
+            .map_err(|e| cx.err(p.span(), e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// One of `choices` (name, value), or an error listing them.
+fn choice<T: Copy>(
+    cx: &Ctx<'_>,
+    key: &str,
+    v: &toml::Spanned<String>,
+    choices: &[(&str, T)],
+) -> Result<T, ScenarioError> {
+    choices
+        .iter()
+        .find(|(n, _)| *n == v.get_ref())
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+            cx.err(
+                v.span(),
+                format!(
+                    "{key} = {:?}: expected one of {}",
+                    v.get_ref(),
+                    names.join(", ")
+                ),
+            )
+        })
+}
+
+fn model_parts(cx: &Ctx<'_>, t: &ModelTable) -> Result<ModelParts, ScenarioError> {
+    let mut parts = ModelParts::default();
+    if let Some(trust) = &t.trust {
+        check_profile(cx, trust)?;
+        parts.trust = Some(trust.get_ref().clone());
+    }
+    if let Some(b) = &t.path_builder {
+        let all: Vec<(&str, PathBuilder)> =
+            PathBuilder::ALL.iter().map(|b| (b.name(), *b)).collect();
+        parts.builder = Some(choice(cx, "path_builder", b, &all)?);
+    }
+    if let Some(n) = &t.input_buffer {
+        let v = *n.get_ref();
+        parts.input_buffer =
+            Some(match v {
+                0 => None,
+                512..=16_384 => Some(v as u32),
+                _ => return Err(cx.err(
+                    n.span(),
+                    format!(
+                        "input_buffer = {v}: allowed 0 (no limit) or 512 <= input_buffer <= 16384"
+                    ),
+                )),
+            });
+    }
+    if let Some(c) = &t.clock {
+        parts.clock = Some(parse_clock(c.get_ref()).map_err(|m| cx.err(c.span(), m))?);
+    }
+    if let Some(v) = &t.suites {
+        parts.suites = Some(choice(
+            cx,
+            "suites",
+            v,
+            &[
+                ("any", SuiteOffer::Any),
+                ("ecdhe-ecdsa", SuiteOffer::EcdheEcdsa),
+                ("ecdhe-rsa", SuiteOffer::EcdheRsa),
+            ],
+        )?);
+    }
+    if let Some(v) = &t.schemes {
+        parts.schemes = Some(choice(
+            cx,
+            "schemes",
+            v,
+            &[
+                ("any", KeyOffer::Any),
+                ("ecdsa", KeyOffer::EcdsaOnly),
+                ("no-rsa-pss", KeyOffer::NoRsaPss),
+            ],
+        )?);
+    }
+    if let Some(v) = &t.groups {
+        parts.groups = Some(choice(
+            cx,
+            "groups",
+            v,
+            &[("any", GroupOffer::Any), ("p256", GroupOffer::P256)],
+        )?);
+    }
+    parts.sni = t.sni;
+    parts.alpn = t.alpn;
+    if let Some(m) = &t.max_fragment_length {
+        let v = *m.get_ref();
+        if ![512, 1024, 2048, 4096].contains(&v) {
+            return Err(cx.err(
+                m.span(),
+                format!("max_fragment_length = {v}: RFC 6066 allows 512, 1024, 2048 or 4096"),
+            ));
+        }
+        parts.max_fragment_length = Some(v as u16);
+    }
+    if let Some(pins) = &t.pins {
+        let mut out = Vec::new();
+        for p in pins {
+            let target = PinTarget::parse(p.target.get_ref()).ok_or_else(|| {
+                cx.err(
+                    p.target.span(),
+                    format!(
+                        "pin target {:?}: expected leaf, intermediate or root",
+                        p.target.get_ref()
+                    ),
+                )
+            })?;
+            let key = match (&p.cert, &p.spki_sha256) {
+                (Some(c), None) => {
+                    let role = Role::ALL
+                        .into_iter()
+                        .find(|r| r.name() == c.get_ref())
+                        .ok_or_else(|| {
+                            cx.err(
+                                c.span(),
+                                format!(
+                                    "pin cert {:?}: not a certificate of the mock PKI (see `chainstorm pki show`)",
+                                    c.get_ref()
+                                ),
+                            )
+                        })?;
+                    PinKey::Cert(role)
+                }
+                (None, Some(h)) => {
+                    let bytes = hex::decode(h.get_ref())
+                        .ok()
+                        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                        .ok_or_else(|| {
+                            cx.err(h.span(), "spki_sha256: expected 64 hex digits".to_string())
+                        })?;
+                    PinKey::Sha256(bytes)
+                }
+                _ => {
+                    return Err(cx.err(
+                        p.target.span(),
+                        "a pin names exactly one of cert or spki_sha256".to_string(),
+                    ))
+                }
+            };
+            out.push(PinSpec { target, key });
+        }
+        parts.pins = Some(out);
+    }
+    Ok(parts)
 }
 
 /// A client-id template renders, for the first and the last device, to
@@ -684,6 +874,16 @@ fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, Scenari
         return Err(cx.err_at(
             &[Seg::Key("target"), Seg::Key("endpoint"), Seg::Key("faults")],
             format!("target.endpoint.faults: {e}"),
+        ));
+    }
+    if let Err(e) = embedded.rotation.validate() {
+        return Err(cx.err_at(
+            &[
+                Seg::Key("target"),
+                Seg::Key("endpoint"),
+                Seg::Key("rotation"),
+            ],
+            format!("target.endpoint.{e}"),
         ));
     }
     Ok(Target {

@@ -146,6 +146,9 @@ pub struct EmbeddedEndpoint {
     /// Faults.
     #[serde(default)]
     pub faults: Faults,
+    /// Intermediate rotation (`[target.endpoint.rotation]`).
+    #[serde(default)]
+    pub rotation: crate::endpoint::rotation::Rotation,
 }
 
 fn default_listener() -> ListenerMode {
@@ -193,8 +196,11 @@ pub struct FleetGroup {
     pub name: String,
     /// Devices in the group.
     pub devices: Spanned<u64>,
-    /// Trust profile name.
+    /// Trust profile or device model name (`chainstorm profiles` lists both).
     pub profile: Spanned<String>,
+    /// `[fleet.model]`: parts replacing those of the named model.
+    #[serde(default)]
+    pub model: Option<ModelTable>,
     /// `tls`, `mqtt311` or `mqtt5`.
     #[serde(default = "default_protocol")]
     pub protocol: Protocol,
@@ -221,9 +227,51 @@ pub struct FleetGroup {
     /// PUBLISH per second while connected.
     #[serde(default)]
     pub publish_per_s: f64,
-    /// TLS versions offered: `"1.3"`, `"1.2"`.
-    #[serde(default = "default_versions")]
-    pub tls_versions: Vec<Spanned<String>>,
+    /// TLS versions offered: `"1.3"`, `"1.2"` (default: the model's, both
+    /// for a plain profile).
+    #[serde(default)]
+    pub tls_versions: Option<Vec<Spanned<String>>>,
+}
+
+/// `[fleet.model]`: device-model parts (see `chainstorm profiles`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelTable {
+    /// Trust profile (root store + distrust policies).
+    pub trust: Option<Spanned<String>>,
+    /// `webpki`, `trusted-first`, `untrusted-first`,
+    /// `untrusted-first-no-alt-chains`, `wolfssl`, `wolfssl-no-alt-chains`, `gnutls`.
+    pub path_builder: Option<Spanned<String>>,
+    /// TLS input buffer in bytes (512..=16384), or 0 for none.
+    pub input_buffer: Option<Spanned<i64>>,
+    /// `exact`, `unset`, `unset:YYYY-MM-DD`, `skew:+SECONDS`.
+    pub clock: Option<Spanned<String>>,
+    /// TLS 1.2 suites: `any`, `ecdhe-ecdsa`, `ecdhe-rsa`.
+    pub suites: Option<Spanned<String>>,
+    /// Signature schemes: `any`, `ecdsa`, `no-rsa-pss`.
+    pub schemes: Option<Spanned<String>>,
+    /// Key-exchange groups: `any`, `p256`.
+    pub groups: Option<Spanned<String>>,
+    /// Send SNI.
+    pub sni: Option<bool>,
+    /// Send the target's ALPN.
+    pub alpn: Option<bool>,
+    /// max_fragment_length offered: 512, 1024, 2048 or 4096.
+    pub max_fragment_length: Option<Spanned<i64>>,
+    /// Pins; replace the model's.
+    pub pins: Option<Vec<PinTable>>,
+}
+
+/// One `[[fleet.model.pins]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinTable {
+    /// `leaf`, `intermediate` or `root`.
+    pub target: Spanned<String>,
+    /// A certificate of the mock PKI whose key is pinned (e.g. `ats-rsa-intermediate`).
+    pub cert: Option<Spanned<String>>,
+    /// Or the SPKI SHA-256, 64 hex digits.
+    pub spki_sha256: Option<Spanned<String>>,
 }
 
 fn default_protocol() -> Protocol {
@@ -237,12 +285,6 @@ fn default_client_id() -> String {
 }
 fn default_keepalive() -> u16 {
     60
-}
-fn default_versions() -> Vec<Spanned<String>> {
-    vec![
-        Spanned::new(0..0, "1.3".into()),
-        Spanned::new(0..0, "1.2".into()),
-    ]
 }
 
 /// One stage of the arrival rate: linear from the previous rate to `to_rate`.

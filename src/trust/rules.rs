@@ -61,6 +61,9 @@ pub struct InputBuffer {
     pub bytes: u32,
     /// Which layout the message has (the device's highest TLS version).
     pub layout: CertMessageLayout,
+    /// max_fragment_length the device offered, if any (the endpoint, like
+    /// AWS IoT, ignores it, so the records stay full size).
+    pub mfl_offered: Option<u16>,
 }
 
 /// The order in which a library checks the path, the host name and the
@@ -133,14 +136,34 @@ impl ValidationRules {
 }
 
 /// The server's Certificate message did not fit the device's buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("certificate message of {message} B exceeds the device's {buffer} B TLS input buffer")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeviceBufferExceeded {
     /// Message size, header included.
     pub message: u32,
     /// Buffer size.
     pub buffer: u32,
+    /// max_fragment_length the device offered.
+    pub mfl_offered: Option<u16>,
 }
+
+impl std::fmt::Display for DeviceBufferExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "certificate message of {} B exceeds the device's {} B TLS input buffer",
+            self.message, self.buffer
+        )?;
+        if let Some(m) = self.mfl_offered {
+            write!(
+                f,
+                " (it offered max_fragment_length {m}, which the endpoint ignores, as AWS IoT does)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DeviceBufferExceeded {}
 
 #[cfg(test)]
 mod tests {

@@ -376,6 +376,7 @@ impl ChainVerifier {
             return Err(DeviceBufferExceeded {
                 message,
                 buffer: buf.bytes,
+                mfl_offered: buf.mfl_offered,
             });
         }
         Ok(())

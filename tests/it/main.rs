@@ -9,6 +9,7 @@ mod cli;
 mod compare;
 mod device_libs;
 mod device_models;
+mod device_zoo;
 mod endpoint_faults;
 mod endpoint_limits;
 mod endpoint_mqtt;

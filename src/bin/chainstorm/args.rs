@@ -289,6 +289,22 @@ pub struct ServeArgs {
     /// sharding scripts do. Without it a port already in use is an error.
     #[arg(long)]
     pub reuse_port: bool,
+    /// Relative weights of the intermediates M01,M02,M03,M04 that issue the
+    /// ATS leaf, chosen per connection (default 1,0,0,0: M01 only).
+    #[arg(long, value_name = "W1,W2,W3,W4", value_delimiter = ',', num_args = 4)]
+    pub rotation_weights: Option<Vec<f64>>,
+    /// After this many seconds serve only `--rotate-to` (a scheduled rotation).
+    #[arg(long, value_name = "S")]
+    pub rotate_after_s: Option<f64>,
+    /// The intermediate (1-4) served after `--rotate-after-s`.
+    #[arg(long, default_value_t = 2)]
+    pub rotate_to: u8,
+    /// Serve the ATS RSA chain without the Starfield cross-certificate.
+    #[arg(long)]
+    pub no_starfield_cross: bool,
+    /// Append Starfield G2 cross-signed by the Starfield Class 2 root.
+    #[arg(long)]
+    pub class2_cross: bool,
     /// Seconds between progress lines (0 < s <= 604800).
     #[arg(long, default_value_t = 1.0, value_parser = seconds, allow_negative_numbers = true)]
     pub interval_s: f64,

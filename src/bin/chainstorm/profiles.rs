@@ -4,12 +4,14 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use chainstorm::model::BUILTIN_MODELS;
 use chainstorm::pki::PkiBundle;
 use chainstorm::trust::TrustProfile;
 
 use crate::args::ProfilesArgs;
 
-/// Lists the trust profiles with what each trusts and distrusts.
+/// Lists the trust profiles with what each trusts and distrusts, then the
+/// device models with what each imitates and is made of.
 pub fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
     let bundle = PkiBundle::load_or_cache(a.pki.as_deref())?;
     let mut out = Vec::new();
@@ -19,7 +21,19 @@ pub fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
         }
         out.push(TrustProfile::resolve(name, &bundle)?);
     }
+    let models: Vec<_> = BUILTIN_MODELS.iter().map(|m| (m, m.model())).collect();
     if a.json {
+        let models: Vec<_> = models
+            .iter()
+            .map(|(b, m)| {
+                serde_json::json!({
+                    "name": b.name,
+                    "imitates": b.imitates,
+                    "checked_against": b.checked_against,
+                    "parts": m.parts_line(),
+                })
+            })
+            .collect();
         let v: Vec<_> = out
             .iter()
             .map(|p| {
@@ -31,6 +45,7 @@ pub fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
                 })
             })
             .collect();
+        let v = serde_json::json!({"profiles": v, "models": models});
         let text = serde_json::to_string_pretty(&v)?;
         outln!("{text}");
         return Ok(ExitCode::SUCCESS);
@@ -49,5 +64,11 @@ pub fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
     }
     outln!("{:<22} the operating system's root store", "system");
     outln!("{:<22} every certificate of a PEM bundle", "pem:PATH");
+    outln!("\ndevice models (use the name as a fleet group's profile):");
+    for (b, m) in &models {
+        outln!("{:<22} {}", b.name, b.imitates);
+        outln!("{:<22}   {}", "", m.parts_line());
+        outln!("{:<22}   checked against {}", "", b.checked_against);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use chainstorm::endpoint::rotation::Rotation;
 use chainstorm::endpoint::{
     ConnackRefusal, Delay, Endpoint, EndpointConfig, Faults, KeyPreference, ListenerConfig,
     ListenerMode, MqttLimits, MtlsMode, Outage, SecurityPolicy,
@@ -63,6 +64,20 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
     if let Err(e) = faults.validate() {
         bail!("{e}");
     }
+    let rotation = Rotation {
+        weights: match &a.rotation_weights {
+            Some(w) => [w[0], w[1], w[2], w[3]],
+            None => Rotation::default().weights,
+        },
+        switch_after_s: a.rotate_after_s,
+        switch_to: a.rotate_to,
+        starfield_cross: !a.no_starfield_cross,
+        class2_cross: a.class2_cross,
+        seed: 0,
+    };
+    if let Err(e) = rotation.validate() {
+        bail!("--rotation: {e}");
+    }
     Ok(EndpointConfig {
         listeners,
         account_prefix: a.account_prefix.clone(),
@@ -88,6 +103,7 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
         faults,
         handshake_timeout_s: 10.0,
         reuse_port: a.reuse_port,
+        rotation,
     })
 }
 

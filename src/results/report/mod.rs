@@ -88,6 +88,35 @@ fn human_time(rfc3339: &str) -> String {
         .unwrap_or_else(|| rfc3339.to_string())
 }
 
+/// Per device model: who connected and why the others failed.
+fn models_html(s: &Summary) -> String {
+    if s.models.is_empty() {
+        return String::new();
+    }
+    let mut h = String::from(
+        "<h2>Device models</h2>\n<table><tr><th>group</th><th>model</th><th>imitates</th><th>connected</th><th>failed</th><th>why (as the device would log it)</th></tr>\n",
+    );
+    for m in &s.models {
+        let causes: Vec<String> = m
+            .causes
+            .iter()
+            .map(|c| format!("{} × {}", c.count, escape(&c.cause)))
+            .collect();
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&m.group),
+            escape(&m.model),
+            escape(&m.imitates),
+            escape(&m.parts),
+            m.connected,
+            m.failed,
+            causes.join("<br>")
+        ));
+    }
+    h.push_str("</table>\n");
+    h
+}
+
 fn thresholds_html(s: &Summary) -> String {
     if s.thresholds.is_empty() {
         return String::new();
@@ -319,6 +348,7 @@ pub fn report(dir: &Path) -> Result<ReportOutput, ResultsError> {
         summary.verdict.label()
     ));
     html.push_str(&thresholds_html(&summary));
+    html.push_str(&models_html(&summary));
     html.push_str("<h2>Summary</h2>\n<pre>");
     html.push_str(&escape(&text));
     html.push_str("</pre>\n");

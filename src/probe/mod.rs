@@ -1,6 +1,7 @@
-//! `chainstorm probe`: one real handshake per trust profile against an
-//! endpoint, reporting who would connect, with which chain, anchor, version
-//! and suite, and what validation cost; optionally weighted by a fleet.
+//! `chainstorm probe`: one real handshake per trust profile or device model
+//! against an endpoint, reporting who would connect, with which chain,
+//! anchor, version and suite, and what validation cost; optionally weighted
+//! by a fleet's groups (each with its own device model).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -16,9 +17,39 @@ use tokio_rustls::TlsConnector;
 use crate::client::mqtt::MqttConn;
 use crate::client::{handshake_failure, ClientAuth, ClientOptions};
 use crate::metrics::{Cause, DialCause, MqttCause, TlsCause};
+use crate::model::DeviceModel;
 use crate::mqtt::Protocol;
 use crate::pki::{describe_cert, CertSummary, PkiBundle};
-use crate::trust::{with_probe, ChainVerifier, TimedVerifier, TrustProfile, ValidationProbe};
+use crate::trust::{
+    with_probe, ChainVerifier, TimedVerifier, TrustError, TrustProfile, ValidationProbe,
+    ValidationRules,
+};
+
+/// One kind of device to probe with: a device model's trust profile,
+/// verification rules and ClientHello.
+#[derive(Debug)]
+pub struct ProbeDevice {
+    /// Name in the results (model or profile name).
+    pub label: String,
+    /// Its trust profile.
+    pub profile: Arc<TrustProfile>,
+    /// Path builder, clock, pins, input buffer.
+    pub rules: ValidationRules,
+    /// What its ClientHello offers.
+    pub caps: crate::model::Capabilities,
+}
+
+impl ProbeDevice {
+    /// The device a model describes.
+    pub fn from_model(m: &DeviceModel, pki: &PkiBundle) -> Result<ProbeDevice, TrustError> {
+        Ok(ProbeDevice {
+            label: m.name.clone(),
+            profile: Arc::new(TrustProfile::resolve(&m.trust, pki)?),
+            rules: m.rules(pki),
+            caps: m.caps,
+        })
+    }
+}
 
 /// Records the chain the server presented, then verifies with the timed verifier.
 #[derive(Debug)]
@@ -126,9 +157,9 @@ fn qualified<S: serde::Serializer>(c: &Option<Cause>, s: S) -> Result<S::Ok, S::
 }
 
 impl ProbeResult {
-    fn new(profile: &TrustProfile) -> Self {
+    fn new(device: &ProbeDevice) -> Self {
         ProbeResult {
-            profile: profile.name.clone(),
+            profile: device.label.clone(),
             accepted: false,
             cause: None,
             message: None,
@@ -154,13 +185,13 @@ impl ProbeResult {
 
 type Tls = tokio_rustls::client::TlsStream<TcpStream>;
 
-/// Probes one profile: dial → handshake (recording the presented chain,
-/// anchor and validation time) → optional CONNECT/CONNACK.
-pub async fn probe_one(t: &ProbeTarget, profile: Arc<TrustProfile>) -> ProbeResult {
-    let mut r = ProbeResult::new(&profile);
+/// Probes one device kind: dial → handshake (recording the presented
+/// chain, anchor and validation time) → optional CONNECT/CONNACK.
+pub async fn probe_one(t: &ProbeTarget, device: Arc<ProbeDevice>) -> ProbeResult {
+    let mut r = ProbeResult::new(&device);
     let outcome = async {
         let tcp = dial(t).await?;
-        let stream = handshake(t, &profile, tcp, &mut r).await?;
+        let stream = handshake(t, &device, tcp, &mut r).await?;
         if let Some(proto) = t.mqtt {
             let mut conn = MqttConn::new(stream, proto);
             let res = conn
@@ -193,22 +224,32 @@ async fn dial(t: &ProbeTarget) -> Result<TcpStream, (Cause, String)> {
 
 async fn handshake(
     t: &ProbeTarget,
-    profile: &Arc<TrustProfile>,
+    device: &ProbeDevice,
     tcp: TcpStream,
     r: &mut ProbeResult,
 ) -> Result<Tls, (Cause, String)> {
-    let verifier = Arc::new(Capture {
-        inner: TimedVerifier::new(Arc::new(ChainVerifier::new(profile.clone()))),
-        seen: Mutex::new(Vec::new()),
-    });
+    let profile = &device.profile;
+    let c = &device.caps;
     let opts = ClientOptions {
-        alpn: t.alpn.clone(),
+        tls13: c.tls13,
+        tls12: c.tls12,
+        key_offer: c.schemes,
+        suites: c.suites,
+        groups: c.groups,
+        sni: c.sni,
+        alpn: t.alpn.clone().filter(|_| c.alpn),
         client_auth: match &t.client_cert {
             Some(ck) => ClientAuth::Fixed(ck.clone()),
             None => ClientAuth::None,
         },
         ..ClientOptions::default()
     };
+    let core = ChainVerifier::new_with_provider(profile.clone(), &opts.provider())
+        .with_rules(device.rules.clone());
+    let verifier = Arc::new(Capture {
+        inner: TimedVerifier::new(Arc::new(core)),
+        seen: Mutex::new(Vec::new()),
+    });
     let cfg = opts
         .build(verifier.clone())
         .map_err(|e| (Cause::Tls(TlsCause::ProtocolError), e.to_string()))?;
@@ -270,8 +311,8 @@ pub fn foreign_mock_ca(results: &[ProbeResult]) -> bool {
             .all(|r| r.cause == Some(Cause::Verify(VerifyCause::BadSignature)))
 }
 
-/// Probes every profile in turn.
-pub async fn probe_all(t: &ProbeTarget, profiles: &[Arc<TrustProfile>]) -> Vec<ProbeResult> {
+/// Probes every device kind in turn.
+pub async fn probe_all(t: &ProbeTarget, profiles: &[Arc<ProbeDevice>]) -> Vec<ProbeResult> {
     let mut out = Vec::new();
     for p in profiles {
         out.push(probe_one(t, p.clone()).await);
@@ -293,13 +334,32 @@ pub fn fleet_failure_share(fleet: &[(String, u64)], results: &[ProbeResult]) -> 
     failing as f64 / total as f64
 }
 
-/// Resolves profile names against a PKI.
-pub fn profiles(
-    names: &[String],
-    pki: &PkiBundle,
-) -> Result<Vec<Arc<TrustProfile>>, crate::trust::TrustError> {
+/// Resolves profile or device-model names against a PKI.
+pub fn profiles(names: &[String], pki: &PkiBundle) -> Result<Vec<Arc<ProbeDevice>>, TrustError> {
     names
         .iter()
-        .map(|n| TrustProfile::resolve(n, pki).map(Arc::new))
+        .map(|n| ProbeDevice::from_model(&DeviceModel::named(n), pki).map(Arc::new))
         .collect()
+}
+
+/// The distinct device kinds of a fleet, with how many devices each has:
+/// groups with the same model share a row; two different models under one
+/// name are told apart by their group.
+pub fn fleet_devices(
+    groups: &[crate::scenario::Group],
+    pki: &PkiBundle,
+) -> Result<Vec<(Arc<ProbeDevice>, u64)>, TrustError> {
+    let mut out: Vec<(DeviceModel, Arc<ProbeDevice>, u64)> = Vec::new();
+    for g in groups {
+        if let Some(row) = out.iter_mut().find(|(m, _, _)| *m == g.model) {
+            row.2 += g.devices;
+            continue;
+        }
+        let mut d = ProbeDevice::from_model(&g.model, pki)?;
+        if out.iter().any(|(_, o, _)| o.label == d.label) {
+            d.label = format!("{} ({})", d.label, g.name);
+        }
+        out.push((g.model.clone(), Arc::new(d), g.devices));
+    }
+    Ok(out.into_iter().map(|(_, d, n)| (d, n)).collect())
 }

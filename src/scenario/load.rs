@@ -463,17 +463,18 @@ fn model_parts(cx: &Ctx<'_>, t: &ModelTable) -> Result<ModelParts, ScenarioError
     }
     if let Some(n) = &t.input_buffer {
         let v = *n.get_ref();
-        parts.input_buffer =
-            Some(match v {
-                0 => None,
-                512..=16_384 => Some(v as u32),
-                _ => return Err(cx.err(
+        parts.input_buffer = Some(match v {
+            0 => None,
+            512..=16_384 => Some(v as u32),
+            _ => {
+                return Err(cx.err(
                     n.span(),
                     format!(
                         "input_buffer = {v}: allowed 0 (no limit) or 512 <= input_buffer <= 16384"
                     ),
-                )),
-            });
+                ))
+            }
+        });
     }
     if let Some(c) = &t.clock {
         parts.clock = Some(parse_clock(c.get_ref()).map_err(|m| cx.err(c.span(), m))?);

@@ -75,6 +75,65 @@ async fn verdicts_chain_and_fleet_share() {
     let _ = Arc::new(());
 }
 
+/// `--fleet` with device models: each group's model probes with its own
+/// path builder, buffer, pins and ClientHello, and the share of failing
+/// devices is weighed by model. The endpoint serves M01's RSA chain with
+/// both cross-certificates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_of_models_is_weighed_by_model() {
+    let ep = endpoint(|c| c.rotation.class2_cross = true).await;
+    let addr = ep.addr(ListenerMode::Mqtt).unwrap();
+    let zoo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/device-zoo.toml");
+    let s = chainstorm::scenario::load(&zoo).unwrap();
+    let devices = probe::fleet_devices(&s.groups, pki()).unwrap();
+    let t = ProbeTarget {
+        addr,
+        sni: rustls::pki_types::ServerName::try_from(common::ats_host("us-east-1")).unwrap(),
+        alpn: None,
+        mqtt: Some(Protocol::V311),
+        client_id: "probe-fleet".into(),
+        client_cert: None,
+        timeout: Duration::from_secs(5),
+    };
+    let kinds: Vec<_> = devices.iter().map(|(d, _)| d.clone()).collect();
+    let rs = probe::probe_all(&t, &kinds).await;
+    let verdict = |p: &str| {
+        let r = rs
+            .iter()
+            .find(|r| r.profile == p)
+            .unwrap_or_else(|| panic!("{p}"));
+        if r.accepted {
+            "ok".to_string()
+        } else {
+            r.cause.as_ref().unwrap().qualified()
+        }
+    };
+    assert_eq!(verdict("rustls"), "ok");
+    assert_eq!(verdict("pinned-m01"), "ok", "M01 is what it pins");
+    assert_eq!(
+        verdict("openssl-1.0.2-legacy"),
+        "verify/unknown_issuer(via cross-sign, no alternative chains)"
+    );
+    assert!(verdict("esp32-mbedtls-4k").starts_with("tls/record_exceeds_device_buffer("));
+    assert_eq!(verdict("freertos-mbedtls"), "ok");
+    assert_eq!(
+        verdict("esp32-no-rtc").split('(').next(),
+        Some("tls/record_exceeds_device_buffer")
+    );
+    let fleet: Vec<(String, u64)> = devices.iter().map(|(d, n)| (d.label.clone(), *n)).collect();
+    let failing: u64 = fleet
+        .iter()
+        .filter(|(l, _)| verdict(l) != "ok")
+        .map(|(_, n)| n)
+        .sum();
+    let total: u64 = fleet.iter().map(|(_, n)| n).sum();
+    let share = probe::fleet_failure_share(&fleet, &rs);
+    assert!((share - failing as f64 / total as f64).abs() < 1e-9);
+    // Legacy gateway, wolfssl-strict, both ESP32s, the ECC stack on the
+    // legacy name (here the ATS one: it connects), the fast clock.
+    assert_eq!(failing, 5 * 40, "{rs:#?}");
+}
+
 #[test]
 fn cli_require_exits_1_and_remote_is_refused() {
     let bin = env!("CARGO_BIN_EXE_chainstorm");

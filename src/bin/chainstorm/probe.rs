@@ -152,15 +152,11 @@ pub fn probe(a: ProbeArgs) -> Result<ExitCode> {
         }
         Some(f) => {
             let s = chainstorm::scenario::load(f)?;
-            let fleet: Vec<(String, u64)> = s
-                .groups
-                .iter()
-                .map(|g| (g.profile.clone(), g.devices))
-                .collect();
-            let mut distinct: Vec<String> = fleet.iter().map(|(p, _)| p.clone()).collect();
-            distinct.sort();
-            distinct.dedup();
-            let fleet_profiles = probe::profiles(&distinct, &pki)?;
+            let devices = probe::fleet_devices(&s.groups, &pki)?;
+            let fleet: Vec<(String, u64)> =
+                devices.iter().map(|(d, n)| (d.label.clone(), *n)).collect();
+            let distinct: Vec<String> = fleet.iter().map(|(p, _)| p.clone()).collect();
+            let fleet_profiles: Vec<_> = devices.into_iter().map(|(d, _)| d).collect();
             let legacy = regions::endpoint_host(&a.prefix, &a.region, false);
             let ats = regions::endpoint_host(&a.prefix, &a.region, true);
             let rl = rt.block_on(probe::probe_all(&target(legacy.clone())?, &fleet_profiles));
@@ -184,7 +180,7 @@ pub fn probe(a: ProbeArgs) -> Result<ExitCode> {
                 let mut o = format!("fleet {} ({total} devices) against {}\n", s.name, a.addr);
                 o.push_str(&format!(
                     "{:<22} {:>8}  {:<34} {:<34}\n",
-                    "profile", "devices", "legacy endpoint", "ATS endpoint"
+                    "model / profile", "devices", "legacy endpoint", "ATS endpoint"
                 ));
                 for p in &distinct {
                     let n: u64 = fleet.iter().filter(|(q, _)| q == p).map(|(_, n)| n).sum();

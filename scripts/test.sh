@@ -6,10 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command -> Debian package
-declare -A NEED=( [tshark]=tshark [chromium]=chromium [openssl]=openssl [mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients [mosquitto_sub]=mosquitto-clients [tmux]=tmux [promtool]=prometheus )
+declare -A NEED=( [tshark]=tshark [chromium]=chromium [openssl]=openssl [mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients [mosquitto_sub]=mosquitto-clients [tmux]=tmux [promtool]=prometheus [certtool]=gnutls-bin [go]=golang-go [faketime]=faketime [cc]=gcc [javac]=default-jdk-headless )
+# The device-model differential test compiles small harnesses against the
+# real libraries: header file -> Debian package.
+declare -A HEADERS=( [/usr/include/openssl/x509_vfy.h]=libssl-dev [/usr/include/mbedtls/x509_crt.h]=libmbedtls-dev [/usr/include/wolfssl/ssl.h]=libwolfssl-dev )
 missing=()
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
+done
+for h in "${!HEADERS[@]}"; do
+  [ -f "$h" ] || missing+=("${HEADERS[$h]}")
 done
 if ((${#missing[@]})); then
   echo "test.sh: installing ${missing[*]}" >&2

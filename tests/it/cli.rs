@@ -159,7 +159,7 @@ fn pki_init_show_and_profiles() {
         "2019-04-16T23:59:59Z",
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(stdout.contains("wrote 17 certificates"), "{stdout}");
+    assert!(stdout.contains("wrote 31 certificates"), "{stdout}");
     assert!(stdout.contains("minted 50 device certificates"), "{stdout}");
     assert!(out.join("devices/device-000049.pem").exists());
     // A second init without --force refuses to overwrite.
@@ -174,10 +174,25 @@ fn pki_init_show_and_profiles() {
         stdout.contains("2019-04-16 .."),
         "legacy leaf date honoured:\n{stdout}"
     );
+    // The Certificate message each served chain needs, per TLS version.
+    assert!(stdout.contains("Certificate handshake message per served chain"));
+    assert!(stdout.contains("ats-rsa-class2"), "{stdout}");
     let (code, json, _) = run(&["pki", "show", o, "--json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 17);
+    assert_eq!(v["certificates"].as_array().unwrap().len(), 31);
+    let chains = v["chains"].as_array().unwrap();
+    assert_eq!(chains.len(), 16);
+    let bytes = |c: &str, ver: &str| {
+        chains.iter().find(|x| x["chain"] == c).unwrap()["certificate_message_bytes"][ver]
+            .as_u64()
+            .unwrap()
+    };
+    // TLS 1.3 adds a context byte and 2 bytes per certificate.
+    assert_eq!(
+        bytes("ats-rsa-xsign", "tls13"),
+        bytes("ats-rsa-xsign", "tls12") + 1 + 2 * 3
+    );
 
     let (code, stdout, _) = run(&["profiles", "--pki", o]);
     assert_eq!(code, 0);
@@ -188,9 +203,13 @@ fn pki_init_show_and_profiles() {
         "firefox-64",
         "webpki-roots",
         "pem:PATH",
+        "esp32-mbedtls-4k",
+        "wolfssl-strict",
+        "openssl-1.0.2-legacy",
     ] {
         assert!(stdout.contains(p), "{p} missing:\n{stdout}");
     }
+    assert!(stdout.contains("checked against"));
     assert!(stdout.contains("[SYMANTEC_TLS]"));
 }
 

@@ -23,11 +23,14 @@ fn have_tshark() -> bool {
     ok
 }
 
-#[test]
-fn tshark_decrypts_a_capture_with_the_key_log() {
-    if !have_tshark() {
-        return;
-    }
+/// A capture of one `probe` against `serve` on `addr` (loopback): the
+/// temporary directory (PKI in `pki/`, capture in `cap.pcapng`, key log in
+/// `keys.txt`) and the probe's output.
+fn capture(
+    addr: &str,
+    serve_extra: &[&str],
+    probe_extra: &[&str],
+) -> (tempfile::TempDir, std::process::Output) {
     let bin = env!("CARGO_BIN_EXE_chainstorm");
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path().join("pki");
@@ -36,9 +39,6 @@ fn tshark_decrypts_a_capture_with_the_key_log() {
         .status()
         .unwrap()
         .success());
-    // Port 8883 on a loopback address of its own: Wireshark dissects MQTT
-    // over TLS on 8883 by default.
-    let addr = "127.0.0.77:8883";
     let mut serve = Command::new(bin)
         .args([
             "serve",
@@ -49,13 +49,21 @@ fn tshark_decrypts_a_capture_with_the_key_log() {
             "--duration-s",
             "30",
         ])
+        .args(serve_extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let cap = dir.path().join("cap.pcapng");
+    let (host, port) = addr.rsplit_once(':').unwrap();
     let mut tshark = Command::new("tshark")
-        .args(["-i", "lo", "-f", "host 127.0.0.77 and tcp port 8883", "-w"])
+        .args([
+            "-i",
+            "lo",
+            "-f",
+            &format!("host {host} and tcp port {port}"),
+            "-w",
+        ])
         .arg(&cap)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -68,31 +76,19 @@ fn tshark_decrypts_a_capture_with_the_key_log() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(800));
-    let keys = dir.path().join("keys.txt");
     let out = Command::new(bin)
         .args([
             "probe",
             addr,
             "--sni",
             "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com",
-            "--profiles",
-            "ats-rsa-only",
-            "--mqtt",
-            "311",
-            "--client-id",
-            "keylog-device-7",
             "--pki",
             pki.to_str().unwrap(),
         ])
-        .env("SSLKEYLOGFILE", &keys)
+        .args(probe_extra)
+        .env("SSLKEYLOGFILE", dir.path().join("keys.txt"))
         .output()
         .unwrap();
-    common::assert_ok(&out);
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains(" ok "),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
     std::thread::sleep(Duration::from_millis(800));
     let _ = Command::new("kill")
         .args(["-INT", &tshark.id().to_string()])
@@ -100,6 +96,36 @@ fn tshark_decrypts_a_capture_with_the_key_log() {
     let _ = tshark.wait();
     let _ = serve.kill();
     let _ = serve.wait();
+    (dir, out)
+}
+
+#[test]
+fn tshark_decrypts_a_capture_with_the_key_log() {
+    if !have_tshark() {
+        return;
+    }
+    // Port 8883 on a loopback address of its own: Wireshark dissects MQTT
+    // over TLS on 8883 by default.
+    let (dir, out) = capture(
+        "127.0.0.77:8883",
+        &[],
+        &[
+            "--profiles",
+            "ats-rsa-only",
+            "--mqtt",
+            "311",
+            "--client-id",
+            "keylog-device-7",
+        ],
+    );
+    common::assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" ok "),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let keys = dir.path().join("keys.txt");
+    let cap = dir.path().join("cap.pcapng");
     let log = std::fs::read_to_string(&keys).unwrap();
     assert!(
         log.contains("CLIENT_HANDSHAKE_TRAFFIC_SECRET") && log.contains("CLIENT_TRAFFIC_SECRET_0"),
@@ -129,4 +155,63 @@ fn tshark_decrypts_a_capture_with_the_key_log() {
         "decrypted CONNECT"
     );
     assert_eq!(read(&[]), "", "without the key log nothing is readable");
+}
+
+/// The Certificate message size a device buffer is compared with is the
+/// one on the wire: tshark's handshake length of the server's TLS 1.2
+/// Certificate message (plaintext in 1.2) plus its 4-byte header equals
+/// `pki show`'s figure, and the ESP32 model's failure names that number.
+#[test]
+fn certificate_message_size_matches_the_wire() {
+    if !have_tshark() {
+        return;
+    }
+    let (dir, out) = capture(
+        "127.0.0.78:8883",
+        &["--class2-cross"],
+        &["--profiles", "esp32-mbedtls-4k", "--json"],
+    );
+    let pki = chainstorm::pki::PkiBundle::load(&dir.path().join("pki")).unwrap();
+    let ours = pki.certificate_message_len(
+        chainstorm::pki::ChainKind::AtsRsaClass2,
+        chainstorm::pki::CertMessageLayout::Tls12,
+    );
+    let read = Command::new("tshark")
+        .arg("-r")
+        .arg(dir.path().join("cap.pcapng"))
+        .args([
+            "-Y",
+            "tls.handshake.type == 11",
+            "-T",
+            "fields",
+            "-e",
+            "tls.handshake.type",
+            "-e",
+            "tls.handshake.length",
+        ])
+        .output()
+        .unwrap();
+    // rustls sends the TLS 1.2 server flight (ServerHello, Certificate,
+    // ServerKeyExchange, ServerHelloDone) in one record: pick the
+    // Certificate message's length out of the frame's list.
+    let text = String::from_utf8_lossy(&read.stdout);
+    let (types, lens) = text
+        .trim()
+        .split_once('\t')
+        .unwrap_or_else(|| panic!("no Certificate message: {read:?}"));
+    let wire: usize = types
+        .split(',')
+        .zip(lens.split(','))
+        .find(|(t, _)| *t == "11")
+        .and_then(|(_, l)| l.parse().ok())
+        .unwrap_or_else(|| panic!("no Certificate message: {text}"));
+    assert_eq!(wire + 4, ours, "tshark's handshake length + header");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let grouped = format!("{},{:03}", ours / 1000, ours % 1000);
+    assert!(
+        text.contains(&format!(
+            "record_exceeds_device_buffer(certificate {grouped} B > 4,096 B)"
+        )),
+        "{text}"
+    );
 }

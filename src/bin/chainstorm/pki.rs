@@ -109,7 +109,7 @@ pub fn show(a: PkiShowArgs) -> Result<ExitCode> {
         let chains: Vec<_> = sizes
             .iter()
             .map(|(k, t12, t13)| {
-                serde_json::json!({"chain": k, "certificate_message_bytes": {"tls12": t12, "tls13": t13}})
+                serde_json::json!({"chain": k.name(), "certificate_message_bytes": {"tls12": t12, "tls13": t13}})
             })
             .collect();
         let out = serde_json::json!({"certificates": certs, "chains": chains});

@@ -75,7 +75,7 @@ pub const BUILTIN_MODELS: &[BuiltinModel] = &[
     BuiltinModel {
         name: "jdk-17",
         imitates: "Java 17 PKIX with the SYMANTEC_TLS distrust policy (dual store)",
-        checked_against: "Java 17 CertPathBuilder (PKIX) for paths",
+        checked_against: "Java 17 PKIX trust manager (PKIXValidator) and its TLS host name check",
     },
     BuiltinModel {
         name: "gnutls",
@@ -85,7 +85,7 @@ pub const BUILTIN_MODELS: &[BuiltinModel] = &[
     BuiltinModel {
         name: "pinned-m01",
         imitates: "firmware that pins Amazon RSA 2048 M01's key (AWS warns against it): breaks when AWS rotates to M02-M04",
-        checked_against: "the pin rule (no library pins); SPKI hashes checked against openssl",
+        checked_against: "the pin rule (no library pins); its SPKI SHA-256 equals openssl's",
     },
 ];
 

@@ -228,6 +228,46 @@ fn models_match_the_real_libraries() {
     check_readme_matrix(&render_matrix(&results));
 }
 
+/// A pin's SPKI SHA-256 is the RFC 7469 `pin-sha256` of the key, as
+/// `openssl x509 -pubkey | openssl pkey -pubin -outform der | sha256`
+/// computes it.
+#[test]
+fn pin_hashes_are_openssls_spki_digests() {
+    use chainstorm::model::PinKey;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    for role in [
+        Role::AtsRsaIntermediate,
+        Role::AtsEccLeafM02,
+        Role::AtsRsaRoot,
+    ] {
+        let cert = dir.path().join(format!("{}.pem", role.name()));
+        std::fs::write(&cert, pem(pki().cert(role).as_ref())).unwrap();
+        let pubkey = Command::new("openssl")
+            .args(["x509", "-pubkey", "-noout", "-in"])
+            .arg(&cert)
+            .output()
+            .unwrap();
+        super::common::assert_ok(&pubkey);
+        let mut der = Command::new("openssl")
+            .args(["pkey", "-pubin", "-outform", "der"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        der.stdin.take().unwrap().write_all(&pubkey.stdout).unwrap();
+        let der = der.wait_with_output().unwrap();
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der.stdout);
+        assert_eq!(
+            PinKey::Cert(role).sha256(pki()),
+            digest.as_ref(),
+            "{}",
+            role.name()
+        );
+    }
+}
+
 /// Short words for table cells.
 fn short(v: &str) -> &str {
     match v {
@@ -268,9 +308,29 @@ fn library_of(model: &str) -> Option<Lib> {
     })
 }
 
+/// The named models: what each imitates, its parts, what checks it.
+fn render_models() -> String {
+    let mut out =
+        String::from("| model | imitates | parts | checked against |\n|---|---|---|---|\n");
+    for b in BUILTIN_MODELS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            b.name,
+            b.imitates,
+            b.model().parts_line(),
+            b.checked_against
+        ));
+    }
+    out
+}
+
 fn render_matrix(results: &HashMap<Lib, HashMap<String, Verdict>>) -> String {
     let models: Vec<DeviceModel> = BUILTIN_MODELS.iter().map(|b| b.model()).collect();
-    let mut out = String::new();
+    let mut out = render_models();
+    out.push_str(
+        "\nEach model at its own trust store and clock against each chain the endpoint can \
+         serve: the model's verdict · the real library's (— where no library applies).\n\n",
+    );
     out.push_str("| chain served |");
     for m in &models {
         out.push_str(&format!(" `{}` |", m.name));

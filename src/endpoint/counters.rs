@@ -45,6 +45,10 @@ pub struct Counters {
     pub publishes_out: AtomicU64,
     /// Deliveries dropped because a subscriber's queue was full.
     pub deliveries_dropped: AtomicU64,
+    /// QoS 1 messages queued for persistent sessions whose client was away.
+    pub messages_queued: AtomicU64,
+    /// ClientHellos that offered max_fragment_length (ignored, as AWS does).
+    pub mfl_offered: AtomicU64,
     /// Sessions closed for keep-alive silence.
     pub keepalive_timeouts: AtomicU64,
     /// Sessions closed because the same client id connected again.
@@ -74,6 +78,8 @@ impl Default for Counters {
             publishes_in: AtomicU64::new(0),
             publishes_out: AtomicU64::new(0),
             deliveries_dropped: AtomicU64::new(0),
+            messages_queued: AtomicU64::new(0),
+            mfl_offered: AtomicU64::new(0),
             keepalive_timeouts: AtomicU64::new(0),
             taken_over: AtomicU64::new(0),
             protocol_errors: AtomicU64::new(0),
@@ -117,6 +123,10 @@ pub struct CountersSnapshot {
     pub publishes_out: u64,
     /// Deliveries dropped.
     pub deliveries_dropped: u64,
+    /// Messages queued for away persistent sessions.
+    pub messages_queued: u64,
+    /// ClientHellos offering max_fragment_length.
+    pub mfl_offered: u64,
     /// Keep-alive timeouts.
     pub keepalive_timeouts: u64,
     /// Take-overs.
@@ -280,6 +290,8 @@ impl Counters {
             publishes_in: self.publishes_in.load(Relaxed),
             publishes_out: self.publishes_out.load(Relaxed),
             deliveries_dropped: self.deliveries_dropped.load(Relaxed),
+            messages_queued: self.messages_queued.load(Relaxed),
+            mfl_offered: self.mfl_offered.load(Relaxed),
             keepalive_timeouts: self.keepalive_timeouts.load(Relaxed),
             taken_over: self.taken_over.load(Relaxed),
             protocol_errors: self.protocol_errors.load(Relaxed),

@@ -88,7 +88,10 @@ impl Endpoint {
                 .client_connect_rate
                 .map(|r| Arc::new(faults::PerClientLimit::new(r))),
             default_region: pki.config().primary_region.clone(),
-            broker: Arc::new(broker::Broker::new(counters.clone())),
+            broker: Arc::new(broker::Broker::new(
+                counters.clone(),
+                config.mqtt.max_queued,
+            )),
             counters: counters.clone(),
             tls,
             config,

@@ -1,8 +1,13 @@
 //! One MQTT session over an established TLS stream: CONNECT validation and
 //! CONNACK, then PINGREQ, SUBSCRIBE, PUBLISH, UNSUBSCRIBE and DISCONNECT until
 //! the client leaves, keeps silent past 1.5 × keep alive, is taken over, or
-//! the endpoint shuts down. One task, one buffer: the idle cost per
-//! connection stays small.
+//! the endpoint shuts down. MQTT 5 as the spec requires where AWS IoT
+//! follows it: properties forwarded, the client's Receive Maximum and
+//! Maximum Packet Size honoured, what the broker does not offer (topic
+//! aliases, shared subscriptions, subscription identifiers, retain unless
+//! switched on) refused with its reason code, wills delayed and sent on
+//! DISCONNECT 0x04, persistent sessions kept for their expiry. One task, one
+//! buffer: the idle cost per connection stays small.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -13,7 +18,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::{sleep, timeout_at, Instant};
 
-use super::broker::{Broker, Outbound};
+use std::collections::{BTreeMap, VecDeque};
+
+use super::broker::{Broker, Message, Outbound};
 use super::config::MqttLimits;
 use super::counters::Counters;
 use super::faults::{ConnPlan, PerClientLimit, TokenBucket};
@@ -125,20 +132,87 @@ fn validate(c: &Connect, limits: &MqttLimits) -> Result<(), Option<(u8, u8)>> {
             codes::V5_QOS_NOT_SUPPORTED,
         )));
     }
+    if c.level == 5 {
+        // MQTT 5.0 3.1.2.11: a property twice, Receive Maximum 0 or
+        // Maximum Packet Size 0 is a Protocol Error.
+        let p = &c.properties;
+        let will_repeats = c.will.as_ref().and_then(|w| w.properties.repeated());
+        if p.repeated().is_some()
+            || will_repeats.is_some()
+            || p.u16(prop_id::RECEIVE_MAXIMUM) == Some(0)
+            || p.u32(prop_id::MAX_PACKET_SIZE) == Some(0)
+        {
+            return Err(Some((0, codes::V5_PROTOCOL_ERROR)));
+        }
+    }
     Ok(())
+}
+
+/// The properties a delivered PUBLISH carries over from the published one
+/// (MQTT 5.0 3.3.2.3: the server forwards them unaltered).
+fn forwarded(p: &Properties) -> Properties {
+    Properties(
+        p.0.iter()
+            .filter(|x| {
+                matches!(
+                    x.id,
+                    prop_id::PAYLOAD_FORMAT
+                        | prop_id::CONTENT_TYPE
+                        | prop_id::RESPONSE_TOPIC
+                        | prop_id::CORRELATION_DATA
+                        | prop_id::USER_PROPERTY
+                )
+            })
+            .cloned()
+            .collect(),
+    )
+}
+
+/// A message as the broker keeps it, from a PUBLISH or a will.
+fn message(
+    topic: &str,
+    payload: bytes::Bytes,
+    qos: QoS,
+    retain: bool,
+    props: &Properties,
+    origin: Option<Arc<str>>,
+) -> Arc<Message> {
+    Arc::new(Message {
+        topic: Arc::from(topic),
+        payload,
+        qos,
+        properties: forwarded(props),
+        expires_at: props
+            .u32(prop_id::MESSAGE_EXPIRY)
+            .map(|s| Instant::now() + Duration::from_secs(u64::from(s))),
+        origin,
+        retain,
+    })
 }
 
 /// What the CONNECT phase settled.
 struct Accepted {
-    client_id: String,
+    client_id: Arc<str>,
     will: Option<mqtt::Will>,
     keep_alive: u16,
+    /// Granted session expiry (0: the session ends with the connection).
+    session_expiry: u32,
+    /// The CONNECT asked for a session expiry of 0 (then DISCONNECT may
+    /// not raise it).
+    expiry_was_zero: bool,
+    /// The client's Receive Maximum: QoS 1 PUBLISHes in flight to it.
+    receive_max: u16,
+    /// The client's Maximum Packet Size (bytes), if it set one.
+    client_max_packet: Option<u32>,
+    /// This connection's number in the broker, and what it resumed.
+    resumed: super::broker::Resumed,
 }
 
 /// Reads and answers the CONNECT. `None`: the connection is done.
 async fn accept_connect<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     ctx: &SessionCtx,
+    kick: &Arc<Notify>,
 ) -> Option<Accepted> {
     let counters = &ctx.counters;
     let deadline = Instant::now() + Duration::from_secs_f64(ctx.limits.connect_timeout_s);
@@ -240,16 +314,67 @@ async fn accept_connect<S: AsyncRead + AsyncWrite + Unpin>(
     if v5 && keep_alive != requested {
         props.push(prop_id::SERVER_KEEP_ALIVE, PropValue::U16(keep_alive));
     }
+    // Session expiry: 3.1.1 clean session 0 is a persistent session for
+    // the server's maximum (AWS: 1 hour); 5.0 asks, and gets at most that.
+    let max_expiry = ctx.limits.max_session_expiry_s;
+    let asked = if v5 {
+        connect.properties.u32(prop_id::SESSION_EXPIRY).unwrap_or(0)
+    } else if connect.clean_start {
+        0
+    } else {
+        max_expiry
+    };
+    let session_expiry = asked.min(max_expiry);
     if v5 {
+        if session_expiry != asked {
+            props.push(prop_id::SESSION_EXPIRY, PropValue::U32(session_expiry));
+        }
+        // What this broker does and does not offer (MQTT 5.0 3.2.2.3).
         props.push(prop_id::MAX_QOS, PropValue::Byte(1));
+        props.push(
+            prop_id::RETAIN_AVAILABLE,
+            PropValue::Byte(u8::from(ctx.limits.retain_available)),
+        );
+        props.push(
+            prop_id::MAX_PACKET_SIZE,
+            PropValue::U32(ctx.limits.max_packet),
+        );
+        props.push(prop_id::WILDCARD_SUB_AVAILABLE, PropValue::Byte(1));
+        props.push(prop_id::SUB_ID_AVAILABLE, PropValue::Byte(0));
         props.push(prop_id::SHARED_SUB_AVAILABLE, PropValue::Byte(0));
+        // Topic Alias Maximum absent: 0, no aliases accepted.
     }
+    let client_id: Arc<str> = Arc::from(client_id);
+    let resumed = ctx
+        .broker
+        .register(&client_id, kick.clone(), connect.clean_start);
     counters.connack(codes::V3_ACCEPTED);
-    conn.send(&connack(codes::V3_ACCEPTED, props)).await.ok()?;
+    let ack = Packet::ConnAck(mqtt::ConnAck {
+        session_present: resumed.present,
+        code: codes::V3_ACCEPTED,
+        properties: props,
+    });
+    if conn.send(&ack).await.is_err() {
+        ctx.broker.unregister(
+            &client_id,
+            resumed.id,
+            Duration::from_secs(u64::from(session_expiry)),
+            resumed.queued,
+        );
+        return None;
+    }
     Some(Accepted {
         client_id,
         will: connect.will,
         keep_alive,
+        session_expiry,
+        expiry_was_zero: asked == 0,
+        receive_max: connect
+            .properties
+            .u16(prop_id::RECEIVE_MAXIMUM)
+            .unwrap_or(u16::MAX),
+        client_max_packet: connect.properties.u32(prop_id::MAX_PACKET_SIZE),
+        resumed,
     })
 }
 
@@ -263,10 +388,95 @@ async fn next_delivery(rx: &mut Option<mpsc::Receiver<Outbound>>) -> Option<Outb
 
 /// Per-session state the packet handler may change.
 pub(crate) struct Live {
+    client: Arc<str>,
     session: u64,
-    /// Created on the first SUBSCRIBE: only subscribers pay for a channel.
+    /// Created on the first SUBSCRIBE (or at once for a resumed session
+    /// with subscriptions): only subscribers pay for a channel.
     tx: Option<mpsc::Sender<Outbound>>,
     rx: Option<mpsc::Receiver<Outbound>>,
+    /// QoS 1 PUBLISHes sent and not yet acknowledged, by packet id.
+    inflight: BTreeMap<u16, Outbound>,
+    /// Waiting for room under the client's Receive Maximum.
+    pending: VecDeque<Outbound>,
+    receive_max: usize,
+    client_max_packet: Option<u32>,
+    next_pid: u16,
+    /// Granted session expiry, seconds (DISCONNECT may change it).
+    session_expiry: u32,
+    expiry_was_zero: bool,
+    /// Publish the will at the end (cleared by a normal DISCONNECT).
+    send_will: bool,
+}
+
+impl Live {
+    fn channel(&mut self, broker: &Broker) -> &mpsc::Sender<Outbound> {
+        if self.tx.is_none() {
+            let (tx, rx) = mpsc::channel(16);
+            broker.attach(&self.client, self.session, tx.clone());
+            self.tx = Some(tx);
+            self.rx = Some(rx);
+        }
+        self.tx.as_ref().expect("just set")
+    }
+}
+
+/// Sends one delivery, or holds it: QoS 1 beyond the client's Receive
+/// Maximum waits; an expired message is dropped; one larger than the
+/// client's Maximum Packet Size is dropped as if sent (MQTT 5.0 3.1.2.11).
+async fn deliver<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    live: &mut Live,
+    counters: &Counters,
+    out: Outbound,
+) -> std::io::Result<()> {
+    let qos1 = out.qos == QoS::AtLeastOnce;
+    if qos1 && live.inflight.len() >= live.receive_max {
+        live.pending.push_back(out);
+        return Ok(());
+    }
+    let m = &out.msg;
+    let mut properties = Properties::default();
+    if conn.protocol == Protocol::V5 {
+        properties = m.properties.clone();
+        if let Some(at) = m.expires_at {
+            let left = at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                counters.deliveries_dropped.fetch_add(1, Relaxed);
+                return Ok(());
+            }
+            // The remaining lifetime, rounded up (MQTT 5.0 3.3.2.3.3).
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            properties.push(prop_id::MESSAGE_EXPIRY, PropValue::U32(secs as u32));
+        }
+    }
+    let packet_id = qos1.then(|| {
+        live.next_pid = live.next_pid.wrapping_add(1).max(1);
+        while live.inflight.contains_key(&live.next_pid) {
+            live.next_pid = live.next_pid.wrapping_add(1).max(1);
+        }
+        live.next_pid
+    });
+    let p = Packet::Publish(mqtt::Publish {
+        dup: out.dup,
+        qos: out.qos,
+        retain: out.retain,
+        topic: m.topic.to_string(),
+        packet_id,
+        properties,
+        payload: m.payload.clone(),
+    });
+    if let Some(max) = live.client_max_packet {
+        conn.out.clear();
+        mqtt::encode(&p, conn.protocol, &mut conn.out);
+        if conn.out.len() > max as usize {
+            counters.deliveries_dropped.fetch_add(1, Relaxed);
+            return Ok(());
+        }
+    }
+    if let Some(pid) = packet_id {
+        live.inflight.insert(pid, out.clone());
+    }
+    Box::pin(conn.send(&p)).await
 }
 
 /// Runs a session to its end.
@@ -279,23 +489,49 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
         max_packet: ctx.limits.max_packet,
     };
     let counters = ctx.counters.clone();
+    let kick = Arc::new(Notify::new());
     // Boxed so the long-lived session future does not carry the CONNECT
     // phase's state.
-    let Some(accepted) = Box::pin(accept_connect(&mut conn, &ctx)).await else {
+    let Some(mut accepted) = Box::pin(accept_connect(&mut conn, &ctx, &kick)).await else {
         return conn.close().await;
     };
-    let kick = Arc::new(Notify::new());
+    let resumed = std::mem::replace(
+        &mut accepted.resumed,
+        super::broker::Resumed {
+            id: 0,
+            present: false,
+            queued: Vec::new(),
+            subscribed: false,
+        },
+    );
     let mut live = Live {
-        session: ctx.broker.register(&accepted.client_id, kick.clone()),
+        client: accepted.client_id.clone(),
+        session: resumed.id,
         tx: None,
         rx: None,
+        inflight: BTreeMap::new(),
+        pending: VecDeque::new(),
+        receive_max: usize::from(accepted.receive_max),
+        client_max_packet: accepted.client_max_packet,
+        next_pid: 0,
+        session_expiry: accepted.session_expiry,
+        expiry_was_zero: accepted.expiry_was_zero,
+        send_will: true,
     };
     counters.sessions_open.fetch_add(1, Relaxed);
+    if resumed.subscribed {
+        live.channel(&ctx.broker);
+    }
+    let mut alive = true;
+    for out in resumed.queued {
+        if deliver(&mut conn, &mut live, &counters, out).await.is_err() {
+            alive = false;
+            break;
+        }
+    }
     let silence = Duration::from_millis(u64::from(accepted.keep_alive) * 1500);
     let mut idle_deadline = Instant::now() + silence;
-    let mut next_pid: u16 = 0;
-    let mut clean_exit = false;
-    'session: loop {
+    'session: while alive {
         // Handle everything already buffered before waiting again.
         loop {
             match conn.buffered() {
@@ -303,10 +539,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
                     idle_deadline = Instant::now() + silence;
                     match Box::pin(handle(&mut conn, p, &ctx, &mut live)).await {
                         Step::Continue => {}
-                        Step::Disconnect => {
-                            clean_exit = true;
-                            break 'session;
-                        }
+                        Step::Disconnect => break 'session,
                         Step::Violation => {
                             counters.protocol_errors.fetch_add(1, Relaxed);
                             break 'session;
@@ -325,21 +558,10 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
         tokio::select! {
             r = conn.fill() => if r.is_err() { break 'session },
             msg = next_delivery(&mut live.rx) => match msg {
-                Some(Outbound::Deliver { topic, payload, qos }) => {
-                    let packet_id = (qos != QoS::AtMostOnce).then(|| {
-                        next_pid = next_pid.wrapping_add(1).max(1);
-                        next_pid
-                    });
-                    let p = Packet::Publish(mqtt::Publish {
-                        dup: false,
-                        qos,
-                        retain: false,
-                        topic: topic.to_string(),
-                        packet_id,
-                        properties: Properties::default(),
-                        payload,
-                    });
-                    if Box::pin(conn.send(&p)).await.is_err() { break 'session }
+                Some(out) => {
+                    if deliver(&mut conn, &mut live, &counters, out).await.is_err() {
+                        break 'session;
+                    }
                 }
                 None => break 'session,
             },
@@ -360,15 +582,55 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
             }
         }
     }
-    if !clean_exit {
-        if let Some(w) = &accepted.will {
-            let qos = QoS::from_bits(w.qos).unwrap_or(QoS::AtMostOnce);
-            ctx.broker.publish(&w.topic, w.payload.clone(), qos);
+    let expiry = Duration::from_secs(u64::from(live.session_expiry));
+    if live.send_will {
+        if let Some(w) = accepted.will.take() {
+            publish_will(&ctx.broker, &live, w, expiry, conn.protocol == Protocol::V5);
         }
     }
-    ctx.broker.unregister(&accepted.client_id, live.session);
+    // What was sent and not acknowledged, then what waited, stays with a
+    // persistent session (resent with DUP when the client comes back).
+    let mut unacked: Vec<Outbound> = std::mem::take(&mut live.inflight).into_values().collect();
+    unacked.extend(live.pending.drain(..).filter(|o| o.qos == QoS::AtLeastOnce));
+    ctx.broker
+        .unregister(&live.client, live.session, expiry, unacked);
     counters.sessions_open.fetch_sub(1, Relaxed);
     conn.close().await;
+}
+
+/// Publishes the will now, or after its Will Delay Interval (bounded by
+/// the session expiry, MQTT 5.0 3.1.3.2.2) unless the client has come back
+/// to its session by then.
+fn publish_will(broker: &Arc<Broker>, live: &Live, w: mqtt::Will, expiry: Duration, v5: bool) {
+    let qos = QoS::from_bits(w.qos).unwrap_or(QoS::AtMostOnce);
+    let msg = message(
+        &w.topic,
+        w.payload.clone(),
+        qos,
+        w.retain,
+        &w.properties,
+        None,
+    );
+    let delay = if v5 {
+        Duration::from_secs(u64::from(
+            w.properties.u32(prop_id::WILL_DELAY).unwrap_or(0),
+        ))
+        .min(expiry)
+    } else {
+        Duration::ZERO
+    };
+    if delay.is_zero() {
+        broker.publish(msg);
+        return;
+    }
+    let (broker, client, session) = (broker.clone(), live.client.clone(), live.session);
+    tokio::spawn(async move {
+        sleep(delay).await;
+        // A new connection took the session: no will (MQTT 5.0 3.1.3.2.2).
+        if broker.owner(&client).is_none_or(|owner| owner == session) {
+            broker.publish(msg);
+        }
+    });
 }
 
 /// 5.0 sessions get a DISCONNECT with a reason; 3.1.1 has none to send.
@@ -388,13 +650,19 @@ enum Step {
     Violation,
 }
 
+/// Refuses a 5.0 session with `reason` (DISCONNECT, then close); a 3.1.1
+/// one is just closed.
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>, reason: u8) -> Step {
+    send_disconnect(conn, reason).await;
+    Step::Violation
+}
+
 async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     p: Packet,
     ctx: &SessionCtx,
     live: &mut Live,
 ) -> Step {
-    let session = live.session;
     let v5 = conn.protocol == Protocol::V5;
     let sent = match p {
         Packet::PingReq => conn.send(&Packet::PingResp).await,
@@ -402,10 +670,32 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             ctx.counters.publishes_in.fetch_add(1, Relaxed);
             if p.qos == QoS::ExactlyOnce {
                 // AWS IoT does not support QoS 2 and disconnects.
-                send_disconnect(conn, codes::V5_QOS_NOT_SUPPORTED).await;
-                return Step::Violation;
+                return refuse(conn, codes::V5_QOS_NOT_SUPPORTED).await;
             }
-            ctx.broker.publish(&p.topic, p.payload.clone(), p.qos);
+            // Topic Alias Maximum is 0: any alias is invalid (3.3.2.3.4).
+            if p.properties.get(prop_id::TOPIC_ALIAS).is_some() {
+                return refuse(conn, codes::V5_TOPIC_ALIAS_INVALID).await;
+            }
+            // No topic and (necessarily) no alias: a Protocol Error.
+            if p.topic.is_empty() || p.properties.repeated().is_some() {
+                return refuse(conn, codes::V5_PROTOCOL_ERROR).await;
+            }
+            if p.retain && !ctx.limits.retain_available && v5 {
+                return refuse(conn, codes::V5_RETAIN_NOT_SUPPORTED).await;
+            }
+            let retain = p.retain && ctx.limits.retain_available;
+            let msg = message(
+                &p.topic,
+                p.payload.clone(),
+                p.qos,
+                retain,
+                &p.properties,
+                Some(live.client.clone()),
+            );
+            if retain {
+                ctx.broker.retain(&msg);
+            }
+            ctx.broker.publish(msg);
             match p.packet_id {
                 Some(packet_id) => {
                     let ack = Packet::PubAck(mqtt::PubAck {
@@ -418,26 +708,50 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 None => Ok(()),
             }
         }
-        Packet::PubAck(_) => Ok(()),
+        Packet::PubAck(a) => {
+            live.inflight.remove(&a.packet_id);
+            // Room under the Receive Maximum: send what waited.
+            let mut r = Ok(());
+            while live.inflight.len() < live.receive_max && r.is_ok() {
+                let Some(next) = live.pending.pop_front() else {
+                    break;
+                };
+                r = deliver(conn, live, &ctx.counters, next).await;
+            }
+            r
+        }
         Packet::Subscribe(s) => {
+            if s.packet_id == 0 {
+                return refuse(conn, codes::V5_PROTOCOL_ERROR).await;
+            }
+            // CONNACK said Subscription Identifiers Available = 0.
+            if s.properties.get(prop_id::SUBSCRIPTION_ID).is_some() {
+                return refuse(conn, codes::V5_SUB_IDS_NOT_SUPPORTED).await;
+            }
             let mut codes_out = Vec::with_capacity(s.filters.len());
+            let mut retained = Vec::new();
             for f in &s.filters {
                 let qos = QoS::from_bits(f.options & 0x03);
                 let code = match qos {
+                    _ if f.filter.starts_with("$share/") => {
+                        if v5 {
+                            codes::V5_SHARED_SUBS_NOT_SUPPORTED
+                        } else {
+                            codes::SUBACK_FAILURE
+                        }
+                    }
                     _ if !mqtt::topic::valid_filter(&f.filter) => {
                         if v5 {
-                            0x8F
+                            codes::V5_TOPIC_FILTER_INVALID
                         } else {
                             codes::SUBACK_FAILURE
                         }
                     }
                     Some(q @ (QoS::AtMostOnce | QoS::AtLeastOnce)) => {
-                        let tx = live.tx.get_or_insert_with(|| {
-                            let (tx, rx) = mpsc::channel(16);
-                            live.rx = Some(rx);
-                            tx
-                        });
-                        ctx.broker.subscribe(session, &f.filter, q, tx);
+                        live.channel(&ctx.broker);
+                        // 3.1.1 has no subscription options beyond QoS.
+                        let options = if v5 { f.options } else { f.options & 0x03 };
+                        retained.extend(ctx.broker.subscribe(&live.client, &f.filter, q, options));
                         q as u8
                     }
                     // QoS 2 refused, as AWS IoT does.
@@ -450,14 +764,24 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
                 properties: Properties::default(),
                 codes: codes_out,
             });
-            conn.send(&ack).await
+            let mut r = conn.send(&ack).await;
+            for out in retained {
+                if r.is_err() {
+                    break;
+                }
+                r = deliver(conn, live, &ctx.counters, out).await;
+            }
+            r
         }
         Packet::Unsubscribe(u) => {
+            if u.packet_id == 0 {
+                return refuse(conn, codes::V5_PROTOCOL_ERROR).await;
+            }
             let codes_out = u
                 .filters
                 .iter()
                 .map(|f| {
-                    if ctx.broker.unsubscribe(session, f) {
+                    if ctx.broker.unsubscribe(&live.client, f) {
                         0x00
                     } else {
                         0x11
@@ -471,12 +795,22 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
             });
             conn.send(&ack).await
         }
-        Packet::Disconnect(_) => return Step::Disconnect,
-        // A second CONNECT, or packets only a server sends.
-        _ => {
-            send_disconnect(conn, codes::V5_PROTOCOL_ERROR).await;
-            return Step::Violation;
+        Packet::Disconnect(d) => {
+            // 0x04: disconnect with will message; any other reason a
+            // client sends ends the session without it.
+            live.send_will = d.reason == codes::V5_DISCONNECT_WITH_WILL;
+            if let Some(e) = d.properties.u32(prop_id::SESSION_EXPIRY) {
+                // A session that began with expiry 0 may not gain one (3.14.2.2.2).
+                if live.expiry_was_zero && e != 0 {
+                    live.send_will = true;
+                    return refuse(conn, codes::V5_PROTOCOL_ERROR).await;
+                }
+                live.session_expiry = e.min(ctx.limits.max_session_expiry_s);
+            }
+            return Step::Disconnect;
         }
+        // A second CONNECT, or packets only a server sends.
+        _ => return refuse(conn, codes::V5_PROTOCOL_ERROR).await,
     };
     if sent.is_err() {
         Step::Violation

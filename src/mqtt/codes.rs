@@ -53,6 +53,19 @@ pub const V5_SERVER_MOVED: u8 = 0x9D;
 /// 5.0: connection rate exceeded.
 pub const V5_CONNECTION_RATE_EXCEEDED: u8 = 0x9F;
 
+/// 5.0 DISCONNECT: disconnect with will message (the server publishes it).
+pub const V5_DISCONNECT_WITH_WILL: u8 = 0x04;
+/// 5.0: topic filter invalid.
+pub const V5_TOPIC_FILTER_INVALID: u8 = 0x8F;
+/// 5.0: topic alias invalid (also: any alias when the maximum is 0).
+pub const V5_TOPIC_ALIAS_INVALID: u8 = 0x94;
+/// 5.0: retain not supported.
+pub const V5_RETAIN_NOT_SUPPORTED: u8 = 0x9A;
+/// 5.0: shared subscriptions not supported.
+pub const V5_SHARED_SUBS_NOT_SUPPORTED: u8 = 0x9E;
+/// 5.0: subscription identifiers not supported.
+pub const V5_SUB_IDS_NOT_SUPPORTED: u8 = 0xA1;
+
 /// SUBACK: failure (3.1.1) / unspecified error (5.0).
 pub const SUBACK_FAILURE: u8 = 0x80;
 

@@ -58,6 +58,30 @@ fn kind(id: u8) -> Option<Kind> {
 
 /// Property identifiers.
 pub mod id {
+    /// Payload Format Indicator (byte).
+    pub const PAYLOAD_FORMAT: u8 = 0x01;
+    /// Message Expiry Interval (u32, seconds).
+    pub const MESSAGE_EXPIRY: u8 = 0x02;
+    /// Content Type (string).
+    pub const CONTENT_TYPE: u8 = 0x03;
+    /// Response Topic (string).
+    pub const RESPONSE_TOPIC: u8 = 0x08;
+    /// Correlation Data (binary).
+    pub const CORRELATION_DATA: u8 = 0x09;
+    /// Subscription Identifier (varint).
+    pub const SUBSCRIPTION_ID: u8 = 0x0B;
+    /// Will Delay Interval (u32, seconds).
+    pub const WILL_DELAY: u8 = 0x18;
+    /// Receive Maximum (u16).
+    pub const RECEIVE_MAXIMUM: u8 = 0x21;
+    /// Topic Alias Maximum (u16).
+    pub const TOPIC_ALIAS_MAXIMUM: u8 = 0x22;
+    /// Topic Alias (u16).
+    pub const TOPIC_ALIAS: u8 = 0x23;
+    /// Wildcard Subscription Available (byte).
+    pub const WILDCARD_SUB_AVAILABLE: u8 = 0x28;
+    /// Subscription Identifiers Available (byte).
+    pub const SUB_ID_AVAILABLE: u8 = 0x29;
     /// Session Expiry Interval (u32).
     pub const SESSION_EXPIRY: u8 = 0x11;
     /// Assigned Client Identifier (string).
@@ -87,6 +111,38 @@ impl Properties {
     /// Adds a property.
     pub fn push(&mut self, id: u8, value: PropValue) {
         self.0.push(Property { id, value });
+    }
+
+    /// The first identifier that appears twice where the spec allows it
+    /// once (every property but User Property and, in PUBLISH,
+    /// Subscription Identifier): a Protocol Error.
+    pub fn repeated(&self) -> Option<u8> {
+        let mut seen = [false; 256];
+        for p in &self.0 {
+            if p.id == id::USER_PROPERTY || p.id == id::SUBSCRIPTION_ID {
+                continue;
+            }
+            if std::mem::replace(&mut seen[usize::from(p.id)], true) {
+                return Some(p.id);
+            }
+        }
+        None
+    }
+
+    /// A u32 property's value.
+    pub fn u32(&self, id: u8) -> Option<u32> {
+        match self.get(id) {
+            Some(PropValue::U32(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// A u16 property's value.
+    pub fn u16(&self, id: u8) -> Option<u16> {
+        match self.get(id) {
+            Some(PropValue::U16(v)) => Some(*v),
+            _ => None,
+        }
     }
 
     /// The first value with this identifier.

@@ -13,6 +13,7 @@ mod device_zoo;
 mod endpoint_faults;
 mod endpoint_limits;
 mod endpoint_mqtt;
+mod endpoint_paho;
 mod endpoint_tls;
 mod engine_mosquitto;
 mod engine_run;

@@ -200,7 +200,7 @@ impl Broker {
         unacked: Vec<Outbound>,
     ) {
         let mut sessions = self.sessions.lock().expect("sessions lock");
-        if !sessions.get(client).is_some_and(|s| s.id == id) {
+        if sessions.get(client).is_none_or(|s| s.id != id) {
             return;
         }
         if expiry.is_zero() {

@@ -522,6 +522,8 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
     if resumed.subscribed {
         live.channel(&ctx.broker);
     }
+    // Messages queued while the client was away go first; a failed send
+    // ends the session before it starts.
     let mut alive = true;
     for out in resumed.queued {
         if deliver(&mut conn, &mut live, &counters, out).await.is_err() {
@@ -529,9 +531,13 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
             break;
         }
     }
+    let mut idle_deadline = Instant::now();
     let silence = Duration::from_millis(u64::from(accepted.keep_alive) * 1500);
-    let mut idle_deadline = Instant::now() + silence;
-    'session: while alive {
+    idle_deadline += silence;
+    'session: loop {
+        if !alive {
+            break;
+        }
         // Handle everything already buffered before waiting again.
         loop {
             match conn.buffered() {

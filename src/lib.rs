@@ -26,3 +26,4 @@ pub mod scenario;
 pub mod signal;
 pub mod trust;
 pub mod ui;
+pub mod wire;

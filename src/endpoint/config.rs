@@ -59,41 +59,19 @@ pub enum MtlsMode {
     Required,
 }
 
-/// Named TLS security policies, after AWS IoT's.
+pub use super::policy::SecurityPolicy;
+
+/// What a port-443 (ALPN) listener does with a TLS client that did not
+/// offer `x-amzn-mqtt-ca`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-pub enum SecurityPolicy {
-    /// AWS's default: TLS 1.3 and 1.2, AES-GCM and ChaCha20 suites.
+#[serde(rename_all = "kebab-case")]
+pub enum NoAlpn {
+    /// Complete the handshake, then answer nothing (AWS treats it as
+    /// HTTPS: devices report a timeout waiting for CONNACK).
     #[default]
-    #[serde(rename = "IoTSecurityPolicy_TLS13_1_2_2022_10")]
-    Tls13And12,
-    /// TLS 1.3 only.
-    #[serde(rename = "IoTSecurityPolicy_TLS13_1_3_2022_10")]
-    Tls13Only,
-    /// TLS 1.2 only (ECDHE with AES-GCM).
-    #[serde(rename = "IoTSecurityPolicy_TLS12_1_2_2022_10")]
-    Tls12Only,
-}
-
-impl SecurityPolicy {
-    /// The AWS name.
-    pub fn name(self) -> &'static str {
-        match self {
-            SecurityPolicy::Tls13And12 => "IoTSecurityPolicy_TLS13_1_2_2022_10",
-            SecurityPolicy::Tls13Only => "IoTSecurityPolicy_TLS13_1_3_2022_10",
-            SecurityPolicy::Tls12Only => "IoTSecurityPolicy_TLS12_1_2_2022_10",
-        }
-    }
-
-    /// Parses an AWS policy name.
-    pub fn from_name(s: &str) -> Option<SecurityPolicy> {
-        [
-            SecurityPolicy::Tls13And12,
-            SecurityPolicy::Tls13Only,
-            SecurityPolicy::Tls12Only,
-        ]
-        .into_iter()
-        .find(|p| p.name() == s)
-    }
+    Silent,
+    /// Close right after the handshake.
+    Close,
 }
 
 /// Which ATS chain a client that can take either gets.
@@ -368,6 +346,9 @@ pub struct EndpointConfig {
     /// Which intermediate issues the ATS leaf, per connection or by schedule.
     #[serde(default)]
     pub rotation: super::rotation::Rotation,
+    /// Port 443 without the MQTT ALPN.
+    #[serde(default)]
+    pub no_alpn: NoAlpn,
 }
 
 fn yes() -> bool {
@@ -397,6 +378,7 @@ impl EndpointConfig {
             handshake_timeout_s: default_handshake_timeout(),
             reuse_port: false,
             rotation: Default::default(),
+            no_alpn: NoAlpn::Silent,
         }
     }
 

@@ -15,7 +15,7 @@ use tokio::time::{sleep, sleep_until, timeout, Instant};
 use tokio_rustls::LazyConfigAcceptor;
 
 use super::broker::Broker;
-use super::config::{EndpointConfig, ListenerMode, SecurityPolicy, ALPN_MQTT_CA};
+use super::config::{EndpointConfig, ListenerMode, ALPN_MQTT_CA};
 use super::counters::Counters;
 use super::faults::{ConnFault, PerClientLimit, TokenBucket};
 use super::routing::{choose_chain, route, Offer, RouteError};
@@ -220,6 +220,9 @@ async fn handle(
         ConnFault::Reset | ConnFault::None => {}
     }
     let hs_timeout = cfg.handshake_timeout();
+    if offers_max_fragment_length(&tcp, hs_timeout).await {
+        c.mfl_offered.fetch_add(1, Relaxed);
+    }
     let acceptor = LazyConfigAcceptor::new(Acceptor::default(), tcp);
     let start = match timeout(hs_timeout, acceptor).await {
         Ok(Ok(s)) => s,
@@ -251,7 +254,7 @@ async fn handle(
             &Offer {
                 schemes: hello.signature_schemes(),
                 suites: hello.cipher_suites(),
-                tls13_allowed: cfg.security_policy != SecurityPolicy::Tls12Only,
+                tls13_allowed: cfg.security_policy.tls13(),
             },
             cfg.key_preference,
             cfg.faults.broken_chain,
@@ -326,6 +329,12 @@ async fn handle(
         ListenerMode::MqttAlpn if conn.alpn_protocol() != Some(ALPN_MQTT_CA) => {
             c.alpn_rejected.fetch_add(1, Relaxed);
             let mut tls = tls;
+            if cfg.no_alpn == super::config::NoAlpn::Silent {
+                // Port 443 without x-amzn-mqtt-ca is HTTPS to AWS: an MQTT
+                // CONNECT gets no answer and the device times out waiting
+                // for CONNACK. Read and drop, bounded, until it gives up.
+                silent(&mut tls, shutdown).await;
+            }
             let _ = tls.shutdown().await;
             None
         }
@@ -346,6 +355,49 @@ async fn handle(
                     .and_then(|s| s.common_name),
             };
             Some((tls, ctx))
+        }
+    }
+}
+
+/// Whether the ClientHello waiting on `tcp` (peeked, not consumed) offers
+/// max_fragment_length. rustls ignores the extension, as AWS IoT does; the
+/// endpoint only counts the offers. A ClientHello split over several reads
+/// is not counted.
+async fn offers_max_fragment_length(tcp: &TcpStream, within: Duration) -> bool {
+    use crate::wire::client_hello::{ext, ClientHello};
+    let mut buf = [0u8; 2048];
+    let Ok(Ok(n)) = timeout(within, tcp.peek(&mut buf)).await else {
+        return false;
+    };
+    // Only the first record: later bytes may be the next flight.
+    let head = &buf[..n];
+    let len = head
+        .get(3..5)
+        .map(|l| 5 + usize::from(u16::from_be_bytes([l[0], l[1]])))
+        .unwrap_or(usize::MAX);
+    head.get(..len)
+        .and_then(|r| ClientHello::parse(r).ok())
+        .is_some_and(|h| {
+            h.extensions
+                .iter()
+                .any(|e| e.typ == ext::MAX_FRAGMENT_LENGTH)
+        })
+}
+
+/// Reads and drops what the client sends until it closes, 120 s pass, or
+/// the endpoint shuts down.
+async fn silent<S: tokio::io::AsyncRead + Unpin>(s: &mut S, mut shutdown: watch::Receiver<bool>) {
+    use tokio::io::AsyncReadExt;
+    let mut sink = [0u8; 1024];
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        tokio::select! {
+            r = s.read(&mut sink) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+            _ = sleep_until(until) => return,
+            _ = shutdown.changed() => return,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 mod counters;
 mod faults;
 mod listener;
+mod policy;
 pub mod rotation;
 pub mod routing;
 mod session;
@@ -25,7 +26,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     ConnackRefusal, Delay, EndpointConfig, Faults, KeyPreference, ListenerConfig, ListenerMode,
-    MqttLimits, MtlsMode, Outage, SecurityPolicy, ALPN_MQTT_CA,
+    MqttLimits, MtlsMode, NoAlpn, Outage, SecurityPolicy, ALPN_MQTT_CA,
 };
 pub use counters::{Counters, CountersSnapshot};
 pub use faults::{ConnFault, ConnPlan};

@@ -7,42 +7,20 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
-use rustls::{CipherSuite, RootCertStore, ServerConfig, SupportedProtocolVersion};
+use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 
 use super::config::{EndpointConfig, ListenerMode, MtlsMode, SecurityPolicy, ALPN_MQTT_CA};
 use super::EndpointError;
 use crate::pki::{ChainKind, PkiBundle, Role};
 
-/// The aws-lc-rs provider restricted to the suites AWS IoT's policies name
-/// (versions are picked per policy by [`versions_for`]).
+/// The provider of AWS IoT's default policy.
 pub fn aws_iot_provider() -> CryptoProvider {
-    let mut p = rustls::crypto::aws_lc_rs::default_provider();
-    p.cipher_suites.retain(|s| {
-        matches!(
-            s.suite(),
-            CipherSuite::TLS13_AES_128_GCM_SHA256
-                | CipherSuite::TLS13_AES_256_GCM_SHA384
-                | CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
-                | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-                | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
-                | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
-                | CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
-        )
-    });
-    p
+    SecurityPolicy::default().provider()
 }
 
 /// The protocol versions a policy allows.
 pub fn versions_for(policy: SecurityPolicy) -> &'static [&'static SupportedProtocolVersion] {
-    static BOTH: [&SupportedProtocolVersion; 2] =
-        [&rustls::version::TLS13, &rustls::version::TLS12];
-    static TLS13: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
-    static TLS12: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS12];
-    match policy {
-        SecurityPolicy::Tls13And12 => &BOTH,
-        SecurityPolicy::Tls13Only => &TLS13,
-        SecurityPolicy::Tls12Only => &TLS12,
-    }
+    policy.versions()
 }
 
 /// Prebuilt server configurations.
@@ -53,7 +31,7 @@ pub struct TlsConfigs {
 impl TlsConfigs {
     /// Builds a configuration for every chain the endpoint may present.
     pub fn build(cfg: &EndpointConfig, pki: &PkiBundle) -> Result<TlsConfigs, EndpointError> {
-        let provider = Arc::new(aws_iot_provider());
+        let provider = Arc::new(cfg.security_policy.provider());
         let mut chains = vec![
             ChainKind::Legacy,
             ChainKind::AtsRsaCrossSigned,
@@ -110,6 +88,9 @@ impl TlsConfigs {
                 let mut sc = builder
                     .with_single_cert(served.certs.clone(), served.key.clone_key())
                     .map_err(|e| EndpointError::Tls(format!("{}: {e}", kind.name())))?;
+                // The policy's order decides (AWS does not publish whether
+                // it prefers its own order; unconfirmed).
+                sc.ignore_client_order = true;
                 if mode == ListenerMode::MqttAlpn {
                     sc.alpn_protocols = vec![ALPN_MQTT_CA.to_vec()];
                 }

@@ -5,7 +5,7 @@
 
 pub mod campaign;
 pub mod classify;
-pub mod hello;
+pub use crate::wire::client_hello as hello;
 pub mod mqtt;
 pub mod mutate;
 #[cfg(feature = "fuzzing")]

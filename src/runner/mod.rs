@@ -454,6 +454,7 @@ fn start_target(s: &Scenario, pki: &PkiBundle, embedded: bool) -> Result<Started
         handshake_timeout_s: 10.0,
         reuse_port: false,
         rotation: e.rotation.clone(),
+        no_alpn: Default::default(),
     };
     let handle = rt.block_on(Endpoint::start(cfg, pki))?;
     let addr = handle.addrs()[0].1;

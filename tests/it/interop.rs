@@ -16,7 +16,7 @@ use chainstorm::fuzzer::campaign::FindingKind;
 use common::{ats_host, endpoint, legacy_host, pki};
 use tokio::process::Command;
 
-fn have(bin: &str) -> bool {
+pub(crate) fn have(bin: &str) -> bool {
     let found = std::process::Command::new("sh")
         .args(["-c", &format!("command -v {bin}")])
         .output()
@@ -32,21 +32,21 @@ fn have(bin: &str) -> bool {
     found
 }
 
-async fn s_client(port: u16, sni: &str, cafile: &Path, extra: &[&str]) -> String {
+pub(crate) async fn s_client(port: u16, sni: &str, cafile: &Path, extra: &[&str]) -> String {
     let mut cmd = Command::new("openssl");
-    cmd.args([
-        "s_client",
-        "-connect",
-        &format!("127.0.0.1:{port}"),
-        "-servername",
-        sni,
-        "-CAfile",
-    ])
-    .arg(cafile)
-    .args(["-showcerts", "-verify_return_error"])
-    .args(extra)
-    .stdin(Stdio::null())
-    .kill_on_drop(true);
+    cmd.args(["s_client", "-connect", &format!("127.0.0.1:{port}")]);
+    // An empty name: no SNI at all.
+    if sni.is_empty() {
+        cmd.arg("-noservername");
+    } else {
+        cmd.args(["-servername", sni]);
+    }
+    cmd.arg("-CAfile")
+        .arg(cafile)
+        .args(["-showcerts", "-verify_return_error"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
         .await
         .expect("s_client finishes")

@@ -10,6 +10,7 @@ mod compare;
 mod device_libs;
 mod device_models;
 mod device_zoo;
+mod endpoint_aws;
 mod endpoint_faults;
 mod endpoint_limits;
 mod endpoint_mqtt;

@@ -227,8 +227,8 @@ pub struct ServeArgs {
     /// Client certificates: off, optional or required.
     #[arg(long, default_value = "off", value_parser = ["off", "optional", "required"])]
     pub mtls: String,
-    /// Security policy (IoTSecurityPolicy_TLS13_1_2_2022_10, IoTSecurityPolicy_TLS13_1_3_2022_10,
-    /// IoTSecurityPolicy_TLS12_1_2_2022_10).
+    /// AWS IoT security policy by name; `list` prints every policy's
+    /// versions and suites (which rustls serves, which it cannot) and exits.
     #[arg(long, default_value = "IoTSecurityPolicy_TLS13_1_2_2022_10")]
     pub security_policy: String,
     /// With mutual TLS: refuse a CONNECT whose client id is not the certificate's CN.
@@ -305,6 +305,11 @@ pub struct ServeArgs {
     /// Append Starfield G2 cross-signed by the Starfield Class 2 root.
     #[arg(long)]
     pub class2_cross: bool,
+    /// On the ALPN (port 443) listener, close a client that did not offer
+    /// x-amzn-mqtt-ca right after the handshake (default: answer nothing,
+    /// as AWS IoT does, so it times out waiting for CONNACK).
+    #[arg(long)]
+    pub no_alpn_close: bool,
     /// Seconds between progress lines (0 < s <= 604800).
     #[arg(long, default_value_t = 1.0, value_parser = seconds, allow_negative_numbers = true)]
     pub interval_s: f64,

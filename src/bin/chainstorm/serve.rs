@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use chainstorm::endpoint::rotation::Rotation;
 use chainstorm::endpoint::{
     ConnackRefusal, Delay, Endpoint, EndpointConfig, Faults, KeyPreference, ListenerConfig,
-    ListenerMode, MqttLimits, MtlsMode, Outage, SecurityPolicy,
+    ListenerMode, MqttLimits, MtlsMode, NoAlpn, Outage, SecurityPolicy,
 };
 use chainstorm::pki::{regions, ChainKind};
 
@@ -104,11 +104,20 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
         handshake_timeout_s: 10.0,
         reuse_port: a.reuse_port,
         rotation,
+        no_alpn: if a.no_alpn_close {
+            NoAlpn::Close
+        } else {
+            NoAlpn::Silent
+        },
     })
 }
 
 /// Runs `serve` until Ctrl-C, SIGTERM or `--duration-s`.
 pub fn serve(a: ServeArgs) -> Result<ExitCode> {
+    if a.security_policy == "list" {
+        outln!("{}", SecurityPolicy::table());
+        return Ok(ExitCode::SUCCESS);
+    }
     let cfg = config(&a)?;
     let pki = chainstorm::pki::PkiBundle::load_or_cache(a.pki.as_deref())?;
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 pub mod ext {
     /// server_name
     pub const SERVER_NAME: u16 = 0;
+    /// max_fragment_length (RFC 6066)
+    pub const MAX_FRAGMENT_LENGTH: u16 = 1;
     /// supported_groups
     pub const SUPPORTED_GROUPS: u16 = 10;
     /// signature_algorithms

@@ -63,6 +63,13 @@ async fn policies_versions_suites_and_order() {
             None,
         ),
         (
+            SecurityPolicy::Tls12Of2016,
+            vec!["-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384"],
+            &ca,
+            Some("ECDHE-RSA-AES256-GCM-SHA384"),
+        ),
+        (SecurityPolicy::Tls12Of2016, vec!["-tls1_3"], &ca, None),
+        (
             SecurityPolicy::Tls12Of2015,
             vec!["-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384"],
             &ecc,
@@ -98,6 +105,22 @@ async fn policies_versions_suites_and_order() {
             policy.name()
         );
     }
+}
+
+#[test]
+fn serve_lists_the_security_policies() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+        .args(["serve", "--security-policy", "list"])
+        .output()
+        .unwrap();
+    common::assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for p in SecurityPolicy::ALL {
+        assert!(text.contains(p.name()), "{} missing:\n{text}", p.name());
+    }
+    assert!(text.contains("IoTSecurityPolicy_TLS13_1_2_2022_10 (default)"));
+    assert!(text.contains("not servable by rustls"));
+    assert!(text.contains("DHE-RSA-AES256-SHA"), "{text}");
 }
 
 /// The leaf's issuer CN for each of `n` connections.

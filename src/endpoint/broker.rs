@@ -112,8 +112,11 @@ impl Broker {
         }
     }
 
-    /// Drops away sessions whose expiry has passed, with their subscriptions.
-    fn sweep(&self, sessions: &mut HashMap<Arc<str>, Slot>) {
+    /// Drops away sessions whose expiry has passed and returns their
+    /// names; the caller removes their subscriptions once it has released
+    /// the sessions lock (publish takes subs, then sessions: taking them the
+    /// other way round here could deadlock).
+    fn sweep(sessions: &mut HashMap<Arc<str>, Slot>) -> Vec<Arc<str>> {
         let now = Instant::now();
         let expired: Vec<Arc<str>> = sessions
             .iter()
@@ -122,16 +125,19 @@ impl Broker {
             )
             .map(|(k, _)| k.clone())
             .collect();
-        if expired.is_empty() {
-            return;
-        }
         for k in &expired {
             sessions.remove(k);
         }
-        self.subs
-            .write()
-            .expect("subs lock")
-            .retain(|e| !expired.contains(&e.client));
+        expired
+    }
+
+    fn drop_subs(&self, clients: &[Arc<str>]) {
+        if !clients.is_empty() {
+            self.subs
+                .write()
+                .expect("subs lock")
+                .retain(|e| !clients.contains(&e.client));
+        }
     }
 
     /// Registers a connection for `client`, telling an older one with the
@@ -146,7 +152,7 @@ impl Broker {
     ) -> Resumed {
         let id = self.next_id.fetch_add(1, Relaxed);
         let mut sessions = self.sessions.lock().expect("sessions lock");
-        self.sweep(&mut sessions);
+        let expired = Self::sweep(&mut sessions);
         let old = sessions.insert(
             client.clone(),
             Slot {
@@ -165,6 +171,7 @@ impl Broker {
             }
         }
         drop(sessions);
+        self.drop_subs(&expired);
         let mut subs = self.subs.write().expect("subs lock");
         if clean_start {
             subs.retain(|e| &e.client != client);
@@ -206,10 +213,7 @@ impl Broker {
         if expiry.is_zero() {
             sessions.remove(client);
             drop(sessions);
-            self.subs
-                .write()
-                .expect("subs lock")
-                .retain(|e| &e.client != client);
+            self.drop_subs(std::slice::from_ref(client));
             return;
         }
         if let Some(s) = sessions.get_mut(client) {
@@ -231,8 +235,11 @@ impl Broker {
     /// The connection that owns `client`'s session now, if any.
     pub(crate) fn owner(&self, client: &str) -> Option<u64> {
         let mut sessions = self.sessions.lock().expect("sessions lock");
-        self.sweep(&mut sessions);
-        sessions.get(client).map(|s| s.id)
+        let expired = Self::sweep(&mut sessions);
+        let owner = sessions.get(client).map(|s| s.id);
+        drop(sessions);
+        self.drop_subs(&expired);
+        owner
     }
 
     /// Adds (or replaces, MQTT 3.8.4) a subscription; returns the retained

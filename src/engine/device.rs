@@ -133,9 +133,14 @@ impl Attempt<'_> {
     ) -> Result<End, End> {
         let (_permit, actual) = self.admit(requested, intended).await?;
         let (tcp, t_tcp) = self.dial(requested, actual).await?;
+        if self.g.protocol == Protocol::Tcp {
+            self.succeeded(requested, intended, actual, t_tcp);
+            drop(tcp);
+            return Ok(End::Done);
+        }
         let (stream, endpoint, t_tls) = self.handshake(d, choice, requested, tcp, t_tcp).await?;
         let proto = match self.g.protocol {
-            Protocol::Tls => {
+            Protocol::Tcp | Protocol::Tls => {
                 self.succeeded(endpoint, intended, actual, t_tls);
                 let mut s = stream;
                 let _ = s.shutdown().await;

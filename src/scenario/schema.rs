@@ -159,6 +159,9 @@ fn default_listener() -> ListenerMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protocol {
+    /// TCP connect, then close: the floor of a connection's cost, for
+    /// comparing what TLS adds.
+    Tcp,
     /// TLS handshake, then close.
     Tls,
     /// MQTT 3.1.1.
@@ -201,7 +204,7 @@ pub struct FleetGroup {
     /// `[fleet.model]`: parts replacing those of the named model.
     #[serde(default)]
     pub model: Option<ModelTable>,
-    /// `tls`, `mqtt311` or `mqtt5`.
+    /// `tcp`, `tls`, `mqtt311` or `mqtt5`.
     #[serde(default = "default_protocol")]
     pub protocol: Protocol,
     /// `legacy` or `ats`.

@@ -512,3 +512,33 @@ fn engine_and_probe_report_the_same_cause() {
         );
     }
 }
+
+/// `protocol = "tcp"`: connect, then close, no TLS: every attempt succeeds
+/// with a TCP connect time and no handshake, the floor TLS is compared with
+/// (`scripts/bench_peers.sh`).
+#[test]
+fn tcp_protocol_connects_and_closes_without_tls() {
+    let s = crate::common::EmbeddedScenario::new(
+        "tcp-floor",
+        "duration_s = 2",
+        "[[fleet]]\nname = \"g\"\ndevices = 50\nprofile = \"ats-rsa-only\"\nprotocol = \"tcp\"\n\
+         endpoint = \"ats\"\n[arrival]\nmode = \"rate\"\nstart_rate = 25\n\
+         stages = [{ to_rate = 25, over_s = 2 }]",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+        .args(["run", s.scenario.to_str().unwrap(), "--quiet", "--no-tui"])
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out);
+    let dir = crate::common::first_entry(&s.results());
+    let sum = chainstorm::results::Summary::read(&dir).unwrap();
+    // 25/s for 2 s: the arrivals that fall inside the window (49 or 50).
+    let n = sum.totals.attempted;
+    assert!((45..=50).contains(&n), "{n}");
+    assert_eq!((sum.totals.succeeded, sum.totals.failed), (n, 0));
+    assert_eq!(sum.totals.handshakes_full, 0);
+    let count = |p: &str| sum.phases.iter().find(|k| k.phase == p).unwrap().count;
+    assert_eq!(count("tcp_connect"), n);
+    assert_eq!(count("tls_handshake"), 0);
+    assert_eq!(count("connect_total"), n);
+}

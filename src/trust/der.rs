@@ -131,15 +131,15 @@ fn calendar_date((tag, v): (u8, &[u8])) -> Option<(Date, &[u8])> {
 }
 
 impl TbsView<'_> {
-    /// Whether `now` (Unix seconds) lies within notBefore..=notAfter.
-    /// `None` when a Time is unreadable.
-    pub(crate) fn valid_at(&self, now: i64) -> Option<bool> {
-        Some(unix_time(self.not_before)? <= now && now <= unix_time(self.not_after)?)
+    /// (notBefore, notAfter) as Unix seconds; `None` when a Time is unreadable.
+    pub(crate) fn validity(&self) -> Option<(i64, i64)> {
+        Some((unix_time(self.not_before)?, unix_time(self.not_after)?))
     }
 
-    /// Whether `now` is before notBefore.
-    pub(crate) fn not_yet_valid_at(&self, now: i64) -> Option<bool> {
-        Some(now < unix_time(self.not_before)?)
+    /// Whether `now` (Unix seconds) lies within notBefore..=notAfter.
+    pub(crate) fn valid_at(&self, now: i64) -> Option<bool> {
+        let (from, to) = self.validity()?;
+        Some(from <= now && now <= to)
     }
 
     /// notBefore as a UTC calendar date (the JDK and browsers compare dates).

@@ -315,24 +315,24 @@ impl ChainVerifier {
         end_entity: &CertificateDer<'_>,
         now: UnixTime,
     ) -> Result<(), VerifyFailure> {
-        let Some(v) = der::tbs(end_entity.as_ref()) else {
+        let Some((from, to)) = der::tbs(end_entity.as_ref()).and_then(|v| v.validity()) else {
             return Ok(());
         };
         let secs = now.as_secs() as i64;
-        if v.valid_at(secs) != Some(false) {
-            return Ok(());
-        }
-        let expired = v.not_yet_valid_at(secs) == Some(false);
-        let e = if expired {
-            webpki::Error::CertExpired {
-                time: now,
-                not_after: now,
-            }
-        } else {
+        let at =
+            |t: i64| UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0) as u64));
+        let e = if secs < from {
             webpki::Error::CertNotValidYet {
                 time: now,
-                not_before: now,
+                not_before: at(from),
             }
+        } else if secs > to {
+            webpki::Error::CertExpired {
+                time: now,
+                not_after: at(to),
+            }
+        } else {
+            return Ok(());
         };
         Err(self.failure(&e, None, now))
     }

@@ -388,3 +388,21 @@ fn check_readme_matrix(matrix: &str) {
          CHAINSTORM_BLESS=1 to rewrite it. Measured:\n{matrix}"
     );
 }
+
+/// Go checks the leaf's dates before anything else; the failure then names
+/// the leaf's real notAfter, not the device's time twice.
+#[test]
+fn leaf_date_failures_name_the_certificates_bound() {
+    let model = DeviceModel::named("go");
+    let err = model_verdict(model.rules(pki()), "ats-ecc-only", ChainKind::Expired).unwrap_err();
+    let leaf = chainstorm::pki::describe_cert(pki().cert(Role::ExpiredLeaf).as_ref()).unwrap();
+    assert_eq!(class(&err.cause), "expired");
+    assert!(
+        err.message.contains(&format!(
+            "expired at unix {}",
+            leaf.not_after.unix_timestamp()
+        )),
+        "{}",
+        err.message
+    );
+}

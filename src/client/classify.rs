@@ -10,8 +10,11 @@ use crate::trust::{DeviceBufferExceeded, VerifyFailure};
 ///
 /// A certificate rejection by our verifier is a `verify` cause; an alert
 /// from the peer is `alert_received(…)`; any other rustls error is a
-/// `protocol_error`; an I/O error is a close, a reset or a timeout.
-pub fn handshake_failure(e: &io::Error) -> (Cause, String) {
+/// `protocol_error`; an I/O error is a close, a reset or a timeout. With
+/// `narrow_offer` (the device offers fewer versions, suites, schemes or
+/// groups than rustls would), a handshake_failure alert means the server
+/// found nothing it could complete with: `no_shared_cipher_suite`.
+pub fn handshake_failure(e: &io::Error, narrow_offer: bool) -> (Cause, String) {
     if let Some(r) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         if let Some(f) = VerifyFailure::from_rustls(r) {
             return (Cause::Verify(f.cause), f.message);
@@ -28,6 +31,15 @@ pub fn handshake_failure(e: &io::Error) -> (Cause, String) {
             }
         }
         return match r {
+            rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure)
+                if narrow_offer =>
+            {
+                (
+                    Cause::Tls(TlsCause::NoSharedCipherSuite),
+                    "server sent alert HandshakeFailure: nothing the device offers is acceptable"
+                        .into(),
+                )
+            }
             rustls::Error::AlertReceived(d) => (
                 Cause::Tls(TlsCause::AlertReceived(u8::from(*d))),
                 format!("server sent alert {d:?}"),
@@ -82,11 +94,28 @@ mod tests {
             (io::Error::from(io::ErrorKind::TimedOut), "timeout"),
         ];
         for (e, want) in cases {
-            assert_eq!(handshake_failure(&e).0.to_string(), want, "{e}");
+            assert_eq!(handshake_failure(&e, false).0.to_string(), want, "{e}");
         }
-        let (c, _) = handshake_failure(&wrap(rustls::Error::InvalidCertificate(
-            rustls::CertificateError::Expired,
-        )));
+        // The same alert to a device with a narrowed offer.
+        let alert = || {
+            wrap(rustls::Error::AlertReceived(
+                rustls::AlertDescription::HandshakeFailure,
+            ))
+        };
+        assert_eq!(
+            handshake_failure(&alert(), true).0,
+            Cause::Tls(TlsCause::NoSharedCipherSuite)
+        );
+        assert_eq!(
+            handshake_failure(&alert(), false).0,
+            Cause::Tls(TlsCause::AlertReceived(40))
+        );
+        let (c, _) = handshake_failure(
+            &wrap(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Expired,
+            )),
+            false,
+        );
         assert_eq!(c, Cause::Verify(VerifyCause::Expired));
     }
 }

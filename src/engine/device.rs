@@ -248,13 +248,7 @@ impl Attempt<'_> {
                 return Err(self.fail(cause, endpoint, "TLS handshake timed out"));
             }
             Some(Ok(Err(e))) => {
-                let (mut cause, mut msg) = handshake_failure(&e);
-                // handshake_failure (40) to a device that offers little:
-                // the server found nothing it could complete with.
-                if self.g.restricts_offer && cause == Cause::Tls(TlsCause::AlertReceived(40)) {
-                    cause = Cause::Tls(TlsCause::NoSharedCipherSuite);
-                    msg = format!("{msg}: nothing the device model offers is acceptable");
-                }
+                let (cause, msg) = handshake_failure(&e, self.g.narrow_offer);
                 return Err(self.fail(cause, endpoint, &msg));
             }
             Some(Ok(Ok(s))) => s,

@@ -29,9 +29,8 @@ pub(crate) struct GroupRt {
     pub hold: Duration,
     pub publish_per_s: f64,
     pub mtls: bool,
-    /// The device model narrows its ClientHello: a handshake_failure alert
-    /// then means nothing it offers is acceptable.
-    pub restricts_offer: bool,
+    /// The device model narrows its ClientHello (see `handshake_failure`).
+    pub narrow_offer: bool,
     /// Server names, checked when the run is built so no device task can
     /// meet an invalid one.
     pub sni_legacy: ServerName<'static>,
@@ -164,7 +163,7 @@ pub(crate) fn build(
             hold: g.hold,
             publish_per_s: g.publish_per_s,
             mtls: g.mtls,
-            restricts_offer: m.restricts_offer(),
+            narrow_offer: m.caps.narrowed(),
             sni_legacy: server_name(
                 s.target
                     .sni_legacy

@@ -225,7 +225,7 @@ pub async fn send_and_classify(
     let connector = tokio_rustls::TlsConnector::from(config);
     let mut tls = match tokio::time::timeout_at(deadline, connector.connect(name, tcp)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return format!("tls_failed({})", handshake_failure(&e).0),
+        Ok(Err(e)) => return format!("tls_failed({})", handshake_failure(&e, false).0),
         Err(_) => return "tls_timeout".into(),
     };
     if tls.write_all(bytes).await.is_err() {

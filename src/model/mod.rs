@@ -39,6 +39,17 @@ pub struct Capabilities {
     pub max_fragment_length: Option<u16>,
 }
 
+impl Capabilities {
+    /// True when the ClientHello offers less than rustls' default (fewer
+    /// versions, suites, schemes or groups).
+    pub fn narrowed(&self) -> bool {
+        self.suites != SuiteOffer::Any
+            || self.schemes != KeyOffer::Any
+            || self.groups != GroupOffer::Any
+            || !(self.tls13 && self.tls12)
+    }
+}
+
 impl Default for Capabilities {
     fn default() -> Self {
         Capabilities {
@@ -178,14 +189,5 @@ impl DeviceModel {
             s.push_str(&format!(", pins {} {}", p.target.label(), p.key.label()));
         }
         s
-    }
-
-    /// True when the model narrows what the ClientHello offers, so a
-    /// handshake_failure alert means nothing it offers is acceptable.
-    pub fn restricts_offer(&self) -> bool {
-        self.caps.suites != SuiteOffer::Any
-            || self.caps.schemes != KeyOffer::Any
-            || self.caps.groups != GroupOffer::Any
-            || !(self.caps.tls13 && self.caps.tls12)
     }
 }

@@ -280,7 +280,7 @@ async fn handshake(
     }
     let stream = match hs {
         Err(_) => return Err((Cause::Tls(TlsCause::Timeout), "handshake timed out".into())),
-        Ok(Err(e)) => return Err(handshake_failure(&e)),
+        Ok(Err(e)) => return Err(handshake_failure(&e, device.caps.narrowed())),
         Ok(Ok(s)) => s,
     };
     r.handshake_us = Some(start.elapsed().as_secs_f64() * 1e6);

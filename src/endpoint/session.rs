@@ -492,30 +492,31 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
     let kick = Arc::new(Notify::new());
     // Boxed so the long-lived session future does not carry the CONNECT
     // phase's state.
-    let Some(mut accepted) = Box::pin(accept_connect(&mut conn, &ctx, &kick)).await else {
+    let Some(accepted) = Box::pin(accept_connect(&mut conn, &ctx, &kick)).await else {
         return conn.close().await;
     };
-    let resumed = std::mem::replace(
-        &mut accepted.resumed,
-        super::broker::Resumed {
-            id: 0,
-            present: false,
-            queued: Vec::new(),
-            subscribed: false,
-        },
-    );
+    let Accepted {
+        client_id,
+        mut will,
+        keep_alive,
+        session_expiry,
+        expiry_was_zero,
+        receive_max,
+        client_max_packet,
+        resumed,
+    } = accepted;
     let mut live = Live {
-        client: accepted.client_id.clone(),
+        client: client_id,
         session: resumed.id,
         tx: None,
         rx: None,
         inflight: BTreeMap::new(),
         pending: VecDeque::new(),
-        receive_max: usize::from(accepted.receive_max),
-        client_max_packet: accepted.client_max_packet,
+        receive_max: usize::from(receive_max),
+        client_max_packet,
         next_pid: 0,
-        session_expiry: accepted.session_expiry,
-        expiry_was_zero: accepted.expiry_was_zero,
+        session_expiry,
+        expiry_was_zero,
         send_will: true,
     };
     counters.sessions_open.fetch_add(1, Relaxed);
@@ -531,9 +532,8 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
             break;
         }
     }
-    let mut idle_deadline = Instant::now();
-    let silence = Duration::from_millis(u64::from(accepted.keep_alive) * 1500);
-    idle_deadline += silence;
+    let silence = Duration::from_millis(u64::from(keep_alive) * 1500);
+    let mut idle_deadline = Instant::now() + silence;
     'session: loop {
         if !alive {
             break;
@@ -590,7 +590,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut ctx: S
     }
     let expiry = Duration::from_secs(u64::from(live.session_expiry));
     if live.send_will {
-        if let Some(w) = accepted.will.take() {
+        if let Some(w) = will.take() {
             publish_will(&ctx.broker, &live, w, expiry, conn.protocol == Protocol::V5);
         }
     }

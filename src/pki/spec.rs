@@ -161,10 +161,10 @@ pub const AMAZON_ECDSA_M01: CaSpec = CaSpec {
     eku_server_client: true,
 };
 
-/// Mock "Amazon RSA 2048 M02" .. "M04": Amazon issued four RSA and four ECDSA
-/// intermediates on the same day (2022-08-23, eight years each, as crt.sh
-/// lists them) and rotates the one that signs an endpoint's leaf. The exact
-/// seconds of each are not copied: the mocks take M01's validity.
+/// Mock "Amazon RSA 2048 M02" .. "M04": Amazon issues four RSA and four ECDSA
+/// intermediates and rotates the one that signs an endpoint's leaf. Their
+/// validity is not checked against the real certificates here (none is in
+/// an installable store): the mocks take M01's.
 pub const AMAZON_RSA_M02: CaSpec = CaSpec {
     subject: &[
         (Attr::C, "US"),
@@ -222,7 +222,9 @@ pub const AMAZON_ECDSA_M04: CaSpec = CaSpec {
 /// Mock "Starfield Class 2 Certification Authority": the 2004 root that
 /// cross-signs Starfield Services Root G2, so devices holding only that old
 /// root still reach Amazon. The real one has no CN (its name is the OU) and
-/// runs 2004-06-29 17:39:16 to 2034-06-29 17:39:16 UTC.
+/// runs 2004-06-29 17:39:16 to 2034-06-29 17:39:16 UTC (subject, key and
+/// validity checked against Debian's ca-certificates copy by
+/// `pki_conformance::mock_roots_match_the_real_roots_of_the_system_store`).
 pub const STARFIELD_CLASS2: CaSpec = CaSpec {
     subject: &[
         (Attr::C, "US"),
@@ -237,7 +239,8 @@ pub const STARFIELD_CLASS2: CaSpec = CaSpec {
 };
 
 /// Start of the Starfield Services Root G2 certificate cross-signed by the
-/// Class 2 root (2009-09-02, as AWS's published cross-certificate shows).
+/// Class 2 root (2009-09-02, as recalled from AWS's published
+/// cross-certificate; not checked here: it is in no installable store).
 pub const STARFIELD_G2_CROSS_NOT_BEFORE: OffsetDateTime = datetime!(2009-09-02 00:00:00 UTC);
 /// Its end (2034-06-28 17:39:16 UTC, a day before the Class 2 root's);
 /// [`crate::pki::PkiConfig::starfield_g2_cross_not_after`] overrides it.

@@ -239,3 +239,47 @@ fn corrupt_manifest_names_the_file() {
         .to_string();
     assert!(e.contains("missing/manifest.json"), "{e}");
 }
+
+/// The mock roots carry the real roots' subject, key type and validity, and
+/// `spec::real` the real fingerprints: compared with the certificates of
+/// Debian's ca-certificates (Mozilla's root store), which no one here wrote.
+/// (VeriSign G5 has left that store; the cross-certificates and the M0x
+/// intermediates are in none.)
+#[test]
+fn mock_roots_match_the_real_roots_of_the_system_store() {
+    use chainstorm::pki::spec::real;
+    let dir = std::path::Path::new("/etc/ssl/certs");
+    let cases = [
+        (
+            Role::AtsRsaRoot,
+            "Amazon_Root_CA_1.pem",
+            Some(real::AMAZON_ROOT_CA_1_SHA256),
+        ),
+        (
+            Role::AtsEccRoot,
+            "Amazon_Root_CA_3.pem",
+            Some(real::AMAZON_ROOT_CA_3_SHA256),
+        ),
+        (
+            Role::StarfieldRoot,
+            "Starfield_Services_Root_Certificate_Authority_-_G2.pem",
+            Some(real::STARFIELD_G2_SHA256),
+        ),
+        (Role::StarfieldClass2Root, "Starfield_Class_2_CA.pem", None),
+    ];
+    for (role, file, fingerprint) in cases {
+        let path = dir.join(file);
+        let text = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!("{} (apt-get install ca-certificates): {e}", path.display())
+        });
+        let real_cert = describe_cert(pem::parse(&text).unwrap().contents()).unwrap();
+        let mock = describe_cert(pki().cert(role).as_ref()).unwrap();
+        assert_eq!(mock.subject, real_cert.subject, "{}", role.name());
+        assert_eq!(mock.key, real_cert.key, "{}", role.name());
+        assert_eq!(mock.not_before, real_cert.not_before, "{}", role.name());
+        assert_eq!(mock.not_after, real_cert.not_after, "{}", role.name());
+        if let Some(fp) = fingerprint {
+            assert_eq!(real_cert.sha256, fp, "{}", role.name());
+        }
+    }
+}

@@ -308,19 +308,6 @@ impl ChainKind {
         }
     }
 
-    /// True for a good ATS chain under a rotated intermediate (M02..M04).
-    pub fn is_rotated(self) -> bool {
-        matches!(
-            self,
-            ChainKind::AtsRsaM02
-                | ChainKind::AtsRsaM03
-                | ChainKind::AtsRsaM04
-                | ChainKind::AtsEccM02
-                | ChainKind::AtsEccM03
-                | ChainKind::AtsEccM04
-        )
-    }
-
     /// The role whose private key signs the handshake.
     pub fn key_role(self) -> Role {
         match self {

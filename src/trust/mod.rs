@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 pub use anchors::{fingerprint, jdk_name, AnchorFamily, AnchorInfo};
 pub use failure::VerifyFailure;
-pub use path::{choose as choose_path, ChosenPath, NoPath, PathBuilder};
+pub use path::PathBuilder;
 pub use policy::{
     Distrust, DistrustPolicy, ExemptSubCa, Matcher, PathView, Window, Wording,
     FIREFOX_SYMANTEC_ROOT_CNS, JDK_SYMANTEC_EXEMPT_SUBCAS, JDK_SYMANTEC_ROOTS,

@@ -127,17 +127,17 @@ fn names(der: &[u8], now: i64) -> Option<Names<'_>> {
 }
 
 /// The server's certificates and the store's subjects, read once.
-struct Search<'a> {
+struct Search<'a, A> {
     leaf: Names<'a>,
     sent: Vec<Names<'a>>,
     /// Anchor subjects as webpki keeps them (Name contents, no header).
-    anchors: &'a [&'a [u8]],
+    anchors: &'a [A],
 }
 
-impl<'a> Search<'a> {
+impl<'a, A: AsRef<[u8]>> Search<'a, A> {
     fn anchor_for(&self, cert: Names<'_>) -> Option<usize> {
         let want = der::contents(cert.issuer)?;
-        self.anchors.iter().position(|a| *a == want)
+        self.anchors.iter().position(|a| a.as_ref() == want)
     }
 
     /// The first sent certificate, not yet on `path`, whose subject is
@@ -154,7 +154,7 @@ impl<'a> Search<'a> {
 
     fn anchor_for_subject(&self, cert: Names<'_>) -> Option<usize> {
         let want = der::contents(cert.subject)?;
-        self.anchors.iter().position(|a| *a == want)
+        self.anchors.iter().position(|a| a.as_ref() == want)
     }
 
     /// Trust store first at each step, then the server's list.
@@ -272,11 +272,11 @@ impl<'a> Search<'a> {
 /// seconds; only wolfSSL lets validity change the path). `None` for
 /// [`PathBuilder::Webpki`], which searches every path itself, and for
 /// certificates too malformed to read (webpki then reports what is wrong).
-pub fn choose(
+pub fn choose<I: AsRef<[u8]>, A: AsRef<[u8]>>(
     builder: PathBuilder,
     leaf: &[u8],
-    intermediates: &[&[u8]],
-    anchor_subjects: &[&[u8]],
+    intermediates: &[I],
+    anchor_subjects: &[A],
     now: i64,
 ) -> Option<Result<ChosenPath, NoPath>> {
     if builder == PathBuilder::Webpki {
@@ -286,7 +286,7 @@ pub fn choose(
         leaf: names(leaf, now)?,
         sent: intermediates
             .iter()
-            .map(|d| names(d, now))
+            .map(|d| names(d.as_ref(), now))
             .collect::<Option<Vec<_>>>()?,
         anchors: anchor_subjects,
     };
@@ -321,11 +321,9 @@ mod tests {
         roots: &[Role],
     ) -> Result<ChosenPath, NoPath> {
         let served = pki.chain(chain);
-        let mids: Vec<&[u8]> = served.certs[1..].iter().map(|c| c.as_ref()).collect();
-        let subj = subjects(pki, roots);
-        let subj: Vec<&[u8]> = subj.iter().map(|s| s.as_slice()).collect();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        choose(b, served.certs[0].as_ref(), &mids, &subj, now).unwrap()
+        let subj = subjects(pki, roots);
+        choose(b, served.certs[0].as_ref(), &served.certs[1..], &subj, now).unwrap()
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub struct ChainVerifier {
     profile: Arc<TrustProfile>,
     algs: WebPkiSupportedAlgorithms,
     rules: ValidationRules,
+    /// The anchors' subjects, read once for the model's path builder.
+    anchor_subjects: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ChainVerifier {
@@ -105,12 +107,21 @@ impl ChainVerifier {
             profile,
             algs: rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
             rules: ValidationRules::default(),
+            anchor_subjects: Vec::new(),
         }
     }
 
     /// The same verifier applying a device model's `rules` (path builder,
     /// clock, pins, input buffer).
     pub fn with_rules(mut self, rules: ValidationRules) -> ChainVerifier {
+        if rules.builder != PathBuilder::Webpki {
+            self.anchor_subjects = self
+                .profile
+                .anchors
+                .iter()
+                .map(|a| a.subject.as_ref().to_vec())
+                .collect();
+        }
         self.rules = rules;
         self
     }
@@ -130,6 +141,7 @@ impl ChainVerifier {
             profile,
             algs: provider.signature_verification_algorithms,
             rules: ValidationRules::default(),
+            anchor_subjects: Vec::new(),
         }
     }
 
@@ -268,14 +280,12 @@ impl ChainVerifier {
         if self.rules.builder == PathBuilder::Webpki {
             return Ok((&p.anchors, None));
         }
-        let mids: Vec<&[u8]> = intermediates.iter().map(|c| c.as_ref()).collect();
-        let subjects: Vec<&[u8]> = p.anchors.iter().map(|a| a.subject.as_ref()).collect();
         let secs = now.as_secs() as i64;
         match path::choose(
             self.rules.builder,
             end_entity.as_ref(),
-            &mids,
-            &subjects,
+            intermediates,
+            &self.anchor_subjects,
             secs,
         ) {
             // Unreadable certificates: let webpki say what is wrong.

@@ -24,11 +24,7 @@ impl PinKey {
     pub fn sha256(&self, pki: &PkiBundle) -> [u8; 32] {
         match self {
             PinKey::Sha256(h) => *h,
-            PinKey::Cert(r) => crate::pki::describe_cert(pki.cert(*r).as_ref())
-                .ok()
-                .and_then(|s| hex::decode(s.spki_sha256).ok())
-                .and_then(|v| <[u8; 32]>::try_from(v).ok())
-                .unwrap_or([0; 32]),
+            PinKey::Cert(r) => crate::trust::spki_sha256(pki.cert(*r).as_ref()).unwrap_or([0; 32]),
         }
     }
 

@@ -26,6 +26,12 @@ pub use verifier::{
     ValidationSample, VerifiedChain,
 };
 
+/// The SHA-256 of a certificate's DER SubjectPublicKeyInfo (RFC 7469's
+/// `pin-sha256`), read without a full parse; `None` for unreadable DER.
+pub fn spki_sha256(cert_der: &[u8]) -> Option<[u8; 32]> {
+    der::tbs(cert_der).map(|v| anchors::sha256(v.spki))
+}
+
 /// Errors of the trust layer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

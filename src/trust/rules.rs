@@ -184,6 +184,25 @@ mod tests {
     }
 
     #[test]
+    fn a_buffer_failure_says_the_ignored_max_fragment_length() {
+        let e = DeviceBufferExceeded {
+            message: 4792,
+            buffer: 4096,
+            mfl_offered: Some(4096),
+        };
+        assert_eq!(
+            e.to_string(),
+            "certificate message of 4792 B exceeds the device's 4096 B TLS input buffer \
+             (it offered max_fragment_length 4096, which the endpoint ignores, as AWS IoT does)"
+        );
+        let plain = DeviceBufferExceeded {
+            mfl_offered: None,
+            ..e
+        };
+        assert!(!plain.to_string().contains("max_fragment_length"));
+    }
+
+    #[test]
     fn a_pinned_target_must_match_one_of_its_pins() {
         let rules = ValidationRules {
             pins: vec![

@@ -12,7 +12,7 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use super::anchors::{sha256, AnchorFamily};
+use super::anchors::AnchorFamily;
 use super::path::{self, NoPath, PathBuilder};
 use super::policy::{Distrust, PathView};
 use super::rules::{CheckOrder, DeviceBufferExceeded, DeviceClock, ValidationRules};
@@ -234,7 +234,7 @@ impl ChainVerifier {
         if !self.rules.pins.is_empty() {
             let first_mid = path.intermediate_certificates().next().map(|c| c.der());
             let spki_of = |t: PinTarget| -> [u8; 32] {
-                let cert_spki = |d: &[u8]| der::tbs(d).map(|v| sha256(v.spki)).unwrap_or([0; 32]);
+                let cert_spki = |d: &[u8]| super::spki_sha256(d).unwrap_or([0; 32]);
                 match (t, &first_mid) {
                     (PinTarget::Leaf, _) => cert_spki(end_entity.as_ref()),
                     (PinTarget::Intermediate, Some(m)) => cert_spki(m.as_ref()),

@@ -9,7 +9,9 @@
 # chain. Server pinned to core 1, clients to core 0; CPU = user + sys of the
 # client process. Prints one Markdown table (medians over RUNS runs).
 # Installs oha with `cargo install --locked oha` when it is missing.
-# Usage: scripts/bench_peers.sh [SECONDS] [RATE] [RUNS]
+# With PERF=1, also records one chainstorm run against s_server with
+# `perf record -g` and prints the top symbols (where the client's time goes).
+# Usage: [PERF=1] scripts/bench_peers.sh [SECONDS] [RATE] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${1:-10}"; RATE="${2:-600}"; RUNS="${3:-3}"
@@ -97,6 +99,14 @@ for server in s_server serve; do
     R[$server,s_time]+="$(rate "$(m_stime "$port")") "
   done
 done
+
+if [ "${PERF:-0}" = 1 ]; then
+  scenario "$S1" tls "$work/s.toml"
+  taskset -c 0 perf record -q -g -o "$work/perf.data" ./target/release/chainstorm run "$work/s.toml" --quiet > /dev/null 2>&1
+  echo "perf: top symbols of chainstorm run (protocol tls) against s_server, self time:"
+  perf report -i "$work/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep '%' | head -25
+  echo
+fi
 
 # The client's unavoidable crypto per handshake, measured now (criterion
 # medians, ns): CertificateVerify RSA-PSS check + X25519 + the chain's two

@@ -157,11 +157,6 @@ fn model_verdict(
     let v = ChainVerifier::new(profile(store)).with_rules(rules);
     let served = pki().chain(kind);
     let name = rustls_pki_types::ServerName::try_from(host(kind)).unwrap();
-    v.check_input_buffer(&served.certs[0], &served.certs[1..])
-        .map_err(|b| VerifyFailure {
-            cause: VerifyCause::Other,
-            message: format!("buffer: {b}"),
-        })?;
     v.verify(&served.certs[0], &served.certs[1..], &name, UnixTime::now())
         .map(|_| ())
 }
@@ -281,9 +276,16 @@ fn short(v: &str) -> &str {
 /// The model's own verdict at its own store and clock, with its buffer and
 /// pins: what a fleet of that device would see.
 fn own_verdict(m: &DeviceModel, kind: ChainKind) -> String {
+    // The record is dropped before any certificate is looked at.
+    let served = pki().chain(kind);
+    let v = ChainVerifier::new(profile(&m.trust)).with_rules(m.rules(pki()));
+    if v.check_input_buffer(&served.certs[0], &served.certs[1..])
+        .is_err()
+    {
+        return "buffer".into();
+    }
     match model_verdict(m.rules(pki()), &m.trust, kind) {
         Ok(()) => "ok".into(),
-        Err(f) if f.message.starts_with("buffer:") => "buffer".into(),
         Err(f) => match f.cause {
             VerifyCause::UnknownIssuerNoAltChains => "issuer (no alt)".into(),
             VerifyCause::PinMismatch(t) => format!("pin ({})", t.label()),

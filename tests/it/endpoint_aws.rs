@@ -29,8 +29,7 @@ async fn policies_versions_suites_and_order() {
     if !have("openssl") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    pki().write_to(dir.path()).unwrap();
+    let dir = common::pki_files();
     let ca = dir.path().join("ats-rsa-root.pem");
     let ecc = dir.path().join("ats-ecc-root.pem");
     let host = ats_host("us-east-1");
@@ -144,8 +143,7 @@ async fn rotation_and_cross_certificate_switches() {
     if !have("openssl") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    pki().write_to(dir.path()).unwrap();
+    let dir = common::pki_files();
     let rsa = dir.path().join("ats-rsa-root.pem");
     let ecc = dir.path().join("ats-ecc-root.pem");
     // Equal weights: across 16 connections every intermediate shows up.
@@ -208,8 +206,7 @@ async fn max_fragment_length_is_ignored_and_counted() {
     if !have("openssl") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    pki().write_to(dir.path()).unwrap();
+    let dir = common::pki_files();
     let ep = endpoint(|_| {}).await;
     let port = ep.addr(ListenerMode::Mqtt).unwrap().port();
     let rsa = dir.path().join("ats-rsa-root.pem");
@@ -234,8 +231,7 @@ async fn missing_sni_and_port_443_without_alpn() {
     if !have("openssl") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    pki().write_to(dir.path()).unwrap();
+    let dir = common::pki_files();
     let rsa = dir.path().join("ats-rsa-root.pem");
     // Missing SNI: refused by default (mqtt.html: "connection attempts that
     // don't include SNI are refused"); served the ATS chain when allowed.

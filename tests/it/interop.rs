@@ -63,8 +63,7 @@ async fn openssl_s_client_sees_the_aws_chains() {
     if !have("openssl") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    pki().write_to(dir.path()).unwrap();
+    let dir = common::pki_files();
     let ep = endpoint(|_| {}).await;
     let port = ep.addr(ListenerMode::Mqtt).unwrap().port();
     let ca = |n: &str| dir.path().join(n);
@@ -153,8 +152,7 @@ async fn mosquitto_clients_publish_and_receive() {
     if !have("mosquitto_pub") || !have("mosquitto_sub") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    pki().write_to(dir.path()).unwrap();
+    let dir = common::pki_files();
     // mosquitto's clients take the SNI from -h; pointed at 127.0.0.1 they
     // send none, so this endpoint accepts SNI-less hellos (routing them to
     // the ATS chain) and the clients skip only the host-name check

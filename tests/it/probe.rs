@@ -155,8 +155,7 @@ fn cli_require_exits_1_and_remote_is_refused() {
         .local_addr()
         .unwrap()
         .port();
-    let dir = tempfile::tempdir().unwrap();
-    pki().write_to(dir.path()).unwrap();
+    let dir = common::pki_files();
     let out = std::process::Command::new(bin)
         .args([
             "probe",

@@ -14,6 +14,14 @@ pub fn pki() -> &'static PkiBundle {
     PKI.get_or_init(|| PkiBundle::generate(PkiConfig::default()).expect("mock PKI generates"))
 }
 
+/// The shared PKI written out as PEM files (what `pki init` writes), for
+/// peers that read files: s_client, mosquitto, probe's `--pki`.
+pub fn pki_files() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    pki().write_to(dir.path()).unwrap();
+    dir
+}
+
 /// The server name every valid mock chain covers.
 pub fn ats_name() -> ServerName<'static> {
     ServerName::try_from("a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com").unwrap()

@@ -79,8 +79,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     async fn send(&mut self, p: &Packet) -> std::io::Result<()> {
+        self.encode(p);
+        self.flush_out().await
+    }
+
+    /// Encodes `p` into the output buffer; its length is the packet size.
+    fn encode(&mut self, p: &Packet) -> usize {
         self.out.clear();
         mqtt::encode(p, self.protocol, &mut self.out);
+        self.out.len()
+    }
+
+    /// Writes what `encode` put in the output buffer.
+    async fn flush_out(&mut self) -> std::io::Result<()> {
         self.stream.write_all(&self.out).await?;
         self.stream.flush().await
     }
@@ -465,18 +476,18 @@ async fn deliver<S: AsyncRead + AsyncWrite + Unpin>(
         properties,
         payload: m.payload.clone(),
     });
-    if let Some(max) = live.client_max_packet {
-        conn.out.clear();
-        mqtt::encode(&p, conn.protocol, &mut conn.out);
-        if conn.out.len() > max as usize {
-            counters.deliveries_dropped.fetch_add(1, Relaxed);
-            return Ok(());
-        }
+    let size = conn.encode(&p);
+    if live
+        .client_max_packet
+        .is_some_and(|max| size > max as usize)
+    {
+        counters.deliveries_dropped.fetch_add(1, Relaxed);
+        return Ok(());
     }
     if let Some(pid) = packet_id {
         live.inflight.insert(pid, out.clone());
     }
-    Box::pin(conn.send(&p)).await
+    Box::pin(conn.flush_out()).await
 }
 
 /// Runs a session to its end.

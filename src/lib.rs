@@ -24,6 +24,7 @@ pub mod runner;
 pub mod safety;
 pub mod scenario;
 pub mod signal;
+pub mod transport;
 pub mod trust;
 pub mod ui;
 pub mod wire;

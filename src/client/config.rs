@@ -170,6 +170,9 @@ impl ClientOptions {
             cfg.alpn_protocols = vec![a.as_bytes().to_vec()];
         }
         cfg.enable_sni = self.sni;
+        // A held device sheds its rustls connection for the traffic keys
+        // (`transport::TlsStream::shed`); rustls allows that only when asked.
+        cfg.enable_secret_extraction = true;
         if let Some(r) = &self.resumption {
             cfg.resumption = r.clone();
         }

@@ -14,8 +14,8 @@ use rand_chacha::ChaCha8Rng;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout_at, Instant};
-use tokio_rustls::TlsConnector;
 
+use super::dialer::Started;
 use super::shared::{GroupRt, Shared};
 use crate::client::mqtt::MqttConn;
 use crate::client::{handshake_failure, with_device_cert};
@@ -42,7 +42,7 @@ enum End {
     Aborted,
 }
 
-type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+type Tls = crate::transport::ClientTls;
 
 struct Session {
     conn: MqttConn<Tls>,
@@ -114,12 +114,18 @@ impl Attempt<'_> {
     /// One attempt, as a sequence of steps: admit → dial → handshake →
     /// MQTT. Each step records what it measured and ends the attempt with
     /// an [`End`] when it fails.
-    async fn run(&mut self, d: &DevicePlan, choice: EndpointChoice, intended: Instant) -> End {
+    async fn run(
+        &mut self,
+        d: &DevicePlan,
+        choice: EndpointChoice,
+        intended: Instant,
+        started: Option<Started>,
+    ) -> End {
         let requested = match choice {
             EndpointChoice::Legacy => EndpointKind::Legacy,
             EndpointChoice::Ats => EndpointKind::Ats,
         };
-        match self.steps(d, choice, requested, intended).await {
+        match self.steps(d, choice, requested, intended, started).await {
             Ok(end) | Err(end) => end,
         }
     }
@@ -130,9 +136,11 @@ impl Attempt<'_> {
         choice: EndpointChoice,
         requested: EndpointKind,
         intended: Instant,
+        started: Option<Started>,
     ) -> Result<End, End> {
-        let (_permit, actual) = self.admit(requested, intended).await?;
-        let (tcp, t_tcp) = self.dial(requested, actual).await?;
+        let began = started.as_ref().map(|s| Instant::from_std(s.at));
+        let (_permit, actual) = self.admit(requested, intended, began).await?;
+        let (tcp, t_tcp) = self.dial(requested, actual, started).await?;
         if self.g.protocol == Protocol::Tcp {
             self.succeeded(requested, intended, actual, t_tcp);
             drop(tcp);
@@ -149,26 +157,35 @@ impl Attempt<'_> {
             Protocol::Mqtt311 => Mqtt::V311,
             Protocol::Mqtt5 => Mqtt::V5,
         };
-        let conn = self.mqtt(d, MqttConn::new(stream, proto), endpoint).await?;
+        let mut conn = self.mqtt(d, MqttConn::new(stream, proto), endpoint).await?;
         self.succeeded(endpoint, intended, actual, Instant::now());
+        // Held from here on: keep the traffic keys, not the rustls state
+        // (if rustls declines, the session holds on rustls as before).
+        let _ = conn.stream.shed();
         Ok(End::Connected(Box::new(Session { conn, endpoint })))
     }
 
     /// Counts the attempt, records the scheduler's lag and waits for an
     /// in-flight slot. Waiting here is visible in connect_total, as it
-    /// would be for a real device, but not in the service time.
+    /// would be for a real device, but not in the service time. `began` is
+    /// when the scheduler started the connect, if it did: the attempt
+    /// started then.
     async fn admit(
         &mut self,
         requested: EndpointKind,
         intended: Instant,
+        began: Option<Instant>,
     ) -> Result<(Option<tokio::sync::OwnedSemaphorePermit>, Instant), End> {
         self.rec.borrow_mut().attempt();
-        let started = Instant::now();
+        let started = began.unwrap_or_else(Instant::now);
         self.record(
             Phase::SchedulerLag,
             requested,
             started.saturating_duration_since(intended),
         );
+        if let Some(b) = began {
+            return Ok((None, b));
+        }
         let permit = match &self.sh.in_flight {
             Some(sem) => match or_abort(&mut self.abort, sem.clone().acquire_owned()).await {
                 Some(Ok(p)) => Some(p),
@@ -179,12 +196,22 @@ impl Attempt<'_> {
         Ok((permit, Instant::now()))
     }
 
+    /// Connects (or finishes the connect the scheduler started); records
+    /// `tcp_connect` from `actual`.
     async fn dial(
         &mut self,
         requested: EndpointKind,
         actual: Instant,
+        started: Option<Started>,
     ) -> Result<(tokio::net::TcpStream, Instant), End> {
-        let tcp = match or_abort(&mut self.abort, self.sh.dialer.dial()).await {
+        let dialer = &self.sh.dialer;
+        let connect = async move {
+            match started {
+                Some(Started { sock, .. }) => dialer.finish(sock?).await,
+                None => dialer.dial().await,
+            }
+        };
+        let tcp = match or_abort(&mut self.abort, connect).await {
             None => return Err(self.aborted()),
             Some(Err(e)) => {
                 let cause = Cause::Dial(DialCause::of(&e));
@@ -212,14 +239,13 @@ impl Attempt<'_> {
             EndpointChoice::Ats => &self.g.sni_ats,
         };
         let probe = Arc::new(ValidationProbe::default());
-        let connector = TlsConnector::from(self.g.config.clone());
         let hs = with_device_cert(
             self.sh.device_cert(d),
             with_probe(
                 probe.clone(),
                 timeout_at(
                     t_tcp + self.sh.tls_timeout,
-                    connector.connect(name.clone(), tcp),
+                    Tls::connect(self.g.config.clone(), name.clone(), tcp),
                 ),
             ),
         );
@@ -255,7 +281,7 @@ impl Attempt<'_> {
         };
         let t_tls = Instant::now();
         self.record(Phase::TlsHandshake, endpoint, t_tls - t_tcp);
-        let kind = match stream.get_ref().1.handshake_kind() {
+        let kind = match stream.common().and_then(|c| c.handshake_kind()) {
             Some(rustls::HandshakeKind::FullWithHelloRetryRequest) => 1,
             Some(rustls::HandshakeKind::Resumed) => 2,
             _ => 0,
@@ -439,6 +465,7 @@ pub(crate) async fn run(
     sh: Arc<Shared>,
     rec: Rec,
     d: DevicePlan,
+    mut started: Option<Started>,
     stage: Rc<std::cell::Cell<Stage>>,
 ) {
     let g = &sh.groups[d.group as usize];
@@ -472,7 +499,7 @@ pub(crate) async fn run(
             EndpointChoice::Legacy => EndpointKind::Legacy,
             EndpointChoice::Ats => EndpointKind::Ats,
         }));
-        let end = Box::pin(a.run(&d, choice, intended)).await;
+        let end = Box::pin(a.run(&d, choice, intended, started.take())).await;
         stage.set(Stage::Between);
         let failed = match end {
             End::Aborted => return,

@@ -151,8 +151,10 @@ pub async fn run(
     let sched_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let paused = control.paused.clone();
     let std_start = std::time::Instant::now() + start.saturating_duration_since(Instant::now());
+    let predial = sh.in_flight.is_none();
     let scheduler = {
         let sched_stop = sched_stop.clone();
+        let sh_sched = sh.clone();
         std::thread::Builder::new()
             .name("chainstorm-scheduler".into())
             .spawn(move || {
@@ -177,7 +179,15 @@ pub async fn run(
                     }
                     let mut d = d;
                     d.arrival += pause_shift;
-                    if senders[i % senders.len()].send(d).is_err() {
+                    // The SYN leaves now, on time, whatever the worker is
+                    // busy with. Not with an in-flight cap: a device waits
+                    // for its slot before it dials.
+                    let started = predial.then(|| dialer::Started {
+                        sock: sh_sched.dialer.start(),
+                        at: std::time::Instant::now(),
+                    });
+                    let arrival = worker::Arrival { plan: d, started };
+                    if senders[i % senders.len()].send(arrival).is_err() {
                         return;
                     }
                 }

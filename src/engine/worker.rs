@@ -12,9 +12,17 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::device::{self, Stage};
+use super::dialer::Started;
 use super::shared::Shared;
 use crate::metrics::{IntervalData, LocalRecorder};
 use crate::scenario::DevicePlan;
+
+/// A device handed to a worker: its plan and, when the scheduler started
+/// its first connect, that connect.
+pub(crate) struct Arrival {
+    pub plan: DevicePlan,
+    pub started: Option<Started>,
+}
 
 /// Polls a device task, turning a panic into `Err(message)` so the worker's
 /// bookkeeping (the live count, the failure record) runs whatever happens
@@ -47,7 +55,7 @@ impl<F: std::future::Future<Output = ()>> std::future::Future for CatchUnwind<F>
 /// Starts a worker thread.
 pub(crate) fn spawn(
     id: usize,
-    mut rx: UnboundedReceiver<DevicePlan>,
+    mut rx: UnboundedReceiver<Arrival>,
     sh: Arc<Shared>,
     out: Sender<IntervalData>,
     tick: Duration,
@@ -75,13 +83,13 @@ pub(crate) fn spawn(
                 loop {
                     tokio::select! {
                         m = rx.recv(), if open => match m {
-                            Some(d) => {
+                            Some(Arrival { plan: d, started }) => {
                                 live.set(live.get() + 1);
                                 let (sh, rec, live) = (sh.clone(), rec.clone(), live.clone());
                                 tokio::task::spawn_local(async move {
                                     let stage = Rc::new(Cell::new(Stage::Between));
                                     let group = d.group;
-                                    let task = device::run(sh.clone(), rec.clone(), d, stage.clone());
+                                    let task = device::run(sh.clone(), rec.clone(), d, started, stage.clone());
                                     if let Err(message) = CatchUnwind(Box::pin(task)).await {
                                         let at = sh.run_start.elapsed().as_millis() as u64;
                                         device::record_panic(&rec, at, group, stage.get(), &message);

@@ -222,8 +222,8 @@ pub async fn send_and_classify(
         Err(_) => return "dial_timeout".into(),
     };
     let _ = tcp.set_nodelay(true);
-    let connector = tokio_rustls::TlsConnector::from(config);
-    let mut tls = match tokio::time::timeout_at(deadline, connector.connect(name, tcp)).await {
+    let connect = crate::transport::ClientTls::connect(config, name, tcp);
+    let mut tls = match tokio::time::timeout_at(deadline, connect).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return format!("tls_failed({})", handshake_failure(&e, false).0),
         Err(_) => return "tls_timeout".into(),

@@ -11,8 +11,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 use crate::client::mqtt::MqttConn;
 use crate::client::{handshake_failure, ClientAuth, ClientOptions};
@@ -183,7 +183,7 @@ impl ProbeResult {
     }
 }
 
-type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+type Tls = crate::transport::ClientTls;
 
 /// Probes one device kind: dial → handshake (recording the presented
 /// chain, anchor and validation time) → optional CONNECT/CONNACK.
@@ -191,7 +191,12 @@ pub async fn probe_one(t: &ProbeTarget, device: Arc<ProbeDevice>) -> ProbeResult
     let mut r = ProbeResult::new(&device);
     let outcome = async {
         let tcp = dial(t).await?;
-        let stream = handshake(t, &device, tcp, &mut r).await?;
+        let mut stream = handshake(t, &device, tcp, &mut r).await?;
+        if t.mqtt.is_none() {
+            // The client's Finished leaves with the first write: send it
+            // with close_notify so the endpoint sees a completed handshake.
+            let _ = stream.shutdown().await;
+        }
         if let Some(proto) = t.mqtt {
             let mut conn = MqttConn::new(stream, proto);
             let res = conn
@@ -257,10 +262,7 @@ async fn handshake(
     let start = Instant::now();
     let hs = with_probe(
         probe.clone(),
-        tokio::time::timeout(
-            t.timeout,
-            TlsConnector::from(Arc::new(cfg)).connect(t.sni.clone(), tcp),
-        ),
+        tokio::time::timeout(t.timeout, Tls::connect(Arc::new(cfg), t.sni.clone(), tcp)),
     )
     .await;
     if let Some(s) = probe.take() {
@@ -284,14 +286,15 @@ async fn handshake(
         Ok(Ok(s)) => s,
     };
     r.handshake_us = Some(start.elapsed().as_secs_f64() * 1e6);
-    let conn = stream.get_ref().1;
-    r.tls_version = conn.protocol_version().map(|v| format!("{v:?}"));
-    r.cipher_suite = conn
-        .negotiated_cipher_suite()
-        .map(|s| format!("{:?}", s.suite()));
-    r.alpn = conn
-        .alpn_protocol()
-        .map(|a| String::from_utf8_lossy(a).into_owned());
+    if let Some(conn) = stream.common() {
+        r.tls_version = conn.protocol_version().map(|v| format!("{v:?}"));
+        r.cipher_suite = conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()));
+        r.alpn = conn
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned());
+    }
     Ok(stream)
 }
 

@@ -6,6 +6,7 @@
 
 mod device;
 mod dialer;
+mod scheduler;
 mod shared;
 mod worker;
 
@@ -119,9 +120,13 @@ pub async fn run(
     let s = inputs.scenario;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (abort_tx, abort_rx) = watch::channel(false);
-    // A short lead so the first arrivals are not late by construction.
+    // Build first (TLS configurations, device certificates: that can take
+    // longer than the lead), then start the clock with a short lead so the
+    // first arrivals are not late by construction.
+    let mut built = shared::build(&inputs, stop_rx.clone(), abort_rx, Instant::now())?;
     let start = Instant::now() + Duration::from_millis(50);
-    let sh = Arc::new(shared::build(&inputs, stop_rx.clone(), abort_rx, start)?);
+    built.restart_at(start, s.duration);
+    let sh = Arc::new(built);
     let labels = crate::metrics::Labels {
         groups: s.groups.iter().map(|g| g.name.clone()).collect(),
         profiles: s.groups.iter().map(|g| g.profile.clone()).collect(),
@@ -143,57 +148,17 @@ pub async fn run(
     }
     drop(data_tx);
 
-    // The open-loop scheduler: each device is handed to a worker at its
-    // intended start, whatever happened to the previous ones. A plain thread
-    // with std sleeps: tokio's timer rounds up to whole milliseconds, which
-    // would show up as scheduler lag.
-    let devices = inputs.plan.devices.clone();
-    let sched_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let paused = control.paused.clone();
     let std_start = std::time::Instant::now() + start.saturating_duration_since(Instant::now());
-    let predial = sh.in_flight.is_none();
-    let scheduler = {
-        let sched_stop = sched_stop.clone();
-        let sh_sched = sh.clone();
-        std::thread::Builder::new()
-            .name("chainstorm-scheduler".into())
-            .spawn(move || {
-                let mut pause_shift = Duration::ZERO;
-                for (i, d) in devices.into_iter().enumerate() {
-                    loop {
-                        if sched_stop.load(Relaxed) {
-                            return;
-                        }
-                        if paused.load(Relaxed) {
-                            std::thread::sleep(Duration::from_millis(20));
-                            pause_shift += Duration::from_millis(20);
-                            continue;
-                        }
-                        let at = std_start + d.arrival + pause_shift;
-                        let now = std::time::Instant::now();
-                        if now >= at {
-                            break;
-                        }
-                        // Sleep in slices so a stop is noticed promptly.
-                        std::thread::sleep((at - now).min(Duration::from_millis(20)));
-                    }
-                    let mut d = d;
-                    d.arrival += pause_shift;
-                    // The SYN leaves now, on time, whatever the worker is
-                    // busy with. Not with an in-flight cap: a device waits
-                    // for its slot before it dials.
-                    let started = predial.then(|| dialer::Started {
-                        sock: sh_sched.dialer.start(),
-                        at: std::time::Instant::now(),
-                    });
-                    let arrival = worker::Arrival { plan: d, started };
-                    if senders[i % senders.len()].send(arrival).is_err() {
-                        return;
-                    }
-                }
-            })
-            .map_err(EngineError::Threads)?
-    };
+    let sched_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scheduler = scheduler::spawn(scheduler::Pacing {
+        devices: inputs.plan.devices.clone(),
+        start: std_start,
+        senders,
+        shared: sh.clone(),
+        stop: sched_stop.clone(),
+        paused: control.paused.clone(),
+    })
+    .map_err(EngineError::Threads)?;
 
     let planned_concurrency = crate::scenario::planned_concurrency(s);
     let mut agg = Aggregate::default();

@@ -58,6 +58,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Moves the run's clock to `start` (after the build, so building does
+    /// not count against the first arrivals).
+    pub(crate) fn restart_at(&mut self, start: Instant, duration: Duration) {
+        self.start = start;
+        self.run_start = start.into_std();
+        self.end = start + duration;
+    }
+
     pub(crate) fn device_cert(&self, d: &DevicePlan) -> Option<Arc<CertifiedKey>> {
         self.device_certs.get(&(d.group, d.index)).cloned()
     }

@@ -32,43 +32,39 @@ pub trait Side {
     fn extract(self) -> Result<rustls::ExtractedSecrets, rustls::Error>;
 }
 
-impl Side for UnbufferedClientConnection {
-    type Data = rustls::client::ClientConnectionData;
-    fn process<'c, 'i>(
-        &'c mut self,
-        incoming: &'i mut [u8],
-    ) -> UnbufferedStatus<'c, 'i, Self::Data> {
-        self.process_tls_records(incoming)
-    }
-    fn common(&self) -> &CommonState {
-        self
-    }
-    // The replacement rustls suggests, `dangerous_into_kernel_connection`,
-    // keeps the peer's certificate chain: the very bytes shedding is for.
-    #[allow(deprecated)]
-    fn extract(self) -> Result<rustls::ExtractedSecrets, rustls::Error> {
-        self.dangerous_extract_secrets()
-    }
+/// Both sides implement [`Side`] the same way; rustls has no trait over
+/// its two unbuffered connection types.
+macro_rules! impl_side {
+    ($conn:ty, $data:ty) => {
+        impl Side for $conn {
+            type Data = $data;
+            fn process<'c, 'i>(
+                &'c mut self,
+                incoming: &'i mut [u8],
+            ) -> UnbufferedStatus<'c, 'i, Self::Data> {
+                self.process_tls_records(incoming)
+            }
+            fn common(&self) -> &CommonState {
+                self
+            }
+            // The replacement rustls suggests, `dangerous_into_kernel_connection`,
+            // keeps the peer's certificate chain: the very bytes shedding is for.
+            #[allow(deprecated)]
+            fn extract(self) -> Result<rustls::ExtractedSecrets, rustls::Error> {
+                self.dangerous_extract_secrets()
+            }
+        }
+    };
 }
 
-impl Side for UnbufferedServerConnection {
-    type Data = rustls::server::ServerConnectionData;
-    fn process<'c, 'i>(
-        &'c mut self,
-        incoming: &'i mut [u8],
-    ) -> UnbufferedStatus<'c, 'i, Self::Data> {
-        self.process_tls_records(incoming)
-    }
-    fn common(&self) -> &CommonState {
-        self
-    }
-    // The replacement rustls suggests, `dangerous_into_kernel_connection`,
-    // keeps the peer's certificate chain: the very bytes shedding is for.
-    #[allow(deprecated)]
-    fn extract(self) -> Result<rustls::ExtractedSecrets, rustls::Error> {
-        self.dangerous_extract_secrets()
-    }
-}
+impl_side!(
+    UnbufferedClientConnection,
+    rustls::client::ClientConnectionData
+);
+impl_side!(
+    UnbufferedServerConnection,
+    rustls::server::ServerConnectionData
+);
 
 /// Where the connection stopped after consuming what it was given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

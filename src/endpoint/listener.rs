@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use rustls::server::Acceptor;
 use rustls::AlertDescription;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
-use tokio_rustls::LazyConfigAcceptor;
+
+use crate::transport::ServerTls;
 
 use super::broker::Broker;
 use super::config::{EndpointConfig, ListenerMode, ALPN_MQTT_CA};
@@ -172,7 +173,7 @@ async fn send_alert(tcp: &mut TcpStream, desc: AlertDescription) {
 }
 
 /// A handshaken connection ready for its MQTT session.
-type Ready = (tokio_rustls::server::TlsStream<TcpStream>, SessionCtx);
+type Ready = (ServerTls, SessionCtx);
 
 /// The TLS phase of one connection; `Some` when an MQTT session follows.
 async fn handle(
@@ -220,20 +221,26 @@ async fn handle(
         ConnFault::Reset | ConnFault::None => {}
     }
     let hs_timeout = cfg.handshake_timeout();
-    if offers_max_fragment_length(&tcp, hs_timeout).await {
-        c.mfl_offered.fetch_add(1, Relaxed);
-    }
-    let acceptor = LazyConfigAcceptor::new(Acceptor::default(), tcp);
-    let start = match timeout(hs_timeout, acceptor).await {
-        Ok(Ok(s)) => s,
-        _ => {
+    let mut tcp = tcp;
+    let (start, raw) = match timeout(hs_timeout, read_client_hello(&mut tcp)).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(alert)) => {
+            c.handshake_failed.fetch_add(1, Relaxed);
+            if let Some(bytes) = alert {
+                let _ = tcp.write_all(&bytes).await;
+            }
+            return None;
+        }
+        Err(_) => {
             c.handshake_failed.fetch_add(1, Relaxed);
             return None;
         }
     };
+    if offers_max_fragment_length(&raw) {
+        c.mfl_offered.fetch_add(1, Relaxed);
+    }
     if plan.fault == ConnFault::Reset {
         c.reset.fetch_add(1, Relaxed);
-        let tcp = start.io;
         // Linger 0: close() sends RST instead of FIN. (tokio deprecates
         // set_linger because a non-zero linger blocks on drop; zero does not.)
         #[allow(deprecated)]
@@ -266,7 +273,6 @@ async fn handle(
                 RouteError::UnknownName(_) => AlertDescription::UnrecognisedName,
             };
             c.alert_sent(desc);
-            let mut tcp = start.io;
             send_alert(&mut tcp, desc).await;
             return None;
         }
@@ -294,7 +300,8 @@ async fn handle(
         c.handshake_failed.fetch_add(1, Relaxed);
         return None;
     };
-    let tls = match Box::pin(timeout(hs_timeout, start.into_stream(server_config))).await {
+    drop(start);
+    let tls = match Box::pin(timeout(hs_timeout, ServerTls::accept(server_config, tcp, raw))).await {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             c.handshake_failed.fetch_add(1, Relaxed);
@@ -314,7 +321,9 @@ async fn handle(
             return None;
         }
     };
-    let (_, conn) = tls.get_ref();
+    let Some(conn) = tls.common() else {
+        return None;
+    };
     let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
     c.handshake(kind, tls13);
     if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
@@ -354,28 +363,63 @@ async fn handle(
                     .and_then(|c| crate::pki::describe_cert(c.as_ref()).ok())
                     .and_then(|s| s.common_name),
             };
+            // A session may be held for hours: keep its traffic keys, not
+            // the rustls state (if rustls declines, it holds on rustls).
+            let mut tls = tls;
+            let _ = tls.shed();
             Some((tls, ctx))
         }
     }
 }
 
-/// Whether the ClientHello waiting on `tcp` (peeked, not consumed) offers
-/// max_fragment_length. rustls ignores the extension, as AWS IoT does; the
-/// endpoint only counts the offers. A ClientHello split over several reads
-/// is not counted.
-async fn offers_max_fragment_length(tcp: &TcpStream, within: Duration) -> bool {
+/// Reads until rustls' `Acceptor` holds a whole ClientHello (routing reads
+/// the hello from it before a configuration is chosen). Returns it with the
+/// bytes read, which the connection chosen afterwards is fed in turn. On a
+/// malformed hello, `Err` carries the alert rustls wrote, if any.
+async fn read_client_hello(
+    tcp: &mut TcpStream,
+) -> Result<(rustls::server::Accepted, Vec<u8>), Option<Vec<u8>>> {
+    /// rustls' own bound on a handshake message, plus its record headers.
+    const MAX_HELLO: usize = 0xffff + 1024;
+    let mut acceptor = Acceptor::default();
+    let mut raw = Vec::with_capacity(1024);
+    let mut chunk = vec![0u8; 4096];
+    loop {
+        let n = tcp.read(&mut chunk).await.map_err(|_| None)?;
+        if n == 0 || raw.len() + n > MAX_HELLO {
+            return Err(None);
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        let mut fresh = &chunk[..n];
+        while !fresh.is_empty() {
+            match acceptor.read_tls(&mut fresh) {
+                Ok(0) | Err(_) => return Err(None),
+                Ok(_) => {}
+            }
+        }
+        match acceptor.accept() {
+            Ok(Some(accepted)) => return Ok((accepted, raw)),
+            Ok(None) => {}
+            Err((_, mut alert)) => {
+                let mut bytes = Vec::new();
+                let _ = alert.write_all(&mut bytes);
+                return Err(Some(bytes));
+            }
+        }
+    }
+}
+
+/// Whether the ClientHello in `raw` offers max_fragment_length. rustls
+/// ignores the extension, as AWS IoT does; the endpoint only counts the
+/// offers. Only the first record is read: a ClientHello split over several
+/// records is not counted.
+fn offers_max_fragment_length(raw: &[u8]) -> bool {
     use crate::wire::client_hello::{ext, ClientHello};
-    let mut buf = [0u8; 2048];
-    let Ok(Ok(n)) = timeout(within, tcp.peek(&mut buf)).await else {
-        return false;
-    };
-    // Only the first record: later bytes may be the next flight.
-    let head = &buf[..n];
-    let len = head
+    let len = raw
         .get(3..5)
         .map(|l| 5 + usize::from(u16::from_be_bytes([l[0], l[1]])))
         .unwrap_or(usize::MAX);
-    head.get(..len)
+    raw.get(..len)
         .and_then(|r| ClientHello::parse(r).ok())
         .is_some_and(|h| {
             h.extensions

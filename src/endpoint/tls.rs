@@ -91,6 +91,9 @@ impl TlsConfigs {
                 // The policy's order decides (AWS does not publish whether
                 // it prefers its own order; unconfirmed).
                 sc.ignore_client_order = true;
+                // Held sessions shed rustls for their traffic keys
+                // (`transport::TlsStream::shed`).
+                sc.enable_secret_extraction = true;
                 if mode == ListenerMode::MqttAlpn {
                     sc.alpn_protocols = vec![ALPN_MQTT_CA.to_vec()];
                 }

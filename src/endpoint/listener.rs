@@ -301,7 +301,12 @@ async fn handle(
         return None;
     };
     drop(start);
-    let tls = match Box::pin(timeout(hs_timeout, ServerTls::accept(server_config, tcp, raw))).await {
+    let tls = match Box::pin(timeout(
+        hs_timeout,
+        ServerTls::accept(server_config, tcp, raw),
+    ))
+    .await
+    {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             c.handshake_failed.fetch_add(1, Relaxed);
@@ -321,9 +326,7 @@ async fn handle(
             return None;
         }
     };
-    let Some(conn) = tls.common() else {
-        return None;
-    };
+    let conn = tls.common()?;
     let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
     c.handshake(kind, tls13);
     if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {

@@ -241,7 +241,9 @@ pub struct TlsStream<C> {
 
 impl TlsStream<UnbufferedClientConnection> {
     /// Runs a client handshake on `tcp`. The client's last flight is sent
-    /// with its first write, flush or shutdown.
+    /// with its first write, flush, shutdown or read: a caller that waits
+    /// for the server's side of the handshake to end before doing any of
+    /// those must flush first.
     pub async fn connect(
         config: Arc<ClientConfig>,
         name: ServerName<'static>,

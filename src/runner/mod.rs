@@ -215,7 +215,8 @@ pub fn run_scenario(
     let nofile = limits::raise_nofile();
     let pki = PkiBundle::load_or_cache(s.target.pki.as_deref())?;
     check_plan_memory(&s)?;
-    check_capacity(&s, opts.shard, nofile)?;
+    let sockets = check_capacity(&s, opts.shard, nofile)?;
+    limits::reserve_fd_table(sockets.min(nofile.0));
     let devices: u64 = s.groups.iter().map(|g| g.devices).sum();
     // Planning a large fleet takes seconds: say so rather than stay silent.
     let planning = std::time::Instant::now();
@@ -498,7 +499,7 @@ fn check_capacity(
     s: &Scenario,
     shard: Option<(u32, u32)>,
     nofile: (u64, u64),
-) -> Result<(), RunError> {
+) -> Result<u64, RunError> {
     // The devices this process will run (a shard holds only its slice),
     // known before planning.
     let total: u64 = s.groups.iter().map(|g| g.devices).sum();
@@ -541,7 +542,7 @@ fn check_capacity(
             s.path.display()
         )));
     }
-    Ok(())
+    Ok(need)
 }
 
 /// The human summary of an outcome.

@@ -131,7 +131,9 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         .build()
         .context("starting the tokio runtime")?;
     rt.block_on(async move {
-        chainstorm::runner::limits::raise_nofile();
+        let (soft, _) = chainstorm::runner::limits::raise_nofile();
+        // Accepts would otherwise stall at each doubling of the table.
+        chainstorm::runner::limits::reserve_fd_table(soft);
         let handle = Endpoint::start(cfg.clone(), &pki).await?;
         let prefix = cfg.account_prefix.as_deref().unwrap_or("<any-prefix>");
         for (mode, addr) in handle.addrs() {

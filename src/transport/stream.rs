@@ -308,11 +308,6 @@ impl<C: Side> TlsStream<C> {
         Ok(())
     }
 
-    /// The TCP socket.
-    pub fn tcp(&self) -> &TcpStream {
-        &self.tcp
-    }
-
     async fn handshake(&mut self) -> io::Result<()> {
         let mut step = self.drive_pending()?;
         loop {

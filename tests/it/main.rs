@@ -33,6 +33,7 @@ mod pki_conformance;
 mod probe;
 mod report;
 mod shard_merge;
+mod transport;
 mod trust_matrix;
 mod tui_tmux;
 mod ui_snapshots;

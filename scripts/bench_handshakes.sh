@@ -11,12 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${1:-10}"
 command -v openssl >/dev/null || { echo "openssl is not installed" >&2; exit 2; }
-cargo build --release --quiet --bin chainstorm
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-./target/release/chainstorm pki init --out "$work/pki" >/dev/null
+. scripts/lib/work.sh
 P="$work/pki"
 cat "$P/ats-rsa-intermediate.pem" "$P/ats-rsa-cross-signed.pem" > "$work/rsa-extra.pem"
 cp "$P/ats-ecc-intermediate.pem" "$work/ecc-extra.pem"

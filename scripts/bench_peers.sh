@@ -17,12 +17,7 @@ cd "$(dirname "$0")/.."
 SECS="${1:-10}"; RATE="${2:-600}"; RUNS="${3:-3}"
 command -v openssl >/dev/null || { echo "openssl is not installed" >&2; exit 2; }
 command -v oha >/dev/null || cargo install --locked --quiet oha
-cargo build --release --quiet --bin chainstorm
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-./target/release/chainstorm pki init --out "$work/pki" >/dev/null
+. scripts/lib/work.sh
 P="$work/pki"
 HOST="a1b2c3-ats.iot.us-east-1.amazonaws.com"
 cat "$P/ats-rsa-intermediate.pem" "$P/ats-rsa-cross-signed.pem" > "$work/chain.pem"

@@ -12,12 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARDS="$1"; SERVERS="$2"
 N="${3:-10000}"; RATE="${4:-120}"; HOLD="${5:-40}"
-cargo build --release --quiet --bin chainstorm
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-./target/release/chainstorm pki init --out "$work/pki" >/dev/null
+. scripts/lib/work.sh
 for s in $(seq "$SERVERS"); do
   ./target/release/chainstorm serve --pki "$work/pki" --listen 127.0.0.1:28886 --reuse-port --interval-s 3600 >/dev/null 2>&1 &
   pids+=($!)

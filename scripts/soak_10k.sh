@@ -6,14 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-10000}"; RATE="${2:-400}"; HOLD="${3:-40}"
-cargo build --release --quiet --bin chainstorm
-work="$(mktemp -d)"
-spid=""
-cleanup() { [ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-./target/release/chainstorm pki init --out "$work/pki" >/dev/null
+. scripts/lib/work.sh
 ./target/release/chainstorm serve --pki "$work/pki" --listen 127.0.0.1:28884 --interval-s 3600 >/dev/null 2>&1 &
-spid=$!
+spid=$!; pids+=("$spid")
 sleep 1
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 s_base=$(rss "$spid")

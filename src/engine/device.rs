@@ -20,13 +20,13 @@ use super::shared::{GroupRt, Shared};
 use crate::client::mqtt::MqttConn;
 use crate::client::{handshake_failure, with_device_cert};
 use crate::metrics::{
-    Cause, DialCause, EndpointKind, FailureKey, HoldCause, LocalRecorder, MqttCause, Phase,
+    Anchor, Cause, DialCause, EndpointKind, FailureKey, HoldCause, LocalRecorder, MqttCause, Phase,
     SeriesKey, TlsCause,
 };
 use crate::mqtt::{self, Packet, Protocol as Mqtt, QoS};
 use crate::scenario::schema::{EndpointChoice, Protocol, ReconnectPolicy};
 use crate::scenario::DevicePlan;
-use crate::trust::{with_probe, PathKind, ValidationProbe};
+use crate::trust::{with_probe, ValidationProbe};
 
 type Rec = Rc<RefCell<LocalRecorder>>;
 
@@ -84,7 +84,7 @@ impl Attempt<'_> {
         &self,
         phase: Phase,
         endpoint: EndpointKind,
-        anchor: Option<&'static str>,
+        anchor: Option<Anchor>,
         nanos: u64,
     ) {
         let key = SeriesKey {
@@ -255,15 +255,15 @@ impl Attempt<'_> {
             let anchor = match s.outcome {
                 Ok((_, kind)) => {
                     endpoint = match (requested, kind) {
-                        (EndpointKind::Ats, PathKind::AtsEcc) => EndpointKind::AtsEcc,
-                        (EndpointKind::Ats, PathKind::AtsRsa | PathKind::CrossSigned) => {
+                        (EndpointKind::Ats, Anchor::AtsEcc) => EndpointKind::AtsEcc,
+                        (EndpointKind::Ats, Anchor::AtsRsa | Anchor::CrossSigned) => {
                             EndpointKind::AtsRsa
                         }
                         (r, _) => r,
                     };
-                    Some(kind.label())
+                    Some(kind)
                 }
-                Err(_) => Some("rejected"),
+                Err(_) => Some(Anchor::Rejected),
             };
             self.record_anchor(Phase::ChainValidation, endpoint, anchor, s.nanos);
         }

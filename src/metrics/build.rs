@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    histogram, Aggregate, BreakdownRow, EndpointKind, FailPhase, FailureRow, IntervalData, Phase,
-    PhaseRow, Snapshot, Stats,
+    histogram, Aggregate, Anchor, BreakdownRow, EndpointKind, FailPhase, FailureRow, IntervalData,
+    Phase, PhaseRow, Snapshot, Stats,
 };
 
 /// Group names and profiles, for labels.
@@ -39,7 +39,7 @@ pub fn build(
             total: Stats::of(&total),
         });
     }
-    let mut by_anchor: BTreeMap<&str, hdrhistogram::Histogram<u64>> = BTreeMap::new();
+    let mut by_anchor: BTreeMap<Anchor, hdrhistogram::Histogram<u64>> = BTreeMap::new();
     for (k, h) in agg
         .series
         .iter()
@@ -51,7 +51,7 @@ pub fn build(
     }
     let anchors = by_anchor
         .into_iter()
-        .map(|(a, h)| (a.to_string(), Stats::of(&h)))
+        .map(|(a, h)| (a, Stats::of(&h)))
         .collect();
     let all_failures: u64 = agg.failures.values().map(|f| f.count).sum();
     let mut failures: Vec<FailureRow> = agg

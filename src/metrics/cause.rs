@@ -5,7 +5,54 @@
 
 use std::fmt;
 
-use super::failure::FailPhase;
+use serde::{Deserialize, Serialize};
+
+/// The phase a failure happened in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailPhase {
+    /// TCP connect.
+    Dial,
+    /// TLS handshake (not the certificate).
+    Tls,
+    /// Certificate-chain validation.
+    Verify,
+    /// MQTT CONNECT/CONNACK.
+    Mqtt,
+    /// While connected.
+    Hold,
+    /// A bug in chainstorm (a device task panicked).
+    Internal,
+}
+
+impl FailPhase {
+    /// Label.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailPhase::Dial => "dial",
+            FailPhase::Tls => "tls",
+            FailPhase::Verify => "verify",
+            FailPhase::Mqtt => "mqtt",
+            FailPhase::Hold => "hold",
+            FailPhase::Internal => "internal",
+        }
+    }
+
+    /// Every phase, in index order.
+    pub const ALL: [FailPhase; 6] = [
+        FailPhase::Dial,
+        FailPhase::Tls,
+        FailPhase::Verify,
+        FailPhase::Mqtt,
+        FailPhase::Hold,
+        FailPhase::Internal,
+    ];
+
+    /// The phase with this label.
+    pub fn from_label(s: &str) -> Option<FailPhase> {
+        FailPhase::ALL.into_iter().find(|p| p.label() == s)
+    }
+}
 
 /// Why the TCP connect failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -187,6 +234,30 @@ impl Cause {
     /// `phase/cause`, as the probe and fuzzer print it.
     pub fn qualified(&self) -> String {
         format!("{}/{self}", self.phase().label())
+    }
+
+    /// Reads a `phase/cause` label written by [`Cause::qualified`].
+    pub fn parse_qualified(s: &str) -> Option<Cause> {
+        let (phase, label) = s.split_once('/')?;
+        Cause::parse(FailPhase::from_label(phase)?, label)
+    }
+}
+
+/// Serde for a [`Cause`] stored as its `phase/cause` label
+/// (`#[serde(with = "crate::metrics::qualified_cause")]`).
+pub mod qualified_cause {
+    use super::Cause;
+
+    /// Writes `phase/cause`.
+    pub fn serialize<S: serde::Serializer>(c: &Cause, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&c.qualified())
+    }
+
+    /// Reads `phase/cause`; an unknown label is an error naming it.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Cause, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        Cause::parse_qualified(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown cause {s:?}")))
     }
 }
 

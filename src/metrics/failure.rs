@@ -1,57 +1,10 @@
 //! Failures: phase × cause, counted per fleet group and endpoint, with the
 //! first sample message kept for display.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::cause::Cause;
+use super::cause::{Cause, FailPhase};
 use super::phase::EndpointKind;
-
-/// The phase a failure happened in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailPhase {
-    /// TCP connect.
-    Dial,
-    /// TLS handshake (not the certificate).
-    Tls,
-    /// Certificate-chain validation.
-    Verify,
-    /// MQTT CONNECT/CONNACK.
-    Mqtt,
-    /// While connected.
-    Hold,
-    /// A bug in chainstorm (a device task panicked).
-    Internal,
-}
-
-impl FailPhase {
-    /// Label.
-    pub fn label(self) -> &'static str {
-        match self {
-            FailPhase::Dial => "dial",
-            FailPhase::Tls => "tls",
-            FailPhase::Verify => "verify",
-            FailPhase::Mqtt => "mqtt",
-            FailPhase::Hold => "hold",
-            FailPhase::Internal => "internal",
-        }
-    }
-
-    /// Every phase, in index order.
-    pub const ALL: [FailPhase; 6] = [
-        FailPhase::Dial,
-        FailPhase::Tls,
-        FailPhase::Verify,
-        FailPhase::Mqtt,
-        FailPhase::Hold,
-        FailPhase::Internal,
-    ];
-
-    /// The phase with this label.
-    pub fn from_label(s: &str) -> Option<FailPhase> {
-        FailPhase::ALL.into_iter().find(|p| p.label() == s)
-    }
-}
 
 /// The key failures are counted under.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

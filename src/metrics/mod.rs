@@ -14,10 +14,11 @@ mod snapshot;
 
 pub use build::{build as build_snapshot, Labels};
 pub use cause::{
-    alert_name, Cause, DialCause, HoldCause, MqttCause, PinTarget, TlsCause, VerifyCause,
+    alert_name, qualified_cause, Cause, DialCause, FailPhase, HoldCause, MqttCause, PinTarget,
+    TlsCause, VerifyCause,
 };
-pub use failure::{FailPhase, FailureKey, FailureStat};
+pub use failure::{FailureKey, FailureStat};
 pub use format::{format_ns, format_secs};
-pub use phase::{EndpointKind, Phase, SeriesKey, ANCHORS};
+pub use phase::{Anchor, EndpointKind, Phase, SeriesKey};
 pub use recorder::{histogram, Aggregate, Counts, IntervalData, LocalRecorder, MAX_NANOS};
 pub use snapshot::{BreakdownRow, FailureRow, PhaseRow, RunState, Snapshot, Stat, Stats};

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A measured phase; every latency is recorded in nanoseconds from the
 /// monotonic clock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// TCP connect, SYN to established.
@@ -107,20 +107,76 @@ pub struct SeriesKey {
     pub group: u16,
     /// Endpoint kind.
     pub endpoint: EndpointKind,
-    /// Path kind label of the matched anchor (chain validation only).
-    pub anchor: Option<&'static str>,
+    /// Path kind of the matched anchor (chain validation only).
+    pub anchor: Option<Anchor>,
 }
 
-/// Anchor labels a chain-validation series can carry: the verified path's
-/// kind, or `rejected`.
-pub const ANCHORS: [&str; 6] = [
-    "legacy-rsa",
-    "ats-rsa",
-    "ats-ecc",
-    "cross-signed",
-    "other",
-    "rejected",
-];
+/// Where a validated chain ended, as a chain-validation series is labelled:
+/// the verified path's kind, or `rejected`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Anchor {
+    /// Ended at VeriSign G5.
+    LegacyRsa,
+    /// Ended at Amazon Root CA 1.
+    AtsRsa,
+    /// Ended at Amazon Root CA 3.
+    AtsEcc,
+    /// Ended at Starfield G2 through the Amazon Root CA 1 cross-certificate.
+    CrossSigned,
+    /// Ended anywhere else.
+    Other,
+    /// The verifier rejected the chain.
+    Rejected,
+}
+
+impl Anchor {
+    /// Every anchor label a series can carry.
+    pub const ALL: [Anchor; 6] = [
+        Anchor::LegacyRsa,
+        Anchor::AtsRsa,
+        Anchor::AtsEcc,
+        Anchor::CrossSigned,
+        Anchor::Other,
+        Anchor::Rejected,
+    ];
+
+    /// Label, as results, tags and metrics spell it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Anchor::LegacyRsa => "legacy-rsa",
+            Anchor::AtsRsa => "ats-rsa",
+            Anchor::AtsEcc => "ats-ecc",
+            Anchor::CrossSigned => "cross-signed",
+            Anchor::Other => "other",
+            Anchor::Rejected => "rejected",
+        }
+    }
+
+    /// Parses a label.
+    pub fn from_label(s: &str) -> Option<Anchor> {
+        Anchor::ALL.into_iter().find(|a| a.label() == s)
+    }
+}
+
+// `pad`, not `write_str`, so table columns (`{:<10}`) apply to labels.
+impl std::fmt::Display for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.label())
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.label())
+    }
+}
+
+impl std::fmt::Display for EndpointKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.label())
+    }
+}
 
 impl SeriesKey {
     /// Parses a tag written by [`SeriesKey::tag`]; `groups` maps names to indexes.
@@ -134,7 +190,7 @@ impl SeriesKey {
             group: u16::try_from(groups.iter().position(|g| g == parts[1])?).ok()?,
             endpoint: EndpointKind::from_label(parts[2])?,
             anchor: match parts.get(3) {
-                Some(a) => Some(*ANCHORS.iter().find(|x| *x == a)?),
+                Some(a) => Some(Anchor::from_label(a)?),
                 None => None,
             },
         })

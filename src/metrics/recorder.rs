@@ -7,7 +7,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use hdrhistogram::Histogram;
 
-use super::failure::{FailPhase, FailureKey, FailureStat};
+use super::cause::FailPhase;
+use super::failure::{FailureKey, FailureStat};
 use super::phase::SeriesKey;
 
 /// Highest value recorded, ns: histograms cover 1 ns .. 60 s at 3 significant

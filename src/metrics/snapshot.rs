@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::cause::Cause;
-use super::failure::FailPhase;
-use super::phase::{EndpointKind, Phase};
+use super::cause::FailPhase;
+use super::phase::{Anchor, EndpointKind, Phase};
 use hdrhistogram::Histogram;
 
 /// A statistic of a latency series, as thresholds and `compare` name it.
@@ -324,7 +324,7 @@ pub struct Snapshot {
     /// Latency per phase.
     pub phases: Vec<PhaseRow>,
     /// Chain validation per matched anchor (path kind), whole run.
-    pub anchors: Vec<(String, Stats)>,
+    pub anchors: Vec<(Anchor, Stats)>,
     /// Failures, largest first.
     pub failures: Vec<FailureRow>,
     /// Per fleet group.

@@ -156,15 +156,19 @@ pub struct LogInterval {
 /// no version line) with a message that says so.
 pub fn read_log(path: &Path, groups: &[String]) -> Result<Vec<LogInterval>, ResultsError> {
     let text = std::fs::read_to_string(path).map_err(read_err(path))?;
-    let bad = |line: usize, what: &str| {
-        ResultsError::Format(format!("{}:{line}: {what}", path.display()))
+    let bad = |line: usize, what: &str| ResultsError::Malformed {
+        path: path.to_path_buf(),
+        line: Some(line),
+        what: what.to_string(),
     };
     if !text.contains("#[Histogram log format version 1.3]") {
-        return Err(ResultsError::Format(format!(
-            "{}: not a standard HdrHistogram log (no version 1.3 line); \
-             results written before format_version 3 cannot be read, re-run the scenario",
-            path.display()
-        )));
+        return Err(ResultsError::Malformed {
+            path: path.to_path_buf(),
+            line: None,
+            what: "not a standard HdrHistogram log (no version 1.3 line); \
+                   results written before format_version 3 cannot be read, re-run the scenario"
+                .into(),
+        });
     }
     let mut de = Deserializer::new();
     let mut out = Vec::new();

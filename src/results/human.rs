@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::summary::Summary;
 
-use crate::metrics::format_ns as duration;
+use crate::metrics::{format_ns as duration, Phase};
 
 /// Renders the summary as tables: totals, per phase, per group × phase,
 /// failures, thresholds.
@@ -47,12 +47,12 @@ pub fn render(s: &Summary) -> String {
             o,
             "{:<18} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
             k.phase,
-            k.count,
-            duration(k.p50 as f64),
-            duration(k.p90 as f64),
-            duration(k.p99 as f64),
-            duration(k.p999 as f64),
-            duration(k.max as f64)
+            k.stats.count,
+            duration(k.stats.p50 as f64),
+            duration(k.stats.p90 as f64),
+            duration(k.stats.p99 as f64),
+            duration(k.stats.p999 as f64),
+            duration(k.stats.max as f64)
         );
     }
     let _ = writeln!(
@@ -63,21 +63,21 @@ pub fn render(s: &Summary) -> String {
     for k in s
         .keys
         .iter()
-        .filter(|k| k.phase == "connect_total" || k.phase == "chain_validation")
+        .filter(|k| matches!(k.phase, Phase::ConnectTotal | Phase::ChainValidation))
     {
-        let phase = match &k.anchor {
+        let phase = match k.anchor {
             Some(a) => format!("{}[{a}]", k.phase),
-            None => k.phase.clone(),
+            None => k.phase.to_string(),
         };
         let _ = writeln!(
             o,
             "{:<22} {:<10} {:<32} {:>8} {:>10} {:>10}",
             k.group,
-            k.endpoint,
+            k.endpoint.map(|e| e.label()).unwrap_or(""),
             phase,
-            k.count,
-            duration(k.p50 as f64),
-            duration(k.p99 as f64)
+            k.stats.count,
+            duration(k.stats.p50 as f64),
+            duration(k.stats.p99 as f64)
         );
     }
     if s.models
@@ -92,7 +92,7 @@ pub fn render(s: &Summary) -> String {
                 m.group, m.model, m.connected, m.failed, m.parts
             );
             for c in &m.causes {
-                let _ = writeln!(o, "      {:>7}  {}", c.count, c.cause);
+                let _ = writeln!(o, "      {:>7}  {}", c.count, c.cause.qualified());
             }
         }
     }

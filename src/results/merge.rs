@@ -14,12 +14,16 @@ use crate::metrics::{
     build_snapshot, histogram, Aggregate, FailureKey, FailureStat, IntervalData, Labels,
 };
 
-fn started_unix(s: &Summary) -> Result<f64, ResultsError> {
+fn started_unix(dir: &Path, s: &Summary) -> Result<f64, ResultsError> {
     let t = time::OffsetDateTime::parse(
         &s.started_at,
         &time::format_description::well_known::Rfc3339,
     )
-    .map_err(|e| ResultsError::Format(format!("started_at {:?}: {e}", s.started_at)))?;
+    .map_err(|e| ResultsError::Malformed {
+        path: dir.join("summary.json"),
+        line: None,
+        what: format!("started_at {:?}: {e}", s.started_at),
+    })?;
     Ok(t.unix_timestamp_nanos() as f64 / 1e9)
 }
 
@@ -54,10 +58,10 @@ pub fn shard_dirs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ResultsError> {
             .collect();
         found.sort();
         if found.is_empty() {
-            return Err(ResultsError::Format(format!(
-                "{}: neither a run directory nor a directory of shard runs",
-                d.display()
-            )));
+            return Err(ResultsError::NotRunDir {
+                path: d.clone(),
+                needs: "neither a run directory nor a directory of shard runs",
+            });
         }
         out.extend(found);
     }
@@ -121,19 +125,16 @@ fn check_shards(dirs: &[PathBuf], summaries: &[Summary]) -> Result<(), ResultsEr
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(ResultsError::Format(format!(
-            "refusing to merge: {}",
-            problems.join("; ")
-        )))
+        Err(ResultsError::MergeRefused { problems })
     }
 }
 
 /// Merges shard run directories into a new run directory under `out_root`.
 pub fn merge(dirs: &[PathBuf], out_root: &Path) -> Result<Merged, ResultsError> {
     if dirs.is_empty() {
-        return Err(ResultsError::Format(
-            "merge needs shard run directories".into(),
-        ));
+        return Err(ResultsError::MergeRefused {
+            problems: vec!["no shard run directories given".into()],
+        });
     }
     let summaries = dirs
         .iter()
@@ -143,24 +144,26 @@ pub fn merge(dirs: &[PathBuf], out_root: &Path) -> Result<Merged, ResultsError> 
     let first = &summaries[0];
     for (d, s) in dirs.iter().zip(&summaries) {
         if s.scenario != first.scenario || s.seed != first.seed {
-            return Err(ResultsError::Format(format!(
-                "{}: scenario {} seed {} differs from {} seed {}",
-                d.display(),
-                s.scenario,
-                s.seed,
-                first.scenario,
-                first.seed
-            )));
+            return Err(ResultsError::MergeRefused {
+                problems: vec![format!(
+                    "{}: scenario {} seed {} differs from {} seed {}",
+                    d.display(),
+                    s.scenario,
+                    s.seed,
+                    first.scenario,
+                    first.seed
+                )],
+            });
         }
     }
     let scenario_path = dirs[0].join("scenario.toml");
-    let mut scenario =
-        crate::scenario::load(&scenario_path).map_err(|e| ResultsError::Format(e.to_string()))?;
+    let mut scenario = crate::scenario::load(&scenario_path).map_err(Box::new)?;
     scenario.path = scenario_path;
     let groups: Vec<String> = scenario.groups.iter().map(|g| g.name.clone()).collect();
-    let starts = summaries
+    let starts = dirs
         .iter()
-        .map(started_unix)
+        .zip(&summaries)
+        .map(|(d, s)| started_unix(d, s))
         .collect::<Result<Vec<_>, _>>()?;
     let t0 = starts.iter().cloned().fold(f64::INFINITY, f64::min);
 
@@ -220,9 +223,9 @@ pub fn merge(dirs: &[PathBuf], out_root: &Path) -> Result<Merged, ResultsError> 
         }
     }
     if let Some(e) = agg.counts.accounting_error() {
-        return Err(ResultsError::Format(format!(
-            "merged accounting does not add up: {e}"
-        )));
+        return Err(ResultsError::MergeRefused {
+            problems: vec![format!("merged accounting does not add up: {e}")],
+        });
     }
     let dir = super::create_run_dir(out_root, &format!("{}-merged", first.scenario))?;
     let scenario_copy = dir.join("scenario.toml");

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 pub use hlog::HlogWriter;
 pub use human::render as human_summary;
 pub use summary::{
-    KeyStats, Machine, Summary, SummaryInputs, ThresholdResult, Totals, Verdict, FORMAT_VERSION,
+    KeyStats, Machine, Summary, SummaryInputs, ThresholdResult, Totals, ValueUnit, Verdict,
+    FORMAT_VERSION,
 };
 pub use thresholds::evaluate;
 pub use timeseries::{read_timeseries, TimeseriesRow, TimeseriesWriter};
@@ -44,9 +45,52 @@ pub enum ResultsError {
         #[source]
         source: std::io::Error,
     },
-    /// A results file is not in the layout this version writes.
-    #[error("{0}")]
-    Format(String),
+    /// A results file's content is not what this version writes.
+    #[error("{}{}: {what}", .path.display(), .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line, where the fault is on one.
+        line: Option<usize>,
+        /// What is wrong.
+        what: String,
+    },
+    /// A summary of a results layout this version does not read.
+    #[error("{}: {}", .path.display(), match .found {
+        Some(n) => format!("results format {n}; this chainstorm reads format {FORMAT_VERSION} (re-run the scenario)"),
+        None => "no format_version: not a chainstorm summary, or from a pre-release layout this version cannot read".to_string(),
+    })]
+    Layout {
+        /// The file.
+        path: PathBuf,
+        /// The format version it carries, if any.
+        found: Option<u64>,
+    },
+    /// A directory given to a verb is not the kind it needs.
+    #[error("{}: {needs}", .path.display())]
+    NotRunDir {
+        /// The directory.
+        path: PathBuf,
+        /// What the verb needs instead.
+        needs: &'static str,
+    },
+    /// Shard runs that do not make up one run.
+    #[error("refusing to merge: {}", .problems.join("; "))]
+    MergeRefused {
+        /// Every problem found.
+        problems: Vec<String>,
+    },
+    /// The scenario copied into a shard's run directory does not load.
+    #[error("the shards' scenario copy: {0}")]
+    Scenario(#[from] Box<crate::scenario::ScenarioError>),
+    /// A plot could not be drawn.
+    #[error("plotting {}: {message}", .path.display())]
+    Plot {
+        /// The SVG file.
+        path: PathBuf,
+        /// The plotting library's message.
+        message: String,
+    },
     /// A histogram could not be serialized.
     #[error("serializing histograms for {path}: {message}")]
     Serialize {

@@ -4,70 +4,77 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{FailureRow, Stats};
+use crate::metrics::{Anchor, Cause, EndpointKind, FailureRow, Phase, SeriesKey, Stats};
 
-/// Statistics of one series.
+/// Statistics of one series: a phase over the whole run (group and endpoint
+/// absent), or one phase × group × endpoint [× anchor] series. On disk the
+/// labels are today's strings (`""` for "all"), so format 3 still reads.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KeyStats {
-    /// Phase label.
-    pub phase: String,
-    /// Fleet group (empty for all).
+    /// Phase.
+    pub phase: Phase,
+    /// Fleet group name (empty for all).
     pub group: String,
-    /// Endpoint kind (empty for all).
-    pub endpoint: String,
+    /// Endpoint kind (`None`: all).
+    #[serde(with = "endpoint_or_all")]
+    pub endpoint: Option<EndpointKind>,
     /// Anchor path kind (chain validation).
-    pub anchor: Option<String>,
-    /// Samples.
-    pub count: u64,
-    /// ns.
-    pub p50: u64,
-    /// ns.
-    pub p90: u64,
-    /// ns.
-    pub p99: u64,
-    /// ns.
-    pub p999: u64,
-    /// ns.
-    pub max: u64,
-    /// ns.
-    pub mean: f64,
+    pub anchor: Option<Anchor>,
+    /// The series' statistics.
+    #[serde(flatten)]
+    pub stats: Stats,
 }
 
 impl KeyStats {
     /// A statistic's value (ns, or the count).
     pub fn stat(&self, s: crate::metrics::Stat) -> f64 {
-        s.of(&Stats {
-            count: self.count,
-            p50: self.p50,
-            p90: self.p90,
-            p99: self.p99,
-            p999: self.p999,
-            max: self.max,
-            mean: self.mean,
-        })
+        s.of(&self.stats)
     }
 
-    /// From stats and labels.
-    pub fn new(
-        phase: &str,
-        group: &str,
-        endpoint: &str,
-        anchor: Option<&str>,
-        s: &Stats,
-    ) -> KeyStats {
+    /// One phase over the whole run.
+    pub fn phase(phase: Phase, stats: Stats) -> KeyStats {
         KeyStats {
-            phase: phase.into(),
-            group: group.into(),
-            endpoint: endpoint.into(),
-            anchor: anchor.map(str::to_string),
-            count: s.count,
-            p50: s.p50,
-            p90: s.p90,
-            p99: s.p99,
-            p999: s.p999,
-            max: s.max,
-            mean: s.mean,
+            phase,
+            group: String::new(),
+            endpoint: None,
+            anchor: None,
+            stats,
         }
+    }
+
+    /// One series of a group.
+    pub fn series(key: &SeriesKey, group: &str, stats: Stats) -> KeyStats {
+        KeyStats {
+            phase: key.phase,
+            group: group.into(),
+            endpoint: Some(key.endpoint),
+            anchor: key.anchor,
+            stats,
+        }
+    }
+}
+
+/// `KeyStats::endpoint` on disk: the kind's label, or `""` for all kinds.
+mod endpoint_or_all {
+    use crate::metrics::EndpointKind;
+
+    pub fn serialize<S: serde::Serializer>(
+        e: &Option<EndpointKind>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(e.map(EndpointKind::label).unwrap_or(""))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<EndpointKind>, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(None);
+        }
+        EndpointKind::from_label(&s)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown endpoint kind {s:?}")))
     }
 }
 
@@ -97,6 +104,39 @@ pub struct ThresholdResult {
     pub value: Option<f64>,
     /// Whether it held (no data: fails).
     pub pass: bool,
+    /// The unit of `value` and `limit` (absent in summaries written before it was recorded).
+    #[serde(default)]
+    pub unit: Option<ValueUnit>,
+    /// The limit the value is held against, in `unit`.
+    #[serde(default)]
+    pub limit: Option<f64>,
+    /// A latency percentile or maximum over the whole fleet (no filters), which
+    /// the report draws on the percentile plot.
+    #[serde(default)]
+    pub on_percentile_plot: bool,
+}
+
+/// The unit a threshold's value is measured in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueUnit {
+    /// A latency, ns.
+    Nanoseconds,
+    /// A share of finished attempts, 0 to 1.
+    Fraction,
+    /// A number of samples, attempts or failures.
+    Count,
+}
+
+impl ValueUnit {
+    /// The value as a person reads it: a duration, a percentage or a count.
+    pub fn format(self, v: f64) -> String {
+        match self {
+            ValueUnit::Nanoseconds => crate::metrics::format_ns(v),
+            ValueUnit::Fraction => format!("{:.3}%", v * 100.0),
+            ValueUnit::Count => format!("{v:.0}"),
+        }
+    }
 }
 
 /// Attempt accounting.
@@ -144,10 +184,11 @@ pub struct ModelOutcome {
 }
 
 /// One cause of a model's failures.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ModelCause {
-    /// `phase/cause`, as a device of that kind would log it.
-    pub cause: String,
+    /// The cause, written `phase/cause` as a device of that kind would log it.
+    #[serde(with = "crate::metrics::qualified_cause")]
+    pub cause: Cause,
     /// Occurrences.
     pub count: u64,
     /// First message.
@@ -241,6 +282,18 @@ impl std::fmt::Display for Verdict {
 }
 
 impl Summary {
+    /// The fleet groups' names, in scenario order (the index an interval
+    /// log's tags are read against).
+    pub fn group_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.models.iter().map(|m| m.group.clone()).collect();
+        for k in &self.keys {
+            if !names.contains(&k.group) {
+                names.push(k.group.clone());
+            }
+        }
+        names
+    }
+
     /// Writes `summary.json` into `dir` atomically (a temporary file, then
     /// a rename), so a reader never sees half a summary.
     pub fn write(&self, dir: &std::path::Path) -> Result<(), super::ResultsError> {
@@ -258,31 +311,27 @@ impl Summary {
     /// Reads `summary.json` from a run directory (or the file itself),
     /// refusing layouts this version cannot read.
     pub fn read(path: &std::path::Path) -> Result<Summary, super::ResultsError> {
-        use super::ResultsError::Format;
+        use super::ResultsError::{Layout, Malformed};
         let file = if path.is_dir() {
             path.join("summary.json")
         } else {
             path.to_path_buf()
         };
         let text = std::fs::read_to_string(&file).map_err(super::read_err(&file))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Format(format!("{}: not JSON: {e}", file.display())))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Malformed {
+            path: file.clone(),
+            line: Some(e.line()),
+            what: format!("not JSON: {e}"),
+        })?;
         match v.get("format_version").and_then(|x| x.as_u64()) {
             Some(n) if n == u64::from(FORMAT_VERSION) => {}
-            Some(n) => {
-                return Err(Format(format!(
-                    "{}: results format {n}; this chainstorm reads format {FORMAT_VERSION} (re-run the scenario)",
-                    file.display()
-                )))
-            }
-            None => {
-                return Err(Format(format!(
-                    "{}: no format_version: not a chainstorm summary, or from a pre-release layout this version cannot read",
-                    file.display()
-                )))
-            }
+            found => return Err(Layout { path: file, found }),
         }
-        serde_json::from_value(v).map_err(|e| Format(format!("{}: {e}", file.display())))
+        serde_json::from_value(v).map_err(|e| Malformed {
+            path: file,
+            line: None,
+            what: e.to_string(),
+        })
     }
 }
 
@@ -313,7 +362,7 @@ pub struct SummaryInputs<'a> {
 impl Summary {
     /// Builds the summary and evaluates the thresholds.
     pub fn build(i: SummaryInputs<'_>) -> Summary {
-        use crate::metrics::{histogram, Phase};
+        use crate::metrics::histogram;
         let groups: Vec<String> = i.scenario.groups.iter().map(|g| g.name.clone()).collect();
         let agg = i.aggregate;
         let mut phases = Vec::new();
@@ -322,7 +371,7 @@ impl Summary {
             for (_, s) in agg.series.iter().filter(|(k, _)| k.phase == p) {
                 let _ = h.add(s);
             }
-            phases.push(KeyStats::new(p.label(), "", "", None, &Stats::of(&h)));
+            phases.push(KeyStats::phase(p, Stats::of(&h)));
         }
         let keys: Vec<KeyStats> = agg
             .series
@@ -332,13 +381,7 @@ impl Summary {
                     .get(k.group as usize)
                     .map(String::as_str)
                     .unwrap_or("");
-                KeyStats::new(
-                    k.phase.label(),
-                    g,
-                    k.endpoint.label(),
-                    k.anchor,
-                    &Stats::of(h),
-                )
+                KeyStats::series(k, g, Stats::of(h))
             })
             .collect();
         let models = model_outcomes(i.scenario, &keys, &i.snapshot.failures);
@@ -418,22 +461,24 @@ fn model_outcomes(
         .map(|g| {
             let connected = keys
                 .iter()
-                .filter(|k| k.group == g.name && k.phase == "connect_total")
-                .map(|k| k.count)
+                .filter(|k| k.group == g.name && k.phase == Phase::ConnectTotal)
+                .map(|k| k.stats.count)
                 .sum();
-            let mut causes: BTreeMap<String, ModelCause> = BTreeMap::new();
+            let mut causes: BTreeMap<Cause, ModelCause> = BTreeMap::new();
             for f in failures.iter().filter(|f| f.group == g.name) {
-                let c = causes
-                    .entry(f.cause.qualified())
-                    .or_insert_with(|| ModelCause {
-                        cause: f.cause.qualified(),
-                        count: 0,
-                        sample: f.sample.clone(),
-                    });
+                let c = causes.entry(f.cause.clone()).or_insert_with(|| ModelCause {
+                    cause: f.cause.clone(),
+                    count: 0,
+                    sample: f.sample.clone(),
+                });
                 c.count += f.count;
             }
             let mut causes: Vec<ModelCause> = causes.into_values().collect();
-            causes.sort_by(|a, b| b.count.cmp(&a.count).then(a.cause.cmp(&b.cause)));
+            causes.sort_by(|a, b| {
+                b.count
+                    .cmp(&a.count)
+                    .then_with(|| a.cause.qualified().cmp(&b.cause.qualified()))
+            });
             ModelOutcome {
                 group: g.name.clone(),
                 model: g.model.name.clone(),

@@ -1,10 +1,10 @@
 //! Evaluating thresholds against everything a run recorded.
 
-use crate::metrics::{histogram, Aggregate, FailPhase, Phase, Stats};
+use crate::metrics::{histogram, Aggregate, FailPhase, Phase, Stat, Stats};
 use crate::scenario::thresholds::{FailureStat, FilterKey, Total};
 use crate::scenario::{Metric, Threshold};
 
-use super::summary::ThresholdResult;
+use super::summary::{ThresholdResult, ValueUnit};
 
 fn matches(filters: &[(FilterKey, String)], key: FilterKey, value: &str) -> bool {
     filters
@@ -23,9 +23,25 @@ pub fn evaluate(ts: &[Threshold], agg: &Aggregate, groups: &[String]) -> Vec<Thr
                 condition: t.condition.clone(),
                 value,
                 pass: value.is_some_and(|v| t.op.holds(v, t.limit)),
+                unit: Some(unit(&t.metric)),
+                limit: Some(t.limit),
+                on_percentile_plot: matches!(&t.metric, Metric::Latency { stat, filters, .. }
+                    if filters.is_empty() && !matches!(stat, Stat::Count | Stat::Mean)),
             }
         })
         .collect()
+}
+
+/// The unit a metric's value is in.
+fn unit(m: &Metric) -> ValueUnit {
+    match m {
+        Metric::Latency { stat, .. } if *stat != Stat::Count => ValueUnit::Nanoseconds,
+        Metric::Failures {
+            stat: FailureStat::Rate,
+            ..
+        } => ValueUnit::Fraction,
+        _ => ValueUnit::Count,
+    }
 }
 
 fn group_name(groups: &[String], i: u16) -> &str {
@@ -45,7 +61,11 @@ fn measure(m: &Metric, agg: &Aggregate, groups: &[String]) -> Option<f64> {
                 if k.phase == phase
                     && matches(filters, FilterKey::Group, group_name(groups, k.group))
                     && matches(filters, FilterKey::Endpoint, k.endpoint.label())
-                    && matches(filters, FilterKey::Anchor, k.anchor.unwrap_or(""))
+                    && matches(
+                        filters,
+                        FilterKey::Anchor,
+                        k.anchor.map(|a| a.label()).unwrap_or(""),
+                    )
                 {
                     let _ = h.add(s);
                 }

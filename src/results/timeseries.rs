@@ -153,17 +153,20 @@ pub fn read_timeseries(path: &Path) -> Result<Vec<TimeseriesRow>, ResultsError> 
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     if !header.contains(&"elapsed_s") {
-        return Err(ResultsError::Format(format!(
-            "{}: not a timeseries.csv (no elapsed_s column)",
-            path.display()
-        )));
+        return Err(ResultsError::Malformed {
+            path: path.to_path_buf(),
+            line: Some(1),
+            what: "not a timeseries.csv (no elapsed_s column)".into(),
+        });
     }
     lines
         .enumerate()
         .filter(|(_, l)| !l.is_empty())
         .map(|(i, l)| {
-            TimeseriesRow::parse(&header, l).ok_or_else(|| {
-                ResultsError::Format(format!("{}:{}: malformed row", path.display(), i + 2))
+            TimeseriesRow::parse(&header, l).ok_or_else(|| ResultsError::Malformed {
+                path: path.to_path_buf(),
+                line: Some(i + 2),
+                what: "malformed row".into(),
             })
         })
         .collect()
@@ -220,10 +223,11 @@ pub fn read_failures(path: &Path) -> Result<Vec<FailureCsvRow>, ResultsError> {
     let (Some(t), Some(p), Some(c), Some(n)) =
         (col("elapsed_s"), col("phase"), col("cause"), col("count"))
     else {
-        return Err(ResultsError::Format(format!(
-            "{}: not a failures.csv (needs elapsed_s, phase, cause, count)",
-            path.display()
-        )));
+        return Err(ResultsError::Malformed {
+            path: path.to_path_buf(),
+            line: Some(1),
+            what: "not a failures.csv (needs elapsed_s, phase, cause, count)".into(),
+        });
     };
     let mut out = Vec::new();
     for (i, line) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
@@ -236,8 +240,10 @@ pub fn read_failures(path: &Path) -> Result<Vec<FailureCsvRow>, ResultsError> {
                 count: f.get(n)?.parse().ok()?,
             })
         })();
-        out.push(row.ok_or_else(|| {
-            ResultsError::Format(format!("{}:{}: malformed row", path.display(), i + 2))
+        out.push(row.ok_or_else(|| ResultsError::Malformed {
+            path: path.to_path_buf(),
+            line: Some(i + 2),
+            what: "malformed row".into(),
         })?);
     }
     Ok(out)

@@ -22,8 +22,8 @@ pub use policy::{
 pub use profile::{read_pem_bundle, TrustProfile, BUILTIN, DANGER_ACCEPT_ANY};
 pub use rules::{CheckOrder, DeviceBufferExceeded, DeviceClock, InputBuffer, Pin, ValidationRules};
 pub use verifier::{
-    with_probe, CauseCode, ChainVerifier, PathKind, TimedVerifier, ValidationProbe,
-    ValidationSample, VerifiedChain,
+    with_probe, CauseCode, ChainVerifier, TimedVerifier, ValidationProbe, ValidationSample,
+    VerifiedChain,
 };
 
 /// The SHA-256 of a certificate's DER SubjectPublicKeyInfo (RFC 7469's

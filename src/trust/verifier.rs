@@ -17,58 +17,31 @@ use super::path::{self, NoPath, PathBuilder};
 use super::policy::{Distrust, PathView};
 use super::rules::{CheckOrder, DeviceBufferExceeded, DeviceClock, ValidationRules};
 use super::{der, TrustProfile, VerifyFailure};
-use crate::metrics::{PinTarget, VerifyCause};
+use crate::metrics::{Anchor, PinTarget, VerifyCause};
 
-/// The shape of a verified chain, for per-chain-kind metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PathKind {
-    /// Ended at VeriSign G5.
-    LegacyRsa,
-    /// Ended at Amazon Root CA 1.
-    AtsRsa,
-    /// Ended at Amazon Root CA 3.
-    AtsEcc,
-    /// Ended at Starfield G2 through the Amazon Root CA 1 cross-certificate.
-    CrossSigned,
-    /// Ended anywhere else.
-    Other,
+/// Where a verified path ended, from the anchor's family (Starfield G2 is
+/// reached through the Amazon Root CA 1 cross-certificate).
+fn anchor_of(f: AnchorFamily) -> Anchor {
+    match f {
+        AnchorFamily::Legacy => Anchor::LegacyRsa,
+        AnchorFamily::AtsRsa => Anchor::AtsRsa,
+        AnchorFamily::AtsEcc => Anchor::AtsEcc,
+        AnchorFamily::Starfield => Anchor::CrossSigned,
+        AnchorFamily::Other => Anchor::Other,
+    }
 }
 
-impl PathKind {
-    /// Label for tables: `legacy-rsa`, `ats-rsa`, `ats-ecc`, `cross-signed`, `other`.
-    pub fn label(self) -> &'static str {
-        match self {
-            PathKind::LegacyRsa => "legacy-rsa",
-            PathKind::AtsRsa => "ats-rsa",
-            PathKind::AtsEcc => "ats-ecc",
-            PathKind::CrossSigned => "cross-signed",
-            PathKind::Other => "other",
-        }
-    }
+/// The probe packs an anchor into one atomic word: its index in
+/// [`Anchor::ALL`].
+fn anchor_code(a: Anchor) -> u32 {
+    Anchor::ALL.iter().position(|x| *x == a).unwrap_or(0) as u32
+}
 
-    fn from_family(f: AnchorFamily) -> PathKind {
-        match f {
-            AnchorFamily::Legacy => PathKind::LegacyRsa,
-            AnchorFamily::AtsRsa => PathKind::AtsRsa,
-            AnchorFamily::AtsEcc => PathKind::AtsEcc,
-            AnchorFamily::Starfield => PathKind::CrossSigned,
-            AnchorFamily::Other => PathKind::Other,
-        }
-    }
-
-    fn code(self) -> u32 {
-        self as u32
-    }
-
-    fn from_code(c: u32) -> PathKind {
-        match c {
-            0 => PathKind::LegacyRsa,
-            1 => PathKind::AtsRsa,
-            2 => PathKind::AtsEcc,
-            3 => PathKind::CrossSigned,
-            _ => PathKind::Other,
-        }
-    }
+fn anchor_from_code(c: u32) -> Anchor {
+    Anchor::ALL
+        .get(c as usize)
+        .copied()
+        .unwrap_or(Anchor::Other)
 }
 
 /// What a successful verification found.
@@ -77,7 +50,7 @@ pub struct VerifiedChain {
     /// Index of the matched anchor in the profile.
     pub anchor_index: usize,
     /// Shape of the path.
-    pub kind: PathKind,
+    pub kind: Anchor,
     /// Certificates on the path, leaf and anchor included.
     pub path_len: u8,
 }
@@ -167,7 +140,7 @@ impl ChainVerifier {
         if p.accept_any {
             return Ok(VerifiedChain {
                 anchor_index: 0,
-                kind: PathKind::Other,
+                kind: Anchor::Other,
                 path_len: 1 + intermediates.len() as u8,
             });
         }
@@ -256,7 +229,7 @@ impl ChainVerifier {
         }
         Ok(VerifiedChain {
             anchor_index: idx,
-            kind: PathKind::from_family(p.anchor_info[idx].family),
+            kind: anchor_of(p.anchor_info[idx].family),
             path_len,
         })
     }
@@ -416,7 +389,7 @@ pub struct ValidationSample {
     /// Wall time of the validation, monotonic clock, nanoseconds.
     pub nanos: u64,
     /// `Ok((anchor index, path kind))` or the failure cause code.
-    pub outcome: Result<(u16, PathKind), CauseCode>,
+    pub outcome: Result<(u16, Anchor), CauseCode>,
 }
 
 /// A failure cause packed into a byte, with the index of the rejecting
@@ -499,7 +472,7 @@ const WRITTEN: u32 = 1 << 31;
 impl ValidationProbe {
     fn record(&self, nanos: u64, outcome: &Result<VerifiedChain, CauseCode>) {
         let (meta, anchor) = match outcome {
-            Ok(v) => (v.kind.code(), v.anchor_index as u32),
+            Ok(v) => (anchor_code(v.kind), v.anchor_index as u32),
             Err(c) => ((u32::from(c.code) << 16) | (u32::from(c.policy) << 8), 0),
         };
         self.nanos.store(nanos, Ordering::Relaxed);
@@ -517,7 +490,7 @@ impl ValidationProbe {
         let outcome = if code == 0 {
             Ok((
                 self.anchor.load(Ordering::Relaxed) as u16,
-                PathKind::from_code(meta & 0xff),
+                anchor_from_code(meta & 0xff),
             ))
         } else {
             Err(CauseCode {

@@ -409,7 +409,7 @@ pub(super) fn draw_anchors(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
         .iter()
         .map(|(a, s)| {
             Row::new(vec![
-                Cell::from(a.clone()),
+                Cell::from(a.label()),
                 Cell::from(dur(s.p50)),
                 Cell::from(dur(s.p99)),
             ])

@@ -30,8 +30,13 @@ fn each_model_fails_for_its_own_reason() {
             .find(|m| m.group == g)
             .unwrap_or_else(|| panic!("no model row for {g}"))
     };
-    let causes =
-        |g: &str| -> Vec<String> { model(g).causes.iter().map(|c| c.cause.clone()).collect() };
+    let causes = |g: &str| -> Vec<String> {
+        model(g)
+            .causes
+            .iter()
+            .map(|c| c.cause.qualified())
+            .collect()
+    };
     // Stacks that find a path whatever the rotation serves: all 40 connect.
     for g in [
         "rustls",
@@ -60,7 +65,7 @@ fn each_model_fails_for_its_own_reason() {
     let esp = model("esp32-mbedtls-4k");
     assert!(esp.connected > 0 && esp.failed > 0, "{:?}", esp.causes);
     assert_eq!(esp.causes.len(), 1);
-    let c = &esp.causes[0].cause;
+    let c = &esp.causes[0].cause.qualified();
     assert!(
         c.starts_with("tls/record_exceeds_device_buffer(certificate 4,7")
             && c.ends_with(" B > 4,096 B)"),

@@ -117,8 +117,8 @@ stages = [{{ to_rate = 40, over_s = 2 }}]
         .summary
         .keys
         .iter()
-        .filter(|k| k.group == "v5" && k.phase == "mqtt_connack")
-        .map(|k| k.count)
+        .filter(|k| k.group == "v5" && k.phase == chainstorm::metrics::Phase::MqttConnack)
+        .map(|k| k.stats.count)
         .sum();
     assert_eq!(
         v5,

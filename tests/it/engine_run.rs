@@ -54,7 +54,7 @@ fn run_text(toml: &str) -> (RunOutcome, tempfile::TempDir) {
 }
 
 fn phase<'a>(s: &'a Summary, name: &str) -> &'a chainstorm::results::KeyStats {
-    s.phases.iter().find(|k| k.phase == name).unwrap()
+    s.phases.iter().find(|k| k.phase.label() == name).unwrap()
 }
 
 fn failures(s: &Summary, group: &str) -> Vec<(String, u64)> {
@@ -107,8 +107,8 @@ fn quickstart_runs_end_to_end_and_results_parse() {
     let anchors: Vec<(&str, &str)> = s
         .keys
         .iter()
-        .filter(|k| k.phase == "chain_validation")
-        .map(|k| (k.group.as_str(), k.anchor.as_deref().unwrap_or("")))
+        .filter(|k| k.phase == chainstorm::metrics::Phase::ChainValidation)
+        .map(|k| (k.group.as_str(), k.anchor.map(|a| a.label()).unwrap_or("")))
         .collect();
     assert!(anchors.contains(&("ecc-devices", "ats-ecc")));
     assert!(anchors.contains(&("starfield-devices", "cross-signed")));
@@ -258,7 +258,7 @@ fn tls_p50(delay_ms: Option<f64>) -> f64 {
         3.0,
     ));
     assert_eq!(o.summary.totals.failed, 0);
-    phase(&o.summary, "tls_handshake").p50 as f64
+    phase(&o.summary, "tls_handshake").stats.p50 as f64
 }
 
 #[test]
@@ -286,8 +286,8 @@ fn coordinated_omission_is_corrected() {
         "[arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{ to_rate = 50, over_s = 5 }]",
         5.0,
     ));
-    let ct = phase(&o.summary, "connect_total").p99 as f64 / 1e9;
-    let st = phase(&o.summary, "service_time").p99 as f64 / 1e9;
+    let ct = phase(&o.summary, "connect_total").stats.p99 as f64 / 1e9;
+    let st = phase(&o.summary, "service_time").stats.p99 as f64 / 1e9;
     assert!(ct >= stall / 2.0, "connect_total p99 {ct:.3}s");
     assert!(
         st >= stall / 2.0,
@@ -297,8 +297,8 @@ fn coordinated_omission_is_corrected() {
     // connections would run: its uncorrected service time hides the stall,
     // the corrected connect_total does not.
     let (o, _d) = run_text(&scenario(pause, fleet, "[arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{ to_rate = 50, over_s = 5 }]\nmax_in_flight = 2", 5.0));
-    let ct = phase(&o.summary, "connect_total").p99 as f64 / 1e9;
-    let st = phase(&o.summary, "service_time").p99 as f64 / 1e9;
+    let ct = phase(&o.summary, "connect_total").stats.p99 as f64 / 1e9;
+    let st = phase(&o.summary, "service_time").stats.p99 as f64 / 1e9;
     assert!(ct >= stall / 2.0, "capped: connect_total p99 {ct:.3}s");
     assert!(
         st < stall / 2.0,
@@ -537,7 +537,14 @@ fn tcp_protocol_connects_and_closes_without_tls() {
     assert!((45..=50).contains(&n), "{n}");
     assert_eq!((sum.totals.succeeded, sum.totals.failed), (n, 0));
     assert_eq!(sum.totals.handshakes_full, 0);
-    let count = |p: &str| sum.phases.iter().find(|k| k.phase == p).unwrap().count;
+    let count = |p: &str| {
+        sum.phases
+            .iter()
+            .find(|k| k.phase.label() == p)
+            .unwrap()
+            .stats
+            .count
+    };
     assert_eq!(count("tcp_connect"), n);
     assert_eq!(count("tls_handshake"), 0);
     assert_eq!(count("connect_total"), n);

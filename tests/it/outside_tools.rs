@@ -91,26 +91,30 @@ fn java_histogram_log_processor_reads_the_log() {
     let fleet = s
         .phases
         .iter()
-        .find(|k| k.phase == "connect_total")
+        .find(|k| k.phase == chainstorm::metrics::Phase::ConnectTotal)
         .unwrap();
     let rows = java(&[]);
-    assert_eq!(rows.last().unwrap().2, fleet.count, "every interval read");
+    assert_eq!(
+        rows.last().unwrap().2,
+        fleet.stats.count,
+        "every interval read"
+    );
     assert!(
-        same_bucket(at(&rows, 0.5), fleet.p50 as f64),
+        same_bucket(at(&rows, 0.5), fleet.stats.p50 as f64),
         "{} vs {}",
         at(&rows, 0.5),
-        fleet.p50
+        fleet.stats.p50
     );
-    assert!(same_bucket(at(&rows, 0.99), fleet.p99 as f64));
+    assert!(same_bucket(at(&rows, 0.99), fleet.stats.p99 as f64));
     let k = s
         .keys
         .iter()
-        .find(|k| k.phase == "tls_handshake" && k.group == "ok")
+        .find(|k| k.phase == chainstorm::metrics::Phase::TlsHandshake && k.group == "ok")
         .unwrap();
-    let tag = format!("{}/{}/{}", k.phase, k.group, k.endpoint);
+    let tag = format!("{}/{}/{}", k.phase, k.group, k.endpoint.unwrap());
     let rows = java(&["-tag", &tag]);
-    assert_eq!(rows.last().unwrap().2, k.count, "{tag}");
-    assert!(same_bucket(at(&rows, 0.99), k.p99 as f64), "{tag}");
+    assert_eq!(rows.last().unwrap().2, k.stats.count, "{tag}");
+    assert!(same_bucket(at(&rows, 0.99), k.stats.p99 as f64), "{tag}");
 }
 
 /// The Python reader: every line of every interval, tagged and untagged;
@@ -149,15 +153,15 @@ for t, h in sorted(by.items()):
     let fleet = s
         .phases
         .iter()
-        .find(|k| k.phase == "connect_total")
+        .find(|k| k.phase == chainstorm::metrics::Phase::ConnectTotal)
         .unwrap();
     let untagged = rows
         .iter()
         .find(|r| r.0 == "-")
         .expect("an untagged series");
-    assert_eq!(untagged.1, fleet.count);
+    assert_eq!(untagged.1, fleet.stats.count);
     for k in &s.keys {
-        let mut tag = format!("{}/{}/{}", k.phase, k.group, k.endpoint);
+        let mut tag = format!("{}/{}/{}", k.phase, k.group, k.endpoint.unwrap());
         if let Some(a) = &k.anchor {
             tag = format!("{tag}/{a}");
         }
@@ -165,7 +169,7 @@ for t, h in sorted(by.items()):
             .iter()
             .find(|r| r.0 == tag)
             .unwrap_or_else(|| panic!("{tag} missing"));
-        assert_eq!(r.1, k.count, "{tag}");
+        assert_eq!(r.1, k.stats.count, "{tag}");
         // Where q·count is not a whole rank, hdrh rounds the rank to the
         // nearest sample and the Rust crate up to the next one: the values
         // may then be neighbours, never in the wrong order.
@@ -177,16 +181,16 @@ for t, h in sorted(by.items()):
             }
         };
         assert!(
-            agree(0.5, r.2, k.p50 as f64),
+            agree(0.5, r.2, k.stats.p50 as f64),
             "{tag} p50 {} vs {}",
             r.2,
-            k.p50
+            k.stats.p50
         );
         assert!(
-            agree(0.99, r.3, k.p99 as f64),
+            agree(0.99, r.3, k.stats.p99 as f64),
             "{tag} p99 {} vs {}",
             r.3,
-            k.p99
+            k.stats.p99
         );
     }
     assert_eq!(

@@ -63,13 +63,22 @@ fn shards_merge_exactly_and_thresholds_apply_to_the_whole() {
         shards
             .iter()
             .flat_map(|x| x.phases.iter())
-            .filter(|k| k.phase == name)
-            .map(|k| k.count)
+            .filter(|k| k.phase.label() == name)
+            .map(|k| k.stats.count)
             .sum::<u64>()
     };
-    let merged = |name: &str| s.phases.iter().find(|k| k.phase == name).unwrap().clone();
-    assert_eq!(merged("connect_total").count, sum("connect_total"));
-    assert_eq!(merged("chain_validation").count, sum("chain_validation"));
+    let merged = |name: &str| {
+        s.phases
+            .iter()
+            .find(|k| k.phase.label() == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(merged("connect_total").stats.count, sum("connect_total"));
+    assert_eq!(
+        merged("chain_validation").stats.count,
+        sum("chain_validation")
+    );
     let fails: u64 = s
         .failures
         .iter()
@@ -77,14 +86,15 @@ fn shards_merge_exactly_and_thresholds_apply_to_the_whole() {
         .map(|f| f.count)
         .sum();
     assert_eq!(fails, 60);
-    let p99 = merged("connect_total").p99;
+    let p99 = merged("connect_total").stats.p99;
     let lo = shards
         .iter()
         .map(|x| {
             x.phases
                 .iter()
-                .find(|k| k.phase == "connect_total")
+                .find(|k| k.phase == chainstorm::metrics::Phase::ConnectTotal)
                 .unwrap()
+                .stats
                 .p99
         })
         .min()
@@ -94,8 +104,9 @@ fn shards_merge_exactly_and_thresholds_apply_to_the_whole() {
         .map(|x| {
             x.phases
                 .iter()
-                .find(|k| k.phase == "connect_total")
+                .find(|k| k.phase == chainstorm::metrics::Phase::ConnectTotal)
                 .unwrap()
+                .stats
                 .p99
         })
         .max()

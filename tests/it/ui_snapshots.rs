@@ -74,10 +74,10 @@ fn frame(elapsed: f64) -> UiFrame {
         failed_rate: 38.0,
         phases,
         anchors: vec![
-            ("ats-ecc".into(), stats(158_000)),
-            ("ats-rsa".into(), stats(77_000)),
-            ("cross-signed".into(), stats(101_000)),
-            ("legacy-rsa".into(), stats(75_000)),
+            (chainstorm::metrics::Anchor::AtsEcc, stats(158_000)),
+            (chainstorm::metrics::Anchor::AtsRsa, stats(77_000)),
+            (chainstorm::metrics::Anchor::CrossSigned, stats(101_000)),
+            (chainstorm::metrics::Anchor::LegacyRsa, stats(75_000)),
         ],
         failures: vec![
             failure(FailPhase::Verify, "distrusted(SYMANTEC_TLS)", "java-clients", "jdk-8u212", EndpointKind::Legacy, 300, 1_200,

@@ -7,9 +7,10 @@ use crate::common;
 
 use std::sync::Arc;
 
+use chainstorm::metrics::Anchor;
 use chainstorm::metrics::VerifyCause;
 use chainstorm::pki::ChainKind;
-use chainstorm::trust::{ChainVerifier, PathKind, TimedVerifier, ValidationSample, VerifyFailure};
+use chainstorm::trust::{ChainVerifier, TimedVerifier, ValidationSample, VerifyFailure};
 use common::{name_for, pki, profile};
 use rustls::{ClientConnection, ServerConfig, ServerConnection};
 
@@ -97,9 +98,9 @@ fn handshake(profile_name: &str, kind: ChainKind) -> Outcome {
 #[test]
 fn successful_handshakes_report_time_anchor_and_kind() {
     for (kind, want) in [
-        (ChainKind::Legacy, PathKind::LegacyRsa),
-        (ChainKind::AtsRsa, PathKind::AtsRsa),
-        (ChainKind::AtsEcc, PathKind::AtsEcc),
+        (ChainKind::Legacy, Anchor::LegacyRsa),
+        (ChainKind::AtsRsa, Anchor::AtsRsa),
+        (ChainKind::AtsEcc, Anchor::AtsEcc),
     ] {
         let (c, s, sample, prof) = handshake("dual", kind);
         assert!(c.is_ok() && s.is_ok(), "{}: {c:?} {s:?}", kind.name());
@@ -110,15 +111,15 @@ fn successful_handshakes_report_time_anchor_and_kind() {
         assert_eq!(
             prof.anchor_info[anchor as usize].family.label(),
             match want {
-                PathKind::LegacyRsa => "legacy",
-                PathKind::AtsRsa => "ats-rsa",
+                Anchor::LegacyRsa => "legacy",
+                Anchor::AtsRsa => "ats-rsa",
                 _ => "ats-ecc",
             }
         );
     }
     let (c, _, sample, _) = handshake("starfield-only", ChainKind::AtsRsaCrossSigned);
     assert!(c.is_ok());
-    assert_eq!(sample.unwrap().outcome.unwrap().1, PathKind::CrossSigned);
+    assert_eq!(sample.unwrap().outcome.unwrap().1, Anchor::CrossSigned);
 }
 
 #[test]

@@ -15,7 +15,7 @@ pub use render::{render_junit, render_markdown, render_text};
 pub use rules::{parse_rule, FailureLimit, Rule, RuleSet, Rules};
 
 use super::summary::{KeyStats, Summary};
-use crate::metrics::{EndpointKind, Phase};
+use crate::metrics::{Anchor, EndpointKind, Phase};
 
 /// Errors of `compare`'s inputs.
 #[derive(Debug, thiserror::Error)]
@@ -64,24 +64,24 @@ pub struct Scope {
     /// Endpoint kind.
     pub endpoint: EndpointKind,
     /// Anchor path kind (chain validation).
-    pub anchor: Option<String>,
+    pub anchor: Option<Anchor>,
 }
 
 impl SeriesId {
-    fn of_phase(k: &KeyStats) -> Option<SeriesId> {
-        Some(SeriesId {
-            phase: Phase::from_label(&k.phase)?,
+    fn of_phase(k: &KeyStats) -> SeriesId {
+        SeriesId {
+            phase: k.phase,
             scope: None,
-        })
+        }
     }
 
     fn of_series(k: &KeyStats) -> Option<SeriesId> {
         Some(SeriesId {
-            phase: Phase::from_label(&k.phase)?,
+            phase: k.phase,
             scope: Some(Scope {
                 group: k.group.clone(),
-                endpoint: EndpointKind::from_label(&k.endpoint)?,
-                anchor: k.anchor.clone(),
+                endpoint: k.endpoint?,
+                anchor: k.anchor,
             }),
         })
     }
@@ -211,10 +211,7 @@ fn failure_rate(s: &Summary) -> f64 {
 
 /// Series of the whole run per phase, then per group × endpoint.
 fn index(s: &Summary) -> BTreeMap<SeriesId, KeyStats> {
-    let phases = s
-        .phases
-        .iter()
-        .filter_map(|k| Some((SeriesId::of_phase(k)?, k.clone())));
+    let phases = s.phases.iter().map(|k| (SeriesId::of_phase(k), k.clone()));
     let series = s
         .keys
         .iter()
@@ -235,7 +232,7 @@ pub fn compare(bases: &[Summary], new: &Summary, rules: &RuleSet) -> Comparison 
             unmatched.push((key.clone(), Side::NewOnly));
             continue;
         }
-        if nk.count == 0 || present.iter().all(|k| k.count == 0) {
+        if nk.stats.count == 0 || present.iter().all(|k| k.stats.count == 0) {
             continue;
         }
         for st in Stat::PERCENTILES {
@@ -309,17 +306,19 @@ mod tests {
 
     fn ks(phase: &str, group: &str, endpoint: &str, p99: u64) -> KeyStats {
         KeyStats {
-            phase: phase.into(),
+            phase: Phase::from_label(phase).unwrap(),
             group: group.into(),
-            endpoint: endpoint.into(),
+            endpoint: EndpointKind::from_label(endpoint),
             anchor: None,
-            count: 10,
-            p50: p99,
-            p90: p99,
-            p99,
-            p999: p99,
-            max: p99,
-            mean: p99 as f64,
+            stats: crate::metrics::Stats {
+                count: 10,
+                p50: p99,
+                p90: p99,
+                p99,
+                p999: p99,
+                max: p99,
+                mean: p99 as f64,
+            },
         }
     }
 

@@ -14,7 +14,7 @@ use super::hlog::{read_log, LogInterval};
 use super::summary::Summary;
 use super::timeseries::{read_failures, read_timeseries, TimeseriesRow};
 use super::ResultsError;
-use crate::metrics::histogram;
+use crate::metrics::{histogram, Anchor, Phase, SeriesKey};
 use plots::{Limit, PlotResult};
 
 /// What `report` wrote.
@@ -27,14 +27,15 @@ pub struct ReportOutput {
     pub html: PathBuf,
 }
 
-/// Merges the interval log's histograms by a function of the tag.
-fn merged_by(
+/// Merges the interval log's histograms by a function of the series key
+/// (the untagged fleet-wide lines have none and are passed over).
+fn merged_by<K: Ord>(
     log: &[LogInterval],
-    key: impl Fn(&str) -> Option<String>,
-) -> BTreeMap<String, Histogram<u64>> {
-    let mut out: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    key: impl Fn(&SeriesKey) -> Option<K>,
+) -> BTreeMap<K, Histogram<u64>> {
+    let mut out: BTreeMap<K, Histogram<u64>> = BTreeMap::new();
     for e in log {
-        let Some(k) = e.tag.as_deref().and_then(&key) else {
+        let Some(k) = e.key.as_ref().and_then(&key) else {
             continue;
         };
         let _ = out.entry(k).or_insert_with(histogram).add(&e.histogram);
@@ -43,33 +44,21 @@ fn merged_by(
 }
 
 /// Every phase's histogram over the run (all groups and endpoints).
-fn by_phase(log: &[LogInterval]) -> BTreeMap<String, Histogram<u64>> {
-    merged_by(log, |t| {
-        let phase = t.split('/').next()?;
-        crate::metrics::Phase::from_label(phase).map(|p| p.label().to_string())
-    })
+fn by_phase(log: &[LogInterval]) -> BTreeMap<Phase, Histogram<u64>> {
+    merged_by(log, |k| Some(k.phase))
 }
 
 /// The run's latency thresholds over the whole fleet (no filters), as
-/// lines on the percentile plot.
+/// lines on the percentile plot: the summary says which they are.
 fn latency_limits(s: &Summary) -> Vec<Limit> {
-    use crate::metrics::Stat;
-    use crate::scenario::thresholds::{parse, Metric};
     s.thresholds
         .iter()
+        .filter(|t| t.on_percentile_plot)
         .filter_map(|t| {
-            let th = parse(&t.key, &t.condition).ok()?;
-            match th.metric {
-                Metric::Latency {
-                    stat, ref filters, ..
-                } if filters.is_empty() && stat != Stat::Count && stat != Stat::Mean => {
-                    Some(Limit {
-                        label: format!("{} {}", t.key, t.condition),
-                        ns: th.limit,
-                    })
-                }
-                _ => None,
-            }
+            Some(Limit {
+                label: format!("{} {}", t.key, t.condition),
+                ns: t.limit?,
+            })
         })
         .collect()
 }
@@ -100,7 +89,7 @@ fn models_html(s: &Summary) -> String {
         let causes: Vec<String> = m
             .causes
             .iter()
-            .map(|c| format!("{} × {}", c.count, escape(&c.cause)))
+            .map(|c| format!("{} × {}", c.count, escape(&c.cause.qualified())))
             .collect();
         h.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
@@ -139,17 +128,12 @@ fn thresholds_html(s: &Summary) -> String {
     o
 }
 
-/// A threshold's measured value in its unit: a duration, a percentage or a count.
+/// A threshold's measured value in its unit (a plain number where the
+/// summary does not say the unit).
 fn measured(t: &super::ThresholdResult, v: f64) -> String {
-    use crate::metrics::Stat;
-    use crate::scenario::thresholds::{parse, FailureStat, Metric};
-    match parse(&t.key, &t.condition).map(|th| th.metric) {
-        Ok(Metric::Latency { stat, .. }) if stat != Stat::Count => crate::metrics::format_ns(v),
-        Ok(Metric::Failures {
-            stat: FailureStat::Rate,
-            ..
-        }) => format!("{:.3}%", v * 100.0),
-        _ => format!("{v:.0}"),
+    match t.unit {
+        Some(u) => u.format(v),
+        None => format!("{v}"),
     }
 }
 
@@ -162,21 +146,22 @@ fn breakdown_html(s: &Summary) -> String {
             "<h2>{title}</h2>\n<table><tr><th>{}</th><th>phase</th><th>count</th><th>p50</th><th>p99</th><th>p99.9</th></tr>\n",
             if by_group { "group / endpoint" } else { "endpoint" }
         ));
-        let mut rows: BTreeMap<(String, String), (u64, u64, u64, u64)> = BTreeMap::new();
+        let mut rows: BTreeMap<(String, Phase), (u64, u64, u64, u64)> = BTreeMap::new();
         for k in s.keys.iter().filter(|k| {
-            (k.phase == "connect_total" || k.phase == "chain_validation") && k.anchor.is_none()
+            matches!(k.phase, Phase::ConnectTotal | Phase::ChainValidation) && k.anchor.is_none()
         }) {
+            let endpoint = k.endpoint.map(|e| e.label()).unwrap_or("");
             let name = if by_group {
-                format!("{} / {}", k.group, k.endpoint)
+                format!("{} / {endpoint}", k.group)
             } else {
-                k.endpoint.clone()
+                endpoint.to_string()
             };
-            let e = rows.entry((name, k.phase.clone())).or_default();
+            let e = rows.entry((name, k.phase)).or_default();
             // Endpoint rows add the groups' counts; percentiles keep the worst.
-            e.0 += k.count;
-            e.1 = e.1.max(k.p50);
-            e.2 = e.2.max(k.p99);
-            e.3 = e.3.max(k.p999);
+            e.0 += k.stats.count;
+            e.1 = e.1.max(k.stats.p50);
+            e.2 = e.2.max(k.stats.p99);
+            e.3 = e.3.max(k.stats.p999);
         }
         for ((name, phase), (n, p50, p99, p999)) in rows {
             o.push_str(&format!(
@@ -222,17 +207,18 @@ fn failures_html(s: &Summary) -> String {
 /// (added together) dashed and the new run's solid, in one self-contained
 /// HTML file. The runs must be run directories (their `latency.hlog`).
 pub fn compare_html(bases: &[PathBuf], new: &Path, out: &Path) -> Result<(), ResultsError> {
-    let load = |d: &Path| -> Result<BTreeMap<String, Histogram<u64>>, ResultsError> {
+    let load = |d: &Path| -> Result<BTreeMap<Phase, Histogram<u64>>, ResultsError> {
         let log = d.join("latency.hlog");
         if !log.exists() {
-            return Err(ResultsError::Format(format!(
-                "{}: --html needs run directories (with latency.hlog)",
-                d.display()
-            )));
+            return Err(ResultsError::NotRunDir {
+                path: d.to_path_buf(),
+                needs: "--html needs run directories (with latency.hlog)",
+            });
         }
-        Ok(by_phase(&read_log(&log, &[])?))
+        let groups = Summary::read(d)?.group_names();
+        Ok(by_phase(&read_log(&log, &groups)?))
     };
-    let mut base: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    let mut base: BTreeMap<Phase, Histogram<u64>> = BTreeMap::new();
     for b in bases {
         for (k, h) in load(b)? {
             let _ = base.entry(k).or_insert_with(histogram).add(&h);
@@ -240,8 +226,10 @@ pub fn compare_html(bases: &[PathBuf], new: &Path, out: &Path) -> Result<(), Res
     }
     let new_h = load(new)?;
     let svg = out.with_extension("svg");
-    plots::overlay(&svg, &base, &new_h)
-        .map_err(|e| ResultsError::Format(format!("plotting {}: {e}", svg.display())))?;
+    plots::overlay(&svg, &base, &new_h).map_err(|e| ResultsError::Plot {
+        path: svg.clone(),
+        message: e.to_string(),
+    })?;
     let body = std::fs::read_to_string(&svg).map_err(super::read_err(&svg))?;
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>chainstorm compare</title></head><body style=\"font-family:sans-serif\">\n<h1>chainstorm compare</h1>\n<p>base: {}<br>new: {}</p>\n{body}\n</body></html>\n",
@@ -261,9 +249,12 @@ fn escape(s: &str) -> String {
 pub fn report(dir: &Path) -> Result<ReportOutput, ResultsError> {
     let summary = Summary::read(dir)?;
     let text = super::human_summary(&summary);
-    let log = read_log(&dir.join("latency.hlog"), &[])?;
+    let log = read_log(&dir.join("latency.hlog"), &summary.group_names())?;
     let plot = |r: PlotResult, p: &Path| {
-        r.map_err(|e| ResultsError::Format(format!("plotting {}: {e}", p.display())))
+        r.map_err(|e| ResultsError::Plot {
+            path: p.to_path_buf(),
+            message: e.to_string(),
+        })
     };
     let mut svgs = Vec::new();
 
@@ -306,10 +297,8 @@ pub fn report(dir: &Path) -> Result<ReportOutput, ResultsError> {
     )?;
     svgs.push(p);
 
-    let anchors = merged_by(&log, |t| {
-        let parts: Vec<&str> = t.split('/').collect();
-        (parts.first() == Some(&"chain_validation") && parts.len() == 4)
-            .then(|| parts[3].to_string())
+    let anchors: BTreeMap<Anchor, _> = merged_by(&log, |k| {
+        k.anchor.filter(|_| k.phase == Phase::ChainValidation)
     });
     let p = dir.join("anchors.svg");
     plot(plots::anchors(&p, &anchors), &p)?;

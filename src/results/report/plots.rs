@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::metrics::{Anchor, Phase};
 use hdrhistogram::Histogram;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -114,18 +115,18 @@ pub struct Limit {
 /// classic HdrHistogram axis, 0 % to 99.999 %), y = latency in µs.
 pub fn percentiles(
     path: &Path,
-    phases: &BTreeMap<String, Histogram<u64>>,
+    phases: &BTreeMap<Phase, Histogram<u64>>,
     limits: &[Limit],
 ) -> PlotResult {
     let root = SVGBackend::new(path, (1000, 520)).into_drawing_area();
     root.fill(&WHITE)?;
-    let shown: Vec<(&String, &Histogram<u64>)> =
+    let shown: Vec<(&Phase, &Histogram<u64>)> =
         phases.iter().filter(|(_, h)| !h.is_empty()).collect();
     let mut entries: Vec<Entry> = shown
         .iter()
         .enumerate()
         .map(|(i, (n, _))| Entry {
-            name: (*n).clone(),
+            name: n.to_string(),
             color: color(i),
             dashed: false,
         })
@@ -286,7 +287,7 @@ pub fn stacked(path: &Path, title: &str, series: &[(String, Vec<(f64, f64)>)]) -
 }
 
 /// Chain validation p50 and p99 per matched anchor: a labelled pair of bars each.
-pub fn anchors(path: &Path, anchors: &BTreeMap<String, Histogram<u64>>) -> PlotResult {
+pub fn anchors(path: &Path, anchors: &BTreeMap<Anchor, Histogram<u64>>) -> PlotResult {
     let root = SVGBackend::new(path, (1000, 360)).into_drawing_area();
     root.fill(&WHITE)?;
     let entries = [
@@ -302,7 +303,7 @@ pub fn anchors(path: &Path, anchors: &BTreeMap<String, Histogram<u64>>) -> PlotR
         },
     ];
     let plot = split_with_legend(&root, &entries)?;
-    let names: Vec<&String> = anchors.keys().collect();
+    let names: Vec<&Anchor> = anchors.keys().collect();
     let y_max = anchors
         .values()
         .map(|h| h.value_at_quantile(0.99) as f64 / 1e3)
@@ -345,12 +346,12 @@ pub fn anchors(path: &Path, anchors: &BTreeMap<String, Histogram<u64>>) -> PlotR
 /// new solid, one color per phase (`compare --html`).
 pub fn overlay(
     path: &Path,
-    base: &BTreeMap<String, Histogram<u64>>,
-    new: &BTreeMap<String, Histogram<u64>>,
+    base: &BTreeMap<Phase, Histogram<u64>>,
+    new: &BTreeMap<Phase, Histogram<u64>>,
 ) -> PlotResult {
     let root = SVGBackend::new(path, (1000, 520)).into_drawing_area();
     root.fill(&WHITE)?;
-    let names: Vec<&String> = new.keys().filter(|k| base.contains_key(*k)).collect();
+    let names: Vec<&Phase> = new.keys().filter(|k| base.contains_key(*k)).collect();
     let mut entries = Vec::new();
     for (i, n) in names.iter().enumerate() {
         entries.push(Entry {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::EndpointError;
 use crate::pki::ChainKind;
 
 /// What a listener does after the TLS handshake.
@@ -174,12 +175,15 @@ pub struct Faults {
 
 impl Faults {
     /// Checks rates and delays are in range.
-    pub fn validate(&self) -> Result<(), super::EndpointError> {
-        self.check().map_err(super::EndpointError::Config)
-    }
-
-    fn check(&self) -> Result<(), String> {
-        for (name, r) in [
+    pub fn validate(&self) -> Result<(), EndpointError> {
+        let range = |key: &'static str, value: String, allowed: &'static str| {
+            Err(EndpointError::OutOfRange {
+                key,
+                value,
+                allowed,
+            })
+        };
+        for (key, r) in [
             ("refuse_rate", self.refuse_rate),
             ("reset_rate", self.reset_rate),
             ("stall_rate", self.stall_rate),
@@ -189,19 +193,24 @@ impl Faults {
             ),
         ] {
             if !(0.0..=1.0).contains(&r) {
-                return Err(format!("{name} must be between 0 and 1, got {r}"));
+                return range(key, r.to_string(), "0 to 1");
             }
         }
-        if self.refuse_rate + self.reset_rate + self.stall_rate > 1.0 {
-            return Err("refuse_rate + reset_rate + stall_rate must not exceed 1".into());
+        let sum = self.refuse_rate + self.reset_rate + self.stall_rate;
+        if sum > 1.0 {
+            return range(
+                "refuse_rate + reset_rate + stall_rate",
+                sum.to_string(),
+                "at most 1",
+            );
         }
-        for (name, r) in [
+        for (key, r) in [
             ("account_connect_rate", self.account_connect_rate),
             ("client_connect_rate", self.client_connect_rate),
         ] {
             if let Some(r) = r {
                 if !(r.is_finite() && r > 0.0 && r <= 1e6) {
-                    return Err(format!("{name} must be > 0 and <= 1000000, got {r}"));
+                    return range(key, r.to_string(), "> 0 and <= 1000000");
                 }
             }
         }
@@ -213,15 +222,16 @@ impl Faults {
                     | ChainKind::AtsEcc
                     | ChainKind::AtsRsaCrossSigned
             ) {
-                return Err(format!("broken_chain {} is not a broken variant", b.name()));
+                return Err(EndpointError::NotBroken(b));
             }
         }
         // Delays up to 10 minutes; outages and pauses within a week.
         let ms_ok = |v: f64| v.is_finite() && (0.0..=600_000.0).contains(&v);
-        for d in [self.handshake_delay, self.connack_delay]
-            .into_iter()
-            .flatten()
-        {
+        for (key, d) in [
+            ("handshake_delay", self.handshake_delay),
+            ("connack_delay", self.connack_delay),
+        ] {
+            let Some(d) = d else { continue };
             let ok = match d {
                 Delay::Fixed { ms } => ms_ok(ms),
                 Delay::Uniform { min_ms, max_ms } => {
@@ -230,19 +240,22 @@ impl Faults {
                 Delay::Exponential { mean_ms } => ms_ok(mean_ms) && mean_ms > 0.0,
             };
             if !ok {
-                return Err(format!(
-                    "delay {d:?}: allowed 0 <= ms <= 600000 (exponential mean > 0)"
-                ));
+                return range(
+                    key,
+                    format!("{d:?}"),
+                    "0 <= ms <= 600000, min_ms <= max_ms, exponential mean > 0",
+                );
             }
         }
         let s_ok = |v: f64| v.is_finite() && (0.0..=604_800.0).contains(&v);
-        for (name, o) in [("outage", self.outage), ("pause", self.pause)] {
+        for (key, o) in [("outage", self.outage), ("pause", self.pause)] {
             if let Some(o) = o {
                 if !s_ok(o.after_s) || !s_ok(o.duration_s) {
-                    return Err(format!(
-                        "{name}: after_s and duration_s must be within 0..=604800, got {} and {}",
-                        o.after_s, o.duration_s
-                    ));
+                    return range(
+                        key,
+                        format!("after_s {} duration_s {}", o.after_s, o.duration_s),
+                        "after_s and duration_s within 0..=604800",
+                    );
                 }
             }
         }
@@ -304,19 +317,11 @@ impl Default for MqttLimits {
     }
 }
 
-/// Everything the endpoint needs besides the PKI.
-#[derive(Clone, Debug, Deserialize)]
+/// What an endpoint does, whoever starts it: `serve` (from its flags) or a
+/// scenario's embedded endpoint (`[target.endpoint]`, read into this type).
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EndpointConfig {
-    /// Listening sockets.
-    pub listeners: Vec<ListenerConfig>,
-    /// Account prefix of the endpoint names (`<prefix>-ats.iot.<region>...`);
-    /// `None` accepts any prefix.
-    #[serde(default)]
-    pub account_prefix: Option<String>,
-    /// Reject connections without SNI (AWS does).
-    #[serde(default = "yes")]
-    pub require_sni: bool,
+pub struct EndpointSettings {
     /// Client certificates.
     #[serde(default)]
     pub mtls: MtlsMode,
@@ -329,30 +334,45 @@ pub struct EndpointConfig {
     /// Session resumption (tickets and cache). AWS sends no tickets.
     #[serde(default)]
     pub resumption: bool,
-    /// MQTT limits.
-    #[serde(default)]
-    pub mqtt: MqttLimits,
     /// Faults.
     #[serde(default)]
     pub faults: Faults,
+    /// Which intermediate issues the ATS leaf, per connection or by schedule.
+    #[serde(default)]
+    pub rotation: super::rotation::Rotation,
+}
+
+impl EndpointSettings {
+    /// Checks every range (faults, rotation).
+    pub fn validate(&self) -> Result<(), EndpointError> {
+        self.faults.validate()?;
+        self.rotation.validate()
+    }
+}
+
+/// Everything the endpoint needs besides the PKI.
+#[derive(Clone, Debug)]
+pub struct EndpointConfig {
+    /// Listening sockets.
+    pub listeners: Vec<ListenerConfig>,
+    /// Account prefix of the endpoint names (`<prefix>-ats.iot.<region>...`);
+    /// `None` accepts any prefix.
+    pub account_prefix: Option<String>,
+    /// Reject connections without SNI (AWS does).
+    pub require_sni: bool,
+    /// What the endpoint does (TLS, faults, rotation): the same type a
+    /// scenario's `[target.endpoint]` holds.
+    pub settings: EndpointSettings,
+    /// MQTT limits.
+    pub mqtt: MqttLimits,
     /// Seconds allowed for the TLS handshake.
-    #[serde(default = "default_handshake_timeout")]
     pub handshake_timeout_s: f64,
     /// Share the listening ports with other processes (SO_REUSEPORT), as the
     /// sharding scripts do; off, a second endpoint on a port fails to start
     /// instead of silently taking half of its connections.
-    #[serde(default)]
     pub reuse_port: bool,
-    /// Which intermediate issues the ATS leaf, per connection or by schedule.
-    #[serde(default)]
-    pub rotation: super::rotation::Rotation,
     /// Port 443 without the MQTT ALPN.
-    #[serde(default)]
     pub no_alpn: NoAlpn,
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn default_handshake_timeout() -> f64 {
@@ -369,15 +389,10 @@ impl EndpointConfig {
             }],
             account_prefix: None,
             require_sni: true,
-            mtls: MtlsMode::Off,
-            security_policy: SecurityPolicy::default(),
-            key_preference: KeyPreference::default(),
-            resumption: false,
+            settings: EndpointSettings::default(),
             mqtt: MqttLimits::default(),
-            faults: Faults::default(),
             handshake_timeout_s: default_handshake_timeout(),
             reuse_port: false,
-            rotation: Default::default(),
             no_alpn: NoAlpn::Silent,
         }
     }

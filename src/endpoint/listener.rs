@@ -91,7 +91,7 @@ pub(crate) async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let started = Instant::now();
-    let mut outage = shared.config.faults.outage.map(|o| {
+    let mut outage = shared.config.settings.faults.outage.map(|o| {
         (
             started + Duration::from_secs_f64(o.after_s),
             Duration::from_secs_f64(o.duration_s),
@@ -187,7 +187,7 @@ async fn handle(
     let c = &shared.counters;
     let cfg = &shared.config;
     c.accepted.fetch_add(1, Relaxed);
-    let plan = cfg.faults.plan(index, n);
+    let plan = cfg.settings.faults.plan(index, n);
     let _ = tcp.set_nodelay(true);
     match plan.fault {
         ConnFault::Refuse => {
@@ -261,10 +261,10 @@ async fn handle(
             &Offer {
                 schemes: hello.signature_schemes(),
                 suites: hello.cipher_suites(),
-                tls13_allowed: cfg.security_policy.tls13(),
+                tls13_allowed: cfg.settings.security_policy.tls13(),
             },
-            cfg.key_preference,
-            cfg.faults.broken_chain,
+            cfg.settings.key_preference,
+            cfg.settings.faults.broken_chain,
         ),
         Err(e) => {
             c.unknown_name.fetch_add(1, Relaxed);
@@ -277,18 +277,19 @@ async fn handle(
             return None;
         }
     };
-    let kind = if cfg.faults.broken_chain.is_none() {
+    let kind = if cfg.settings.faults.broken_chain.is_none() {
         let i = cfg
+            .settings
             .rotation
             .pick(shared.rotation.next(), shared.started.elapsed());
-        cfg.rotation.chain(kind, i)
+        cfg.settings.rotation.chain(kind, i)
     } else {
         kind
     };
     if let Some(d) = plan.handshake_delay {
         sleep(d).await;
     }
-    if let Some(p) = cfg.faults.pause {
+    if let Some(p) = cfg.settings.faults.pause {
         let from = shared.started + Duration::from_secs_f64(p.after_s);
         let to = from + Duration::from_secs_f64(p.duration_s);
         let now = Instant::now();

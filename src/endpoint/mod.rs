@@ -25,8 +25,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{
-    ConnackRefusal, Delay, EndpointConfig, Faults, KeyPreference, ListenerConfig, ListenerMode,
-    MqttLimits, MtlsMode, NoAlpn, Outage, SecurityPolicy, ALPN_MQTT_CA,
+    ConnackRefusal, Delay, EndpointConfig, EndpointSettings, Faults, KeyPreference, ListenerConfig,
+    ListenerMode, MqttLimits, MtlsMode, NoAlpn, Outage, SecurityPolicy, ALPN_MQTT_CA,
 };
 pub use counters::{Counters, CountersSnapshot};
 pub use faults::{ConnFault, ConnPlan};
@@ -47,12 +47,31 @@ pub enum EndpointError {
         #[source]
         source: std::io::Error,
     },
-    /// A TLS configuration could not be built.
-    #[error("TLS configuration: {0}")]
-    Tls(String),
-    /// The configuration is inconsistent.
-    #[error("endpoint configuration: {0}")]
-    Config(String),
+    /// A TLS object of the endpoint could not be built.
+    #[error("TLS configuration: {what}")]
+    Tls {
+        /// Which object (`device CA`, `client verifier`, a chain's name, …).
+        what: String,
+        /// rustls' error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// No listener was configured.
+    #[error("endpoint configuration: no listeners")]
+    NoListeners,
+    /// A setting outside its allowed range.
+    #[error("{key} = {value}: allowed {allowed}")]
+    OutOfRange {
+        /// The setting, as the scenario and `serve` spell it.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+    /// `broken_chain` names a chain that is not one of the broken variants.
+    #[error("broken_chain {}: not a broken variant", .0.name())]
+    NotBroken(crate::pki::ChainKind),
 }
 
 /// Starts endpoints.
@@ -74,17 +93,19 @@ impl Endpoint {
         pki: &PkiBundle,
     ) -> Result<EndpointHandle, EndpointError> {
         if config.listeners.is_empty() {
-            return Err(EndpointError::Config("no listeners".into()));
+            return Err(EndpointError::NoListeners);
         }
-        config.faults.validate()?;
+        config.settings.validate()?;
         let tls = tls::TlsConfigs::build(&config, pki)?;
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(listener::Shared {
             account_limit: config
+                .settings
                 .faults
                 .account_connect_rate
                 .map(|r| Arc::new(faults::TokenBucket::new(r))),
             client_limit: config
+                .settings
                 .faults
                 .client_connect_rate
                 .map(|r| Arc::new(faults::PerClientLimit::new(r))),

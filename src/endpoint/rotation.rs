@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::EndpointError;
 use crate::pki::ChainKind;
 
 /// How the ATS chains rotate, and which cross-certificates ride along.
@@ -74,26 +75,30 @@ fn mix(mut x: u64) -> u64 {
 impl Rotation {
     /// Refuses weights that cannot choose (negative, not finite, all zero)
     /// and a switch target outside 1-4.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), EndpointError> {
         if self.weights.iter().any(|w| !w.is_finite() || *w < 0.0)
             || self.weights.iter().sum::<f64>() <= 0.0
         {
-            return Err(format!(
-                "rotation.weights {:?}: four weights >= 0 (M01..M04), not all 0",
-                self.weights
-            ));
+            return Err(EndpointError::OutOfRange {
+                key: "rotation.weights",
+                value: format!("{:?}", self.weights),
+                allowed: "four weights >= 0 (M01..M04), not all 0",
+            });
         }
         if !(1..=4).contains(&self.switch_to) {
-            return Err(format!(
-                "rotation.switch_to = {}: allowed 1 (M01) to 4 (M04)",
-                self.switch_to
-            ));
+            return Err(EndpointError::OutOfRange {
+                key: "rotation.switch_to",
+                value: self.switch_to.to_string(),
+                allowed: "1 (M01) to 4 (M04)",
+            });
         }
         if let Some(s) = self.switch_after_s {
             if !(s.is_finite() && (0.0..=604_800.0).contains(&s)) {
-                return Err(format!(
-                    "rotation.switch_after_s = {s}: allowed 0 <= s <= 604800"
-                ));
+                return Err(EndpointError::OutOfRange {
+                    key: "rotation.switch_after_s",
+                    value: s.to_string(),
+                    allowed: "0 <= s <= 604800",
+                });
             }
         }
         Ok(())

@@ -31,27 +31,27 @@ pub struct TlsConfigs {
 impl TlsConfigs {
     /// Builds a configuration for every chain the endpoint may present.
     pub fn build(cfg: &EndpointConfig, pki: &PkiBundle) -> Result<TlsConfigs, EndpointError> {
-        let provider = Arc::new(cfg.security_policy.provider());
+        let provider = Arc::new(cfg.settings.security_policy.provider());
         let mut chains = vec![
             ChainKind::Legacy,
             ChainKind::AtsRsaCrossSigned,
             ChainKind::AtsEcc,
         ];
-        if let Some(b) = cfg.faults.broken_chain {
+        if let Some(b) = cfg.settings.faults.broken_chain {
             chains.push(b);
         }
-        for k in cfg.rotation.chains() {
+        for k in cfg.settings.rotation.chains() {
             if !chains.contains(&k) {
                 chains.push(k);
             }
         }
-        let client_verifier = match cfg.mtls {
+        let client_verifier = match cfg.settings.mtls {
             MtlsMode::Off => None,
             mode => {
                 let mut roots = RootCertStore::empty();
                 roots
                     .add(pki.cert(Role::DeviceCa).clone())
-                    .map_err(|e| EndpointError::Tls(format!("device CA: {e}")))?;
+                    .map_err(tls_err("device CA"))?;
                 let b =
                     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
                 let b = if mode == MtlsMode::Optional {
@@ -59,17 +59,11 @@ impl TlsConfigs {
                 } else {
                     b
                 };
-                Some(
-                    b.build()
-                        .map_err(|e| EndpointError::Tls(format!("client verifier: {e}")))?,
-                )
+                Some(b.build().map_err(tls_err("client verifier"))?)
             }
         };
-        let ticketer = if cfg.resumption {
-            Some(
-                rustls::crypto::aws_lc_rs::Ticketer::new()
-                    .map_err(|e| EndpointError::Tls(format!("ticketer: {e}")))?,
-            )
+        let ticketer = if cfg.settings.resumption {
+            Some(rustls::crypto::aws_lc_rs::Ticketer::new().map_err(tls_err("ticketer"))?)
         } else {
             None
         };
@@ -79,15 +73,15 @@ impl TlsConfigs {
             let served = pki.chain(kind);
             for &mode in &modes {
                 let builder = ServerConfig::builder_with_provider(provider.clone())
-                    .with_protocol_versions(versions_for(cfg.security_policy))
-                    .map_err(|e| EndpointError::Tls(e.to_string()))?;
+                    .with_protocol_versions(versions_for(cfg.settings.security_policy))
+                    .map_err(tls_err("protocol versions"))?;
                 let builder = match &client_verifier {
                     Some(v) => builder.with_client_cert_verifier(v.clone()),
                     None => builder.with_no_client_auth(),
                 };
                 let mut sc = builder
                     .with_single_cert(served.certs.clone(), served.key.clone_key())
-                    .map_err(|e| EndpointError::Tls(format!("{}: {e}", kind.name())))?;
+                    .map_err(tls_err(kind.name()))?;
                 // The policy's order decides (AWS does not publish whether
                 // it prefers its own order; unconfirmed).
                 sc.ignore_client_order = true;
@@ -121,6 +115,16 @@ impl TlsConfigs {
     }
 }
 
+/// An [`EndpointError::Tls`] for `what`.
+fn tls_err<E: std::error::Error + Send + Sync + 'static>(
+    what: &str,
+) -> impl FnOnce(E) -> EndpointError + '_ {
+    move |e| EndpointError::Tls {
+        what: what.to_string(),
+        source: Box::new(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,7 +139,7 @@ mod tests {
             .unwrap();
         assert_eq!(c.send_tls13_tickets, 0);
         assert!(!c.ticketer.enabled());
-        cfg.resumption = true;
+        cfg.settings.resumption = true;
         let on = TlsConfigs::build(&cfg, &pki).unwrap();
         let c = on
             .get(ChainKind::AtsRsaCrossSigned, ListenerMode::Mqtt)

@@ -17,6 +17,7 @@ use super::classify::send_and_classify;
 use super::hello::ClientHello;
 use super::mqtt::MqttOp;
 use super::mutate::{apply, Mutated, Op};
+use super::{Class, Expected};
 
 /// Campaign settings.
 #[derive(Clone, Debug)]
@@ -176,7 +177,7 @@ pub async fn send_case(
     sni: &str,
     mqtt: Option<&Arc<rustls::ClientConfig>>,
     timeout: Duration,
-) -> String {
+) -> Class {
     match (c.layer, mqtt) {
         (Layer::Mqtt(v), Some(cfg)) => {
             let v5 = v == MqttVersion::V5;
@@ -276,7 +277,7 @@ impl Report {
 }
 
 /// A finding as stored next to its bytes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     /// Id (file stem).
     pub id: String,
@@ -290,10 +291,10 @@ pub struct Finding {
     pub operator: String,
     /// What was changed.
     pub detail: String,
-    /// Expected class (an answer of some kind).
-    pub expected: String,
-    /// Observed class.
-    pub observed: String,
+    /// What a correct target answers.
+    pub expected: Expected,
+    /// What it answered (`None`: the health probes got nothing).
+    pub observed: Option<Class>,
     /// ms since the campaign started.
     pub at_ms: u64,
     /// How long the case took from dial to classification, ms.
@@ -304,7 +305,7 @@ pub struct Finding {
 }
 
 /// What a campaign did.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     /// Cases run.
     pub cases: u64,
@@ -343,7 +344,7 @@ async fn healthy(c: &Campaign, n: u64) -> bool {
     let hello = ClientHello::valid(&c.sni, random, key).encode();
     // A loaded target may be slow; the probe waits longer than a case.
     send_and_classify(c.target, &hello, c.timeout.max(Duration::from_secs(2))).await
-        == "server_hello"
+        == Class::ServerHello
 }
 
 /// True when every record and the handshake message in `bytes` are complete,
@@ -461,7 +462,7 @@ pub async fn run_with(
             // A timeout under load is often the machine, not the target: a
             // hang is only a case that still gets no answer when replayed
             // alone with four times the timeout (at least 2 s).
-            let hang = class == "timeout"
+            let hang = class.is_timeout()
                 && !m.may_wait
                 && send_case(
                     &m,
@@ -471,7 +472,7 @@ pub async fn run_with(
                     (c.timeout * 4).max(Duration::from_secs(2)),
                 )
                 .await
-                    == "timeout";
+                .is_timeout();
             if hang {
                 anomaly = true;
                 let f = Finding {
@@ -482,12 +483,11 @@ pub async fn run_with(
                     operator: op.clone(),
                     detail: m.detail.clone(),
                     expected: if m.layer != Layer::Tls {
-                        "a CONNACK or a close"
+                        Expected::ConnackOrClose
                     } else {
-                        "an answer (ServerHello, alert or close)"
-                    }
-                    .into(),
-                    observed: class.clone(),
+                        Expected::AnAnswer
+                    },
+                    observed: Some(class.clone()),
                     at_ms: started.elapsed().as_millis() as u64,
                     case_ms: ms,
                     preceding: vec![],
@@ -511,8 +511,8 @@ pub async fn run_with(
                 case: i,
                 operator: String::new(),
                 detail: "two health probes in a row got no ServerHello".into(),
-                expected: "server_hello".into(),
-                observed: "no answer".into(),
+                expected: Expected::ServerHello,
+                observed: None,
                 at_ms: started.elapsed().as_millis() as u64,
                 case_ms: 0.0,
                 preceding: recent.clone(),

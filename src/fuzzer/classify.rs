@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::Class;
 use crate::metrics::{DialCause, TlsCause};
 
 /// SHA-256("HelloRetryRequest"): the random of a HelloRetryRequest (RFC 8446 4.1.3).
@@ -16,24 +17,18 @@ const HRR_RANDOM: [u8; 32] = [
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
-/// Classifies the first bytes a server sent (`None`: it sent nothing).
-pub fn classify_bytes(b: &[u8]) -> String {
+/// Classifies the first bytes a server sent (empty: it sent nothing).
+pub fn classify_bytes(b: &[u8]) -> Class {
     match b {
-        [] => TlsCause::ClosedDuringHandshake.to_string(),
+        [] => Class::Tls(TlsCause::ClosedDuringHandshake),
         [0x16, _, _, _, _, 2, ..] if b.len() >= 43 && b[11..43] == HRR_RANDOM => {
-            "hello_retry_request".into()
+            Class::HelloRetryRequest
         }
-        [0x16, _, _, _, _, 2, ..] => "server_hello".into(),
-        [0x15, _, _, _, _, level, desc, ..] => {
-            let label = TlsCause::AlertReceived(*desc).to_string();
-            if *level == 1 {
-                // Warning level: same label, marked, so it never merges with a fatal one.
-                format!("{},warning)", label.trim_end_matches(')'))
-            } else {
-                label
-            }
-        }
-        _ => TlsCause::ProtocolError.to_string(),
+        [0x16, _, _, _, _, 2, ..] => Class::ServerHello,
+        // Warning level: a class of its own, so it never merges with a fatal one.
+        [0x15, _, _, _, _, 1, desc, ..] => Class::WarningAlert(*desc),
+        [0x15, _, _, _, _, _, desc, ..] => Class::Tls(TlsCause::AlertReceived(*desc)),
+        _ => Class::Tls(TlsCause::ProtocolError),
     }
 }
 
@@ -42,18 +37,18 @@ pub async fn send_and_classify(
     addr: std::net::SocketAddr,
     bytes: &[u8],
     timeout: Duration,
-) -> String {
+) -> Class {
     let mut s = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return format!("dial_{}", DialCause::of(&e)),
-        Err(_) => return "dial_timeout".into(),
+        Ok(Err(e)) => return Class::Dial(DialCause::of(&e)),
+        Err(_) => return Class::Dial(DialCause::Timeout),
     };
     let _ = s.set_nodelay(true);
     if let Err(e) = s.write_all(bytes).await {
         return if e.kind() == std::io::ErrorKind::ConnectionReset {
-            "reset".into()
+            Class::Reset
         } else {
-            "closed_during_handshake".into()
+            Class::Tls(TlsCause::ClosedDuringHandshake)
         };
     }
     let mut buf = [0u8; 64];
@@ -65,7 +60,7 @@ pub async fn send_and_classify(
         match tokio::time::timeout_at(deadline, s.read(&mut buf[got..])).await {
             Err(_) => {
                 return if got == 0 {
-                    "timeout".into()
+                    Class::Timeout
                 } else {
                     classify_bytes(&buf[..got])
                 }
@@ -79,7 +74,7 @@ pub async fn send_and_classify(
             }
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
                 return if got == 0 {
-                    "reset".into()
+                    Class::Reset
                 } else {
                     classify_bytes(&buf[..got])
                 };
@@ -96,17 +91,27 @@ mod tests {
 
     #[test]
     fn classes() {
-        assert_eq!(classify_bytes(&[]), "closed_during_handshake");
+        assert_eq!(
+            classify_bytes(&[]),
+            Class::Tls(TlsCause::ClosedDuringHandshake)
+        );
         assert_eq!(
             classify_bytes(&[0x15, 3, 3, 0, 2, 2, 112]),
-            "alert_received(unrecognisedname)"
+            Class::Tls(TlsCause::AlertReceived(112))
+        );
+        assert_eq!(
+            classify_bytes(&[0x15, 3, 3, 0, 2, 1, 0]),
+            Class::WarningAlert(0)
         );
         let mut sh = vec![0x16, 3, 3, 0, 90, 2, 0, 0, 86, 3, 3];
         sh.extend_from_slice(&[7; 32]);
-        assert_eq!(classify_bytes(&sh), "server_hello");
+        assert_eq!(classify_bytes(&sh), Class::ServerHello);
         let mut hrr = vec![0x16, 3, 3, 0, 90, 2, 0, 0, 86, 3, 3];
         hrr.extend_from_slice(&HRR_RANDOM);
-        assert_eq!(classify_bytes(&hrr), "hello_retry_request");
-        assert_eq!(classify_bytes(&[0x17, 3, 3]), "protocol_error");
+        assert_eq!(classify_bytes(&hrr), Class::HelloRetryRequest);
+        assert_eq!(
+            classify_bytes(&[0x17, 3, 3]),
+            Class::Tls(TlsCause::ProtocolError)
+        );
     }
 }

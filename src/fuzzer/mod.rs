@@ -4,9 +4,12 @@
 //! corpus, replay and baselines.
 
 pub mod campaign;
+mod class;
 pub mod classify;
 pub use crate::wire::client_hello as hello;
 pub mod mqtt;
 pub mod mutate;
 #[cfg(feature = "fuzzing")]
 pub mod targets;
+
+pub use class::{Class, Expected};

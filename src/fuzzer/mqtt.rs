@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::Class;
 use crate::client::handshake_failure;
 use crate::metrics::DialCause;
 use crate::mqtt::raw::{LengthField, RawPacket};
@@ -180,7 +181,7 @@ pub fn apply(op: MqttOp, client_id: &str, rng: &mut impl RngCore) -> MqttMutated
 }
 
 /// Classifies what the broker answered after the CONNECT.
-pub fn classify_answer(buf: &[u8], v5_hint: bool) -> String {
+pub fn classify_answer(buf: &[u8], v5_hint: bool) -> Class {
     let protocol = if v5_hint {
         Protocol::V5
     } else {
@@ -188,16 +189,15 @@ pub fn classify_answer(buf: &[u8], v5_hint: bool) -> String {
     };
     match decode(buf, protocol, DEFAULT_MAX_REMAINING) {
         Ok(Some(d)) => match d.packet {
-            Packet::ConnAck(a) => format!(
-                "connack({},{:#04x})",
-                if v5_hint { "v5" } else { "v3" },
-                a.code
-            ),
-            other => format!("unexpected({})", other.name()),
+            Packet::ConnAck(a) => Class::Connack {
+                v5: v5_hint,
+                code: a.code,
+            },
+            other => Class::Unexpected(other.name()),
         },
-        Ok(None) if buf.is_empty() => "closed".into(),
-        Ok(None) => "partial_answer".into(),
-        Err(_) => "undecodable_answer".into(),
+        Ok(None) if buf.is_empty() => Class::Closed,
+        Ok(None) => Class::PartialAnswer,
+        Err(_) => Class::UndecodableAnswer,
     }
 }
 
@@ -211,25 +211,25 @@ pub async fn send_and_classify(
     bytes: &[u8],
     v5: bool,
     timeout: Duration,
-) -> String {
+) -> Class {
     let deadline = tokio::time::Instant::now() + timeout;
     let Ok(name) = ServerName::try_from(sni.to_string()) else {
-        return "bad_sni".into();
+        return Class::BadSni;
     };
     let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return format!("dial_{}", DialCause::of(&e)),
-        Err(_) => return "dial_timeout".into(),
+        Ok(Err(e)) => return Class::Dial(DialCause::of(&e)),
+        Err(_) => return Class::Dial(DialCause::Timeout),
     };
     let _ = tcp.set_nodelay(true);
     let connect = crate::transport::ClientTls::connect(config, name, tcp);
     let mut tls = match tokio::time::timeout_at(deadline, connect).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return format!("tls_failed({})", handshake_failure(&e, false).0),
-        Err(_) => return "tls_timeout".into(),
+        Ok(Err(e)) => return Class::TlsFailed(handshake_failure(&e, false).0),
+        Err(_) => return Class::TlsTimeout,
     };
     if tls.write_all(bytes).await.is_err() {
-        return "closed".into();
+        return Class::Closed;
     }
     let mut buf = Vec::with_capacity(64);
     let mut chunk = [0u8; 256];
@@ -237,7 +237,7 @@ pub async fn send_and_classify(
         match tokio::time::timeout_at(deadline, tls.read(&mut chunk)).await {
             Err(_) => {
                 return if buf.is_empty() {
-                    "timeout".into()
+                    Class::Timeout
                 } else {
                     classify_answer(&buf, v5)
                 }
@@ -249,7 +249,7 @@ pub async fn send_and_classify(
                     return classify_answer(&buf, v5);
                 }
             }
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return "reset".into(),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return Class::Reset,
             Ok(Err(_)) => return classify_answer(&buf, v5),
         }
     }

@@ -9,10 +9,13 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::hlog::read_log;
 use super::timeseries::{read_timeseries, TimeseriesRow};
-use super::{write_err, HlogWriter, ResultsError, Summary, SummaryInputs, TimeseriesWriter};
+use super::{
+    write_err, HlogWriter, ResultsError, RunPart, Summary, SummaryInputs, TimeseriesWriter,
+};
 use crate::metrics::{
     build_snapshot, histogram, Aggregate, FailureKey, FailureStat, IntervalData, Labels,
 };
+use crate::scenario::Shard;
 
 fn started_unix(dir: &Path, s: &Summary) -> Result<f64, ResultsError> {
     let t = time::OffsetDateTime::parse(
@@ -52,8 +55,7 @@ pub fn shard_dirs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ResultsError> {
             .filter(|p| {
                 Summary::read(p)
                     .ok()
-                    .and_then(|s| s.shard)
-                    .is_some_and(|sh| crate::scenario::parse_shard(&sh).is_some())
+                    .is_some_and(|s| matches!(s.shard, Some(RunPart::Shard(_))))
             })
             .collect();
         found.sort();
@@ -86,12 +88,9 @@ fn check_shards(dirs: &[PathBuf], summaries: &[Summary]) -> Result<(), ResultsEr
             ));
             continue;
         }
-        let Some((i, n)) = s.shard.as_deref().and_then(crate::scenario::parse_shard) else {
-            problems.push(format!(
-                "{}: not a shard run (shard {:?})",
-                d.display(),
-                s.shard
-            ));
+        let Some(RunPart::Shard(Shard { index: i, count: n })) = s.shard else {
+            let part = s.shard.map_or("none".to_string(), |p| p.to_string());
+            problems.push(format!("{}: not a shard run (shard {part})", d.display()));
             continue;
         };
         match n_seen {
@@ -298,7 +297,7 @@ pub fn merge(dirs: &[PathBuf], out_root: &Path) -> Result<Merged, ResultsError> 
         wall_s: end - t0,
         interrupted: summaries.iter().any(|s| s.interrupted),
     });
-    summary.shard = Some(format!("merged {}", dirs.len()));
+    summary.shard = Some(RunPart::Merged(dirs.len() as u32));
     summary.run_id = first.run_id.clone();
     summary.write(&dir)?;
     Ok(Merged { dir, summary })

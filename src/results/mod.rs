@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 pub use hlog::HlogWriter;
 pub use human::render as human_summary;
 pub use summary::{
-    KeyStats, Machine, Summary, SummaryInputs, ThresholdResult, Totals, ValueUnit, Verdict,
-    FORMAT_VERSION,
+    KeyStats, Machine, RunPart, Summary, SummaryInputs, ThresholdResult, Totals, ValueUnit,
+    Verdict, FORMAT_VERSION,
 };
 pub use thresholds::evaluate;
 pub use timeseries::{read_timeseries, TimeseriesRow, TimeseriesWriter};

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{Anchor, Cause, EndpointKind, FailureRow, Phase, SeriesKey, Stats};
+use crate::scenario::Shard;
 
 /// Statistics of one series: a phase over the whole run (group and endpoint
 /// absent), or one phase × group × endpoint [× anchor] series. On disk the
@@ -221,9 +222,9 @@ pub struct Summary {
     pub remote: bool,
     /// Whether any group ran with certificate verification OFF (`danger-accept-any`).
     pub danger_accept_any: bool,
-    /// `I/N` when this run was one shard of a plan; `merged N` for a merge.
+    /// One shard of a plan (`I/N` on disk), or a merge of N shards (`merged N`).
     #[serde(default)]
-    pub shard: Option<String>,
+    pub shard: Option<RunPart>,
     /// The run id shared by every shard of one distributed run.
     #[serde(default)]
     pub run_id: Option<String>,
@@ -252,6 +253,45 @@ pub struct Summary {
     pub thresholds: Vec<ThresholdResult>,
     /// `pass` when every threshold held.
     pub verdict: Verdict,
+}
+
+/// What part of a distributed run a summary covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunPart {
+    /// One shard (`I/N`).
+    Shard(Shard),
+    /// The merge of this many shards (`merged N`).
+    Merged(u32),
+}
+
+impl std::fmt::Display for RunPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunPart::Shard(s) => s.fmt(f),
+            RunPart::Merged(n) => write!(f, "merged {n}"),
+        }
+    }
+}
+
+impl Serialize for RunPart {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunPart {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RunPart, D::Error> {
+        let s = String::deserialize(d)?;
+        if let Some(n) = s.strip_prefix("merged ") {
+            return n
+                .parse()
+                .map(RunPart::Merged)
+                .map_err(|_| serde::de::Error::custom(format!("bad merge count {s:?}")));
+        }
+        s.parse()
+            .map(RunPart::Shard)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// The thresholds' verdict on a run.

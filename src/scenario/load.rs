@@ -153,6 +153,26 @@ impl Scenario {
     pub fn total_devices(&self) -> u64 {
         self.groups.iter().map(|g| g.devices).sum()
     }
+
+    /// The groups' names, in order (series keys index into it).
+    pub fn group_names(&self) -> Vec<String> {
+        self.groups.iter().map(|g| g.name.clone()).collect()
+    }
+}
+
+impl ArrivalSpec {
+    /// The highest arrival rate the stages reach, per second (a storm has
+    /// no rate: infinite).
+    pub fn peak_rate(&self) -> f64 {
+        match self.mode {
+            ArrivalMode::Storm => f64::INFINITY,
+            ArrivalMode::Rate => self
+                .stages
+                .iter()
+                .map(|(r, _)| *r)
+                .fold(self.start_rate, f64::max),
+        }
+    }
 }
 
 /// 1-based line and column of a byte offset.
@@ -871,13 +891,13 @@ fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, Scenari
         }
     };
     let embedded = std::mem::take(&mut t.endpoint);
-    if let Err(e) = embedded.faults.validate() {
+    if let Err(e) = embedded.settings.faults.validate() {
         return Err(cx.err_at(
             &[Seg::Key("target"), Seg::Key("endpoint"), Seg::Key("faults")],
             format!("target.endpoint.faults: {e}"),
         ));
     }
-    if let Err(e) = embedded.rotation.validate() {
+    if let Err(e) = embedded.settings.rotation.validate() {
         return Err(cx.err_at(
             &[
                 Seg::Key("target"),

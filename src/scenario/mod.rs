@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 pub use load::{line_col, load, parse, ArrivalSpec, Group, MigrationSpec, Scenario, Target};
 pub use plan::{
-    arrival_offsets, expected_arrivals, parse_shard, planned_concurrency, rate_at,
-    render_client_id, DevicePlan, Plan,
+    arrival_offsets, expected_arrivals, planned_concurrency, rate_at, render_client_id, BadShard,
+    DevicePlan, Plan, Shard,
 };
 pub use thresholds::{Metric, Op, Threshold};
 

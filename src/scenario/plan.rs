@@ -57,12 +57,59 @@ fn segments(spec: &ArrivalSpec, end: f64) -> Vec<(f64, f64, f64, f64)> {
     out
 }
 
-/// Parses a shard `I/N` (0 <= I < N), as `--shard` takes it and summaries
-/// record it; `None` for anything else (e.g. a merged run's `merged 4`).
-pub fn parse_shard(s: &str) -> Option<(u32, u32)> {
-    let (i, n) = s.split_once('/')?;
-    let (i, n): (u32, u32) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
-    (i < n).then_some((i, n))
+/// One slice of a plan split across processes: shard `index` of `count`
+/// (`0 <= index < count`), written `I/N` on the command line and in results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Shard {
+    /// This slice, from 0.
+    pub index: u32,
+    /// Slices the plan is split into.
+    pub count: u32,
+}
+
+/// A shard that is not `I/N` with whole numbers `0 <= I < N`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?}: expected I/N with whole numbers 0 <= I < N, e.g. 0/4")]
+pub struct BadShard(pub String);
+
+impl Shard {
+    /// Keeps this shard's devices: every `count`-th device of the plan, so
+    /// the slices are disjoint (device and client ids), interleaved in time
+    /// (each slice runs at 1/count of the arrival rate) and from the same seed.
+    pub fn keep_own(self, plan: &mut Plan) {
+        let mut k = 0usize;
+        plan.devices.retain(|_| {
+            let keep = k % self.count as usize == self.index as usize;
+            k += 1;
+            keep
+        });
+    }
+
+    /// The share of the plan's rate and sessions this shard runs (1 unsharded).
+    pub fn share(shard: Option<Shard>) -> f64 {
+        1.0 / f64::from(shard.map_or(1, |s| s.count))
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = BadShard;
+
+    fn from_str(s: &str) -> Result<Shard, BadShard> {
+        let bad = || BadShard(s.to_string());
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// The arrival rate the spec intends at `t` seconds (the last stage's rate
@@ -86,11 +133,11 @@ pub fn rate_at(spec: &ArrivalSpec, t: f64) -> f64 {
 /// group, its share of the peak rate × its hold (Little's law), at most its
 /// devices.
 pub fn planned_concurrency(s: &Scenario) -> u64 {
-    let total: u64 = s.groups.iter().map(|g| g.devices).sum();
+    let total = s.total_devices();
     if total == 0 {
         return 0;
     }
-    let peak = spec_peak(&s.arrival);
+    let peak = s.arrival.peak_rate();
     s.groups
         .iter()
         .map(|g| {
@@ -103,13 +150,6 @@ pub fn planned_concurrency(s: &Scenario) -> u64 {
             (l.ceil() as u64).min(g.devices)
         })
         .sum()
-}
-
-fn spec_peak(spec: &ArrivalSpec) -> f64 {
-    spec.stages
-        .iter()
-        .map(|(r, _)| *r)
-        .fold(spec.start_rate, f64::max)
 }
 
 /// Arrivals the rates give within `duration` (the area under the rate).

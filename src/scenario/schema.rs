@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::endpoint::{Faults, KeyPreference, ListenerMode, MtlsMode, SecurityPolicy};
+use crate::endpoint::ListenerMode;
 
 /// A whole scenario.
 #[derive(Debug, Deserialize)]
@@ -124,31 +124,17 @@ fn default_prefix() -> String {
     "a1b2c3d4e5f6g7".into()
 }
 
-/// `[target.endpoint]` for an embedded target.
+/// `[target.endpoint]` for an embedded target: its listener's semantics
+/// and the endpoint's own settings type (the keys are read into it
+/// directly; an unknown key is refused by it).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EmbeddedEndpoint {
     /// Listener semantics.
     #[serde(default = "default_listener")]
     pub listener: ListenerMode,
-    /// Mutual TLS.
-    #[serde(default)]
-    pub mtls: MtlsMode,
-    /// Security policy.
-    #[serde(default)]
-    pub security_policy: SecurityPolicy,
-    /// RSA or ECC for clients that take both.
-    #[serde(default)]
-    pub key_preference: KeyPreference,
-    /// Session resumption.
-    #[serde(default)]
-    pub resumption: bool,
-    /// Faults.
-    #[serde(default)]
-    pub faults: Faults,
-    /// Intermediate rotation (`[target.endpoint.rotation]`).
-    #[serde(default)]
-    pub rotation: crate::endpoint::rotation::Rotation,
+    /// TLS, faults and rotation.
+    #[serde(flatten)]
+    pub settings: crate::endpoint::EndpointSettings,
 }
 
 fn default_listener() -> ListenerMode {

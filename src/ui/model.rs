@@ -111,8 +111,8 @@ pub struct UiModel {
     pub frame: UiFrame,
     /// (attempted, succeeded, failed) per second, oldest first.
     pub history: VecDeque<(u64, u64, u64)>,
-    /// When each failure kind (phase, cause, group, endpoint) was first seen, s.
-    pub first_seen: HashMap<String, f64>,
+    /// When each failure kind was first seen, s.
+    pub first_seen: HashMap<FailureId, f64>,
     /// Current view.
     pub view: View,
     /// Selected row in the failure table (Failures view) or phase (Overview).
@@ -127,15 +127,13 @@ pub struct UiModel {
     pub stopping: bool,
 }
 
+/// What identifies a failure kind: cause (which implies the phase), fleet
+/// group name, endpoint kind.
+pub type FailureId = (crate::metrics::Cause, String, crate::metrics::EndpointKind);
+
 /// The key that identifies a failure kind.
-pub fn failure_id(f: &crate::metrics::FailureRow) -> String {
-    format!(
-        "{}|{}|{}|{}",
-        f.phase().label(),
-        f.cause,
-        f.group,
-        f.endpoint.label()
-    )
+pub fn failure_id(f: &crate::metrics::FailureRow) -> FailureId {
+    (f.cause.clone(), f.group.clone(), f.endpoint)
 }
 
 impl UiModel {

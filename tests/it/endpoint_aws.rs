@@ -94,7 +94,7 @@ async fn policies_versions_suites_and_order() {
         ),
     ];
     for (policy, args, root, want) in cases {
-        let ep = endpoint(|c| c.security_policy = policy).await;
+        let ep = endpoint(|c| c.settings.security_policy = policy).await;
         let port = ep.addr(ListenerMode::Mqtt).unwrap().port();
         let out = s_client(port, &host, root, &args).await;
         assert_eq!(
@@ -147,7 +147,7 @@ async fn rotation_and_cross_certificate_switches() {
     let rsa = dir.path().join("ats-rsa-root.pem");
     let ecc = dir.path().join("ats-ecc-root.pem");
     // Equal weights: across 16 connections every intermediate shows up.
-    let ep = endpoint(|c| c.rotation.weights = [1.0, 1.0, 1.0, 1.0]).await;
+    let ep = endpoint(|c| c.settings.rotation.weights = [1.0, 1.0, 1.0, 1.0]).await;
     let port = ep.addr(ListenerMode::Mqtt).unwrap().port();
     for (root, args, family) in [
         (&rsa, &[][..], "Amazon RSA 2048 M0"),
@@ -169,8 +169,8 @@ async fn rotation_and_cross_certificate_switches() {
     }
     // A scheduled rotation: M01 until the switch, then only M03.
     let ep = endpoint(|c| {
-        c.rotation.switch_after_s = Some(1.0);
-        c.rotation.switch_to = 3;
+        c.settings.rotation.switch_after_s = Some(1.0);
+        c.settings.rotation.switch_to = 3;
     })
     .await;
     let port = ep.addr(ListenerMode::Mqtt).unwrap().port();
@@ -190,8 +190,8 @@ async fn rotation_and_cross_certificate_switches() {
     };
     for (no_cross, class2, want) in [(true, false, 2), (false, false, 3), (false, true, 4)] {
         let ep = endpoint(|c| {
-            c.rotation.starfield_cross = !no_cross;
-            c.rotation.class2_cross = class2;
+            c.settings.rotation.starfield_cross = !no_cross;
+            c.settings.rotation.class2_cross = class2;
         })
         .await;
         let port = ep.addr(ListenerMode::Mqtt).unwrap().port();

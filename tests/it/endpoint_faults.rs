@@ -42,7 +42,7 @@ async fn refuse_reset_stall_counts_match_the_seeded_plan() {
     let n = 200u64;
     let expect = |k| (0..n).filter(|i| faults.plan(0, *i).fault == k).count() as u64;
     let f2 = faults.clone();
-    let ep = endpoint(move |c| c.faults = f2).await;
+    let ep = endpoint(move |c| c.settings.faults = f2).await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
     let (mut ok, mut failed, mut hung) = (0u64, 0u64, 0u64);
     // Sequential, so connection i is the i-th accepted and gets plan(i).
@@ -76,8 +76,8 @@ async fn refuse_reset_stall_counts_match_the_seeded_plan() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_and_connack_delays_are_applied() {
     let ep = endpoint(|c| {
-        c.faults.handshake_delay = Some(Delay::Fixed { ms: 150.0 });
-        c.faults.connack_delay = Some(Delay::Fixed { ms: 100.0 });
+        c.settings.faults.handshake_delay = Some(Delay::Fixed { ms: 150.0 });
+        c.settings.faults.connack_delay = Some(Delay::Fixed { ms: 100.0 });
     })
     .await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
@@ -112,8 +112,8 @@ async fn connack_refusals_use_the_chosen_codes() {
         code_v5: 0x9F,
     };
     let ep = endpoint(move |c| {
-        c.faults.seed = 9;
-        c.faults.connack_refusal = Some(refusal);
+        c.settings.faults.seed = 9;
+        c.settings.faults.connack_refusal = Some(refusal);
     })
     .await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
@@ -165,7 +165,7 @@ async fn broken_chains_fail_as_their_certificates_should() {
         (ChainKind::MissingIntermediate, VerifyCause::UnknownIssuer),
     ];
     for (kind, cause) in cases {
-        let ep = endpoint(|c| c.faults.broken_chain = Some(kind)).await;
+        let ep = endpoint(|c| c.settings.faults.broken_chain = Some(kind)).await;
         let addr = ep.addr(ListenerMode::Mqtt).unwrap();
         let e = tls(addr, &ats_host("us-east-1"), &dual())
             .await
@@ -183,7 +183,7 @@ async fn broken_chains_fail_as_their_certificates_should() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_refuses_connections_then_recovers() {
     let ep = endpoint(|c| {
-        c.faults.outage = Some(Outage {
+        c.settings.faults.outage = Some(Outage {
             after_s: 0.5,
             duration_s: 1.5,
         })
@@ -203,7 +203,7 @@ async fn outage_refuses_connections_then_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_rate_limits_answer_with_rate_exceeded() {
     let ep = endpoint(|c| {
-        c.faults.account_connect_rate = Some(4.0);
+        c.settings.faults.account_connect_rate = Some(4.0);
     })
     .await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
@@ -224,7 +224,7 @@ async fn connect_rate_limits_answer_with_rate_exceeded() {
     assert!(limited >= 4, "{codes:?}");
     assert_eq!(codes.iter().filter(|c| **c == 0).count() + limited, 10);
 
-    let ep = endpoint(|c| c.faults.client_connect_rate = Some(1.0)).await;
+    let ep = endpoint(|c| c.settings.faults.client_connect_rate = Some(1.0)).await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
     let mut first = Mqtt::new(
         tls(addr, &ats_host("us-east-1"), &dual()).await.unwrap(),

@@ -24,7 +24,7 @@ use common::free_port;
 /// certificate) is counted in `alerts_sent` with the alert rustls sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_the_endpoint_sends_are_counted() {
-    let ep = endpoint(|c| c.mtls = MtlsMode::Required).await;
+    let ep = endpoint(|c| c.settings.mtls = MtlsMode::Required).await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
     let o = Opts {
         roots: vec![pki().cert(Role::AtsRsaRoot).clone()],

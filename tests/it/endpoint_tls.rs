@@ -74,7 +74,9 @@ async fn sni_routes_to_the_aws_chains() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecc_preference_serves_ecc_to_clients_offering_both() {
-    let ep = endpoint(|c| c.key_preference = chainstorm::endpoint::KeyPreference::PreferEcc).await;
+    let ep =
+        endpoint(|c| c.settings.key_preference = chainstorm::endpoint::KeyPreference::PreferEcc)
+            .await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
     let s = tls(addr, &ats_host("us-east-1"), &roots(&[Role::AtsEccRoot]))
         .await
@@ -126,7 +128,7 @@ async fn client_rejection_is_counted_as_alert_received() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_required_and_optional() {
-    let ep = endpoint(|c| c.mtls = MtlsMode::Required).await;
+    let ep = endpoint(|c| c.settings.mtls = MtlsMode::Required).await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
     let host = ats_host("us-east-1");
     // Without a client certificate the TLS 1.3 handshake fails when the
@@ -165,7 +167,7 @@ async fn mutual_tls_required_and_optional() {
     // The certificate's CN is the device identity: with the AWS-style
     // policy, another client id is not authorized.
     let ep2 = endpoint(|c| {
-        c.mtls = MtlsMode::Required;
+        c.settings.mtls = MtlsMode::Required;
         c.mqtt.client_id_must_match_cn = true;
     })
     .await;
@@ -184,7 +186,7 @@ async fn mutual_tls_required_and_optional() {
     }
 
     // Optional: both work.
-    let ep = endpoint(|c| c.mtls = MtlsMode::Optional).await;
+    let ep = endpoint(|c| c.settings.mtls = MtlsMode::Optional).await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
     tls(addr, &host, &roots(&[Role::AtsRsaRoot])).await.unwrap();
     tls(addr, &host, &o).await.unwrap();
@@ -197,7 +199,7 @@ async fn security_policies_pick_versions() {
         tls12_only: true,
         ..roots(&[Role::AtsRsaRoot])
     };
-    let ep = endpoint(|c| c.security_policy = SecurityPolicy::Tls13Only).await;
+    let ep = endpoint(|c| c.settings.security_policy = SecurityPolicy::Tls13Only).await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
     assert!(tls(addr, &host, &tls12).await.is_err());
     tls(addr, &host, &roots(&[Role::AtsRsaRoot])).await.unwrap();
@@ -255,7 +257,7 @@ async fn alpn_listener_and_tls_only_listener() {
 async fn resumption_is_off_unless_enabled() {
     let host = ats_host("us-east-1");
     for enabled in [false, true] {
-        let ep = endpoint(|c| c.resumption = enabled).await;
+        let ep = endpoint(|c| c.settings.resumption = enabled).await;
         let addr = ep.addr(ListenerMode::TlsOnly).unwrap();
         let store: std::sync::Arc<dyn rustls::client::ClientSessionStore> =
             std::sync::Arc::new(rustls::client::ClientSessionMemoryCache::new(8));

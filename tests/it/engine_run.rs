@@ -489,7 +489,7 @@ fn engine_and_probe_report_the_same_cause() {
         assert_eq!(engine, [want], "engine, {fault_toml}");
 
         let r = rt.block_on(async {
-            let ep = common::endpoint(|c| c.faults = faults.clone()).await;
+            let ep = common::endpoint(|c| c.settings.faults = faults.clone()).await;
             let t = chainstorm::probe::ProbeTarget {
                 addr: ep.addr(chainstorm::endpoint::ListenerMode::Mqtt).unwrap(),
                 sni: rustls::pki_types::ServerName::try_from(common::ats_host("us-east-1"))

@@ -159,7 +159,7 @@ async fn mosquitto_clients_publish_and_receive() {
     // (--insecure); the chain is still verified against --cafile.
     let ep = endpoint(|c| {
         c.require_sni = false;
-        c.mtls = MtlsMode::Required;
+        c.settings.mtls = MtlsMode::Required;
     })
     .await;
     let port = ep.addr(ListenerMode::Mqtt).unwrap().port().to_string();

@@ -81,7 +81,7 @@ async fn verdicts_chain_and_fleet_share() {
 /// both cross-certificates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_of_models_is_weighed_by_model() {
-    let ep = endpoint(|c| c.rotation.class2_cross = true).await;
+    let ep = endpoint(|c| c.settings.rotation.class2_cross = true).await;
     let addr = ep.addr(ListenerMode::Mqtt).unwrap();
     let zoo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/device-zoo.toml");
     let s = chainstorm::scenario::load(&zoo).unwrap();

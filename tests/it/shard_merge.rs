@@ -22,12 +22,15 @@ fn shards_merge_exactly_and_thresholds_apply_to_the_whole() {
     for i in 0..2 {
         let opts = RunOptions {
             output_dir: Some(out.clone()),
-            shard: Some((i, 2)),
+            shard: Some(chainstorm::scenario::Shard { index: i, count: 2 }),
             ..RunOptions::default()
         };
         let s = runner::prepare(scenario, &opts).unwrap();
         let o = runner::run_scenario(s, opts, Control::new(), |_| {}).unwrap();
-        assert_eq!(o.summary.shard.as_deref(), Some(format!("{i}/2").as_str()));
+        assert_eq!(
+            o.summary.shard.map(|p| p.to_string()),
+            Some(format!("{i}/2"))
+        );
         assert_eq!(
             o.summary.verdict,
             chainstorm::results::Verdict::Fail,
@@ -52,7 +55,7 @@ fn shards_merge_exactly_and_thresholds_apply_to_the_whole() {
         "{:?}",
         s.thresholds
     );
-    assert_eq!(s.shard.as_deref(), Some("merged 2"));
+    assert_eq!(s.shard, Some(chainstorm::results::RunPart::Merged(2)));
     // Exactness: merged counts and percentiles equal those of the shards'
     // histograms added together.
     let shards: Vec<_> = shard_dirs

@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use chainstorm::endpoint::rotation::Rotation;
 use chainstorm::endpoint::{
-    ConnackRefusal, Delay, Endpoint, EndpointConfig, Faults, KeyPreference, ListenerConfig,
-    ListenerMode, MqttLimits, MtlsMode, NoAlpn, Outage, SecurityPolicy,
+    ConnackRefusal, Delay, Endpoint, EndpointConfig, EndpointSettings, Faults, KeyPreference,
+    ListenerConfig, ListenerMode, MqttLimits, MtlsMode, NoAlpn, Outage, SecurityPolicy,
 };
 use chainstorm::pki::{regions, ChainKind};
 
@@ -61,9 +61,6 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
             }),
         pause: None,
     };
-    if let Err(e) = faults.validate() {
-        bail!("{e}");
-    }
     let rotation = Rotation {
         weights: match &a.rotation_weights {
             Some(w) => [w[0], w[1], w[2], w[3]],
@@ -75,13 +72,7 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
         class2_cross: a.class2_cross,
         seed: 0,
     };
-    if let Err(e) = rotation.validate() {
-        bail!("--rotation: {e}");
-    }
-    Ok(EndpointConfig {
-        listeners,
-        account_prefix: a.account_prefix.clone(),
-        require_sni: !a.allow_no_sni,
+    let settings = EndpointSettings {
         mtls: match a.mtls.as_str() {
             "optional" => MtlsMode::Optional,
             "required" => MtlsMode::Required,
@@ -96,14 +87,21 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
             KeyPreference::PreferRsa
         },
         resumption: a.resumption,
+        faults,
+        rotation,
+    };
+    settings.validate()?;
+    Ok(EndpointConfig {
+        listeners,
+        account_prefix: a.account_prefix.clone(),
+        require_sni: !a.allow_no_sni,
+        settings,
         mqtt: MqttLimits {
             client_id_must_match_cn: a.client_id_must_match_cn,
             ..MqttLimits::default()
         },
-        faults,
         handshake_timeout_s: 10.0,
         reuse_port: a.reuse_port,
-        rotation,
         no_alpn: if a.no_alpn_close {
             NoAlpn::Close
         } else {
@@ -139,8 +137,8 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         for (mode, addr) in handle.addrs() {
             eprintln!("listening on {addr} ({})", mode.label());
         }
-        eprintln!("security policy {}, mTLS {:?}, resumption {}", cfg.security_policy.name(), cfg.mtls, cfg.resumption);
-        let ats = match cfg.faults.broken_chain {
+        eprintln!("security policy {}, mTLS {:?}, resumption {}", cfg.settings.security_policy.name(), cfg.settings.mtls, cfg.settings.resumption);
+        let ats = match cfg.settings.faults.broken_chain {
             Some(b) => format!("BROKEN chain {}", b.name()),
             None => "ATS RSA (Amazon RSA 2048 M01 + Amazon Root CA 1 cross-signed by Starfield G2) or ATS ECC (Amazon ECDSA 256 M01), by what the client offers".to_string(),
         };

@@ -305,18 +305,20 @@ pub fn report(dir: &Path) -> Result<ReportOutput, ResultsError> {
     svgs.push(p);
 
     let fpath = dir.join("failures.csv");
-    let mut by_cause: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut by_cause: BTreeMap<crate::metrics::Cause, Vec<(f64, f64)>> = BTreeMap::new();
     if fpath.exists() {
         for r in read_failures(&fpath)? {
-            let key = format!("{} {}", r.cause.phase().label(), r.cause);
             by_cause
-                .entry(key)
+                .entry(r.cause)
                 .or_default()
                 .push((r.elapsed_s, r.count as f64));
         }
     }
     let p = dir.join("failures.svg");
-    let fs: Vec<(String, Vec<(f64, f64)>)> = by_cause.into_iter().collect();
+    let fs: Vec<(String, Vec<(f64, f64)>)> = by_cause
+        .into_iter()
+        .map(|(c, points)| (format!("{} {c}", c.phase().label()), points))
+        .collect();
     plot(
         plots::stacked(&p, "failures by cause per interval, stacked", &fs),
         &p,

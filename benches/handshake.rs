@@ -70,8 +70,11 @@ fn configs(
     let p = Arc::new(TrustProfile::resolve(profile, pki).unwrap());
     let verifier = TimedVerifier::new(Arc::new(ChainVerifier::new(p)));
     let client = ClientOptions {
-        tls13: version.version == rustls::ProtocolVersion::TLSv1_3,
-        tls12: version.version == rustls::ProtocolVersion::TLSv1_2,
+        offer: chainstorm::client::Offer {
+            tls13: version.version == rustls::ProtocolVersion::TLSv1_3,
+            tls12: version.version == rustls::ProtocolVersion::TLSv1_2,
+            ..Default::default()
+        },
         resumption: Some(if resume {
             Resumption::in_memory_sessions(64)
         } else {

@@ -126,7 +126,10 @@ fn setup() -> Setup {
     let p = Arc::new(TrustProfile::resolve("ats-rsa-only", &pki).unwrap());
     let verifier = TimedVerifier::new(Arc::new(ChainVerifier::new(p)));
     let client = ClientOptions {
-        tls12: false,
+        offer: chainstorm::client::Offer {
+            tls12: false,
+            ..Default::default()
+        },
         resumption: Some(Resumption::disabled()),
         ..ClientOptions::default()
     }

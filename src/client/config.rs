@@ -11,57 +11,16 @@ use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, SignatureScheme};
 
 use super::cert::DeviceCertResolver;
+use super::offer::{GroupOffer, KeyOffer, Offer, SuiteOffer};
 use super::ClientError;
-use crate::trust::{ChainVerifier, TimedVerifier, TrustProfile, ValidationRules};
-
-/// Which signature schemes the client offers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum KeyOffer {
-    /// rustls' defaults (RSA and ECDSA).
-    #[default]
-    Any,
-    /// Only ECDSA: an EC-only device stack, which makes an ATS endpoint
-    /// pick its ECC chain.
-    EcdsaOnly,
-    /// RSA PKCS#1 v1.5 and ECDSA, no RSA-PSS (older mbedTLS builds without
-    /// `MBEDTLS_PKCS1_V21`): TLS 1.3 with an RSA certificate is then
-    /// impossible, since TLS 1.3 signs with PSS only.
-    NoRsaPss,
-}
-
-/// Which TLS 1.2 cipher suites the client offers (TLS 1.3 suites are
-/// always offered when TLS 1.3 is).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum SuiteOffer {
-    /// rustls' ECDHE-ECDSA and ECDHE-RSA AEAD suites.
-    #[default]
-    Any,
-    /// Only ECDHE-ECDSA (mbedTLS ECC-only builds).
-    EcdheEcdsa,
-    /// Only ECDHE-RSA.
-    EcdheRsa,
-}
-
-/// Which key-exchange groups the client offers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum GroupOffer {
-    /// rustls' defaults (X25519, P-256, P-384, and the ML-KEM hybrid).
-    #[default]
-    Any,
-    /// Only secp256r1, as hardware-accelerated device stacks offer.
-    P256,
-}
+use crate::trust::{ChainVerifier, ProfileRef, TimedVerifier, TrustProfile, ValidationRules};
 
 /// How to build one client configuration.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
-    /// Offer TLS 1.3.
-    pub tls13: bool,
-    /// Offer TLS 1.2.
-    pub tls12: bool,
-    /// Signature schemes offered.
-    pub key_offer: KeyOffer,
-    /// ALPN protocol to offer.
+    /// What the ClientHello offers.
+    pub offer: Offer,
+    /// ALPN protocol to offer (sent only when the offer sends ALPN).
     pub alpn: Option<String>,
     /// Offer a client certificate: the task's device certificate
     /// ([`super::with_device_cert`]) or this fixed one.
@@ -69,12 +28,6 @@ pub struct ClientOptions {
     /// Session resumption; `None` keeps rustls' default (an in-memory
     /// cache per configuration).
     pub resumption: Option<rustls::client::Resumption>,
-    /// TLS 1.2 suites offered.
-    pub suites: SuiteOffer,
-    /// Key-exchange groups offered.
-    pub groups: GroupOffer,
-    /// Send the server name indication.
-    pub sni: bool,
     /// What the verifier applies besides the profile (a device model's
     /// path builder, clock, pins and input buffer).
     pub rules: ValidationRules,
@@ -95,15 +48,10 @@ pub enum ClientAuth {
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
-            tls13: true,
-            tls12: true,
-            key_offer: KeyOffer::Any,
+            offer: Offer::default(),
             alpn: None,
             client_auth: ClientAuth::None,
             resumption: None,
-            suites: SuiteOffer::Any,
-            groups: GroupOffer::Any,
-            sni: true,
             rules: ValidationRules::default(),
         }
     }
@@ -112,12 +60,8 @@ impl Default for ClientOptions {
 impl ClientOptions {
     /// The crypto provider these options imply (suite order, schemes).
     pub fn provider(&self) -> Arc<CryptoProvider> {
-        Arc::new(provider(
-            self.key_offer,
-            self.suites,
-            self.groups,
-            self.tls13,
-        ))
+        let o = &self.offer;
+        Arc::new(provider(o.schemes, o.suites, o.groups, o.tls13))
     }
 
     /// A configuration that verifies with the timed verifier over `profile`.
@@ -147,8 +91,8 @@ impl ClientOptions {
         verifier: Arc<dyn ServerCertVerifier>,
     ) -> Result<ClientConfig, ClientError> {
         let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
-            self.tls13.then_some(&rustls::version::TLS13),
-            self.tls12.then_some(&rustls::version::TLS12),
+            self.offer.tls13.then_some(&rustls::version::TLS13),
+            self.offer.tls12.then_some(&rustls::version::TLS12),
         ]
         .into_iter()
         .flatten()
@@ -166,10 +110,10 @@ impl ClientOptions {
                 b.with_client_cert_resolver(Arc::new(DeviceCertResolver::fixed(ck.clone())))
             }
         };
-        if let Some(a) = &self.alpn {
+        if let Some(a) = self.alpn.as_ref().filter(|_| self.offer.alpn) {
             cfg.alpn_protocols = vec![a.as_bytes().to_vec()];
         }
-        cfg.enable_sni = self.sni;
+        cfg.enable_sni = self.offer.sni;
         // A held device sheds its rustls connection for the traffic keys
         // (`transport::TlsStream::shed`); rustls allows that only when asked.
         cfg.enable_secret_extraction = true;
@@ -186,24 +130,14 @@ impl ClientOptions {
 /// What makes two devices' TLS configurations differ.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClientKey {
-    /// Trust profile name.
-    pub profile: String,
-    /// Offer TLS 1.3.
-    pub tls13: bool,
-    /// Offer TLS 1.2.
-    pub tls12: bool,
-    /// Signature schemes offered.
-    pub key_offer: KeyOffer,
-    /// ALPN to offer.
+    /// Trust profile.
+    pub profile: ProfileRef,
+    /// What the ClientHello offers.
+    pub offer: Offer,
+    /// ALPN protocol (sent when the offer sends ALPN).
     pub alpn: Option<String>,
     /// Present a device certificate.
     pub mtls: bool,
-    /// TLS 1.2 suites offered.
-    pub suites: SuiteOffer,
-    /// Groups offered.
-    pub groups: GroupOffer,
-    /// Send SNI.
-    pub sni: bool,
     /// The device model's verification rules.
     pub rules: ValidationRules,
 }
@@ -332,9 +266,7 @@ impl ClientConfigs {
         }
         let profile = Arc::new(profile()?);
         let opts = ClientOptions {
-            tls13: key.tls13,
-            tls12: key.tls12,
-            key_offer: key.key_offer,
+            offer: key.offer,
             alpn: key.alpn.clone(),
             client_auth: if key.mtls {
                 ClientAuth::PerDevice
@@ -342,9 +274,6 @@ impl ClientConfigs {
                 ClientAuth::None
             },
             resumption: None,
-            suites: key.suites,
-            groups: key.groups,
-            sni: key.sni,
             rules: key.rules.clone(),
         };
         let cfg = opts.build_for_profile(profile.clone())?;

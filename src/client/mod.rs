@@ -12,12 +12,12 @@ mod cert;
 mod classify;
 mod config;
 pub mod mqtt;
+mod offer;
 
 pub use cert::{with_device_cert, DeviceCertResolver};
 pub use classify::handshake_failure;
-pub use config::{
-    ClientAuth, ClientConfigs, ClientKey, ClientOptions, GroupOffer, KeyOffer, SuiteOffer,
-};
+pub use config::{ClientAuth, ClientConfigs, ClientKey, ClientOptions};
+pub use offer::{GroupOffer, KeyOffer, Offer, SuiteOffer};
 
 /// Errors of the client layer.
 #[derive(Debug, thiserror::Error)]

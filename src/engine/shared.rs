@@ -149,18 +149,13 @@ pub(crate) fn build(
         let m = &g.model;
         let key = ClientKey {
             profile: m.trust.clone(),
-            tls13: m.caps.tls13,
-            tls12: m.caps.tls12,
-            key_offer: m.caps.schemes,
-            alpn: s.target.alpn.clone().filter(|_| m.caps.alpn),
+            offer: m.caps,
+            alpn: s.target.alpn.clone(),
             mtls: g.mtls,
-            suites: m.caps.suites,
-            groups: m.caps.groups,
-            sni: m.caps.sni,
             rules: m.rules(inp.pki),
         };
         let (config, _profile) = configs.get_or_build(&key, || {
-            TrustProfile::resolve(&m.trust, inp.pki).map_err(EngineError::Trust)
+            TrustProfile::load(&m.trust, inp.pki).map_err(EngineError::Trust)
         })?;
         let prefix = &s.target.account_prefix;
         groups.push(GroupRt {

@@ -2,11 +2,12 @@
 //! behaviour it follows and the real library the differential test
 //! (`tests/it/device_models.rs`) compares it with.
 
-use super::{Capabilities, DeviceModel, PinKey, PinSpec};
+use super::{DeviceModel, PinKey, PinSpec};
+use crate::client::Offer;
 use crate::client::{GroupOffer, SuiteOffer};
 use crate::metrics::PinTarget;
 use crate::pki::Role;
-use crate::trust::{CheckOrder, DeviceClock, PathBuilder};
+use crate::trust::{CheckOrder, DeviceClock, PathBuilder, ProfileRef};
 
 /// A built-in model: its name, what it imitates, and the library it is
 /// checked against.
@@ -92,9 +93,9 @@ pub const BUILTIN_MODELS: &[BuiltinModel] = &[
 impl BuiltinModel {
     /// The model itself.
     pub fn model(&self) -> DeviceModel {
-        let tls12_only = Capabilities {
+        let tls12_only = Offer {
             tls13: false,
-            ..Capabilities::default()
+            ..Offer::default()
         };
         let (trust, builder, input_buffer, clock, caps, pins) = match self.name {
             "rustls" => (
@@ -102,7 +103,7 @@ impl BuiltinModel {
                 PathBuilder::Webpki,
                 None,
                 DeviceClock::Exact,
-                Capabilities::default(),
+                Offer::default(),
                 vec![],
             ),
             "openssl-3" | "go" => (
@@ -110,7 +111,7 @@ impl BuiltinModel {
                 PathBuilder::TrustedFirst,
                 None,
                 DeviceClock::Exact,
-                Capabilities::default(),
+                Offer::default(),
                 vec![],
             ),
             "openssl-1.0.2" => (
@@ -150,7 +151,7 @@ impl BuiltinModel {
                 PathBuilder::TrustedFirst,
                 None,
                 DeviceClock::Exact,
-                Capabilities {
+                Offer {
                     suites: SuiteOffer::EcdheEcdsa,
                     groups: GroupOffer::P256,
                     ..tls12_only
@@ -162,7 +163,7 @@ impl BuiltinModel {
                 PathBuilder::Wolfssl { alt_chains: true },
                 None,
                 DeviceClock::Exact,
-                Capabilities::default(),
+                Offer::default(),
                 vec![],
             ),
             "wolfssl-strict" => (
@@ -170,7 +171,7 @@ impl BuiltinModel {
                 PathBuilder::Wolfssl { alt_chains: false },
                 None,
                 DeviceClock::Exact,
-                Capabilities::default(),
+                Offer::default(),
                 vec![],
             ),
             "jdk-17" => (
@@ -178,7 +179,7 @@ impl BuiltinModel {
                 PathBuilder::TrustedFirst,
                 None,
                 DeviceClock::Exact,
-                Capabilities::default(),
+                Offer::default(),
                 vec![],
             ),
             "pinned-m01" => (
@@ -186,7 +187,7 @@ impl BuiltinModel {
                 PathBuilder::TrustedFirst,
                 None,
                 DeviceClock::Exact,
-                Capabilities::default(),
+                Offer::default(),
                 vec![PinSpec {
                     target: PinTarget::Intermediate,
                     key: PinKey::Cert(Role::AtsRsaIntermediate),
@@ -197,7 +198,7 @@ impl BuiltinModel {
                 PathBuilder::Gnutls,
                 None,
                 DeviceClock::Exact,
-                Capabilities::default(),
+                Offer::default(),
                 vec![],
             ),
             other => unreachable!("built-in model {other} has no parts"),
@@ -210,7 +211,7 @@ impl BuiltinModel {
         DeviceModel {
             name: self.name.to_string(),
             imitates: self.imitates.to_string(),
-            trust: trust.to_string(),
+            trust: ProfileRef::Named(trust.to_string()),
             builder,
             order,
             input_buffer,
@@ -231,7 +232,7 @@ mod tests {
             let model = m.model();
             assert_eq!(model.name, m.name);
             assert!(
-                crate::trust::BUILTIN.iter().any(|(n, _)| *n == model.trust),
+                model.trust.is_builtin(),
                 "{} uses unknown profile {}",
                 m.name,
                 model.trust

@@ -11,59 +11,11 @@ mod parts;
 pub use builtin::{BuiltinModel, BUILTIN_MODELS};
 pub use parts::{parse_clock, ModelParts, PinKey, PinSpec};
 
-use crate::client::{GroupOffer, KeyOffer, SuiteOffer};
+use crate::client::{GroupOffer, KeyOffer, Offer, SuiteOffer};
 use crate::pki::{CertMessageLayout, PkiBundle};
-use crate::trust::{CheckOrder, DeviceClock, InputBuffer, PathBuilder, Pin, ValidationRules};
-
-/// What a device's ClientHello offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Capabilities {
-    /// Offers TLS 1.3.
-    pub tls13: bool,
-    /// Offers TLS 1.2.
-    pub tls12: bool,
-    /// TLS 1.2 suites.
-    pub suites: SuiteOffer,
-    /// Signature schemes.
-    pub schemes: KeyOffer,
-    /// Key-exchange groups.
-    pub groups: GroupOffer,
-    /// Sends SNI.
-    pub sni: bool,
-    /// Sends the target's ALPN (when the scenario sets one).
-    pub alpn: bool,
-    /// max_fragment_length offered (RFC 6066: 512, 1024, 2048 or 4096).
-    /// rustls cannot send the extension, and AWS IoT ignores it, so the
-    /// only effect is on what the failure message says: the server's
-    /// records stay full size, as they would for the real device.
-    pub max_fragment_length: Option<u16>,
-}
-
-impl Capabilities {
-    /// True when the ClientHello offers less than rustls' default (fewer
-    /// versions, suites, schemes or groups).
-    pub fn narrowed(&self) -> bool {
-        self.suites != SuiteOffer::Any
-            || self.schemes != KeyOffer::Any
-            || self.groups != GroupOffer::Any
-            || !(self.tls13 && self.tls12)
-    }
-}
-
-impl Default for Capabilities {
-    fn default() -> Self {
-        Capabilities {
-            tls13: true,
-            tls12: true,
-            suites: SuiteOffer::Any,
-            schemes: KeyOffer::Any,
-            groups: GroupOffer::Any,
-            sni: true,
-            alpn: true,
-            max_fragment_length: None,
-        }
-    }
-}
+use crate::trust::{
+    CheckOrder, DeviceClock, InputBuffer, PathBuilder, Pin, ProfileRef, ValidationRules,
+};
 
 /// One device model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,8 +25,8 @@ pub struct DeviceModel {
     pub name: String,
     /// What it imitates.
     pub imitates: String,
-    /// Trust profile name (root store + distrust policies).
-    pub trust: String,
+    /// Trust profile (root store + distrust policies).
+    pub trust: ProfileRef,
     /// Path search order.
     pub builder: PathBuilder,
     /// Which fault the library reports first.
@@ -84,7 +36,7 @@ pub struct DeviceModel {
     /// The device's clock.
     pub clock: DeviceClock,
     /// ClientHello.
-    pub caps: Capabilities,
+    pub caps: Offer,
     /// Pinned keys.
     pub pins: Vec<PinSpec>,
 }
@@ -92,16 +44,16 @@ pub struct DeviceModel {
 impl DeviceModel {
     /// A plain trust profile as a model: rustls' behaviour over that store,
     /// which is what every profile name meant before models existed.
-    pub fn from_profile(profile: &str) -> DeviceModel {
+    pub fn from_profile(profile: ProfileRef) -> DeviceModel {
         DeviceModel {
             name: profile.to_string(),
             imitates: format!("rustls + webpki over trust profile {profile}"),
-            trust: profile.to_string(),
+            trust: profile,
             builder: PathBuilder::Webpki,
             order: CheckOrder::PathDatesName,
             input_buffer: None,
             clock: DeviceClock::Exact,
-            caps: Capabilities::default(),
+            caps: Offer::default(),
             pins: Vec::new(),
         }
     }
@@ -110,7 +62,7 @@ impl DeviceModel {
     pub fn named(name: &str) -> DeviceModel {
         match BUILTIN_MODELS.iter().find(|m| m.name == name) {
             Some(m) => m.model(),
-            None => DeviceModel::from_profile(name),
+            None => DeviceModel::from_profile(ProfileRef::parse(name, None)),
         }
     }
 

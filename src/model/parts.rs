@@ -8,7 +8,7 @@ use super::DeviceModel;
 use crate::client::{GroupOffer, KeyOffer, SuiteOffer};
 use crate::metrics::PinTarget;
 use crate::pki::{PkiBundle, Role};
-use crate::trust::{DeviceClock, PathBuilder};
+use crate::trust::{DeviceClock, PathBuilder, ProfileRef};
 
 /// The key a pin names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub struct PinSpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ModelParts {
     /// Trust profile.
-    pub trust: Option<String>,
+    pub trust: Option<ProfileRef>,
     /// Path builder.
     pub builder: Option<PathBuilder>,
     /// Input buffer; `Some(None)` removes the base's limit.

@@ -36,7 +36,7 @@ pub struct ProbeDevice {
     /// Path builder, clock, pins, input buffer.
     pub rules: ValidationRules,
     /// What its ClientHello offers.
-    pub caps: crate::model::Capabilities,
+    pub caps: crate::client::Offer,
 }
 
 impl ProbeDevice {
@@ -44,7 +44,7 @@ impl ProbeDevice {
     pub fn from_model(m: &DeviceModel, pki: &PkiBundle) -> Result<ProbeDevice, TrustError> {
         Ok(ProbeDevice {
             label: m.name.clone(),
-            profile: Arc::new(TrustProfile::resolve(&m.trust, pki)?),
+            profile: Arc::new(TrustProfile::load(&m.trust, pki)?),
             rules: m.rules(pki),
             caps: m.caps,
         })
@@ -234,15 +234,9 @@ async fn handshake(
     r: &mut ProbeResult,
 ) -> Result<Tls, (Cause, String)> {
     let profile = &device.profile;
-    let c = &device.caps;
     let opts = ClientOptions {
-        tls13: c.tls13,
-        tls12: c.tls12,
-        key_offer: c.schemes,
-        suites: c.suites,
-        groups: c.groups,
-        sni: c.sni,
-        alpn: t.alpn.clone().filter(|_| c.alpn),
+        offer: device.caps,
+        alpn: t.alpn.clone(),
         client_auth: match &t.client_cert {
             Some(ck) => ClientAuth::Fixed(ck.clone()),
             None => ClientAuth::None,

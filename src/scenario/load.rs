@@ -13,7 +13,7 @@ use crate::client::{GroupOffer, KeyOffer, SuiteOffer};
 use crate::metrics::PinTarget;
 use crate::model::{parse_clock, DeviceModel, ModelParts, PinKey, PinSpec};
 use crate::pki::{regions, Role};
-use crate::trust::{PathBuilder, BUILTIN};
+use crate::trust::{PathBuilder, ProfileRef, BUILTIN};
 
 /// A fleet group, validated.
 #[derive(Clone, Debug)]
@@ -407,10 +407,11 @@ fn fleet_section(
 /// profile, and `[fleet.model]` replaces parts of it.
 fn fleet_model(cx: &Ctx<'_>, g: &FleetGroup) -> Result<DeviceModel, ScenarioError> {
     let name = g.profile.get_ref();
-    if !DeviceModel::is_builtin(name) {
-        check_profile(cx, &g.profile)?;
-    }
-    let base = DeviceModel::named(name);
+    let base = if DeviceModel::is_builtin(name) {
+        DeviceModel::named(name)
+    } else {
+        DeviceModel::from_profile(check_profile(cx, &g.profile)?)
+    };
     let Some(t) = &g.model else {
         return Ok(base);
     };
@@ -418,14 +419,21 @@ fn fleet_model(cx: &Ctx<'_>, g: &FleetGroup) -> Result<DeviceModel, ScenarioErro
     Ok(base.compose(name, &parts))
 }
 
-/// A trust profile name: built in, or `pem:PATH` naming a readable bundle.
-fn check_profile(cx: &Ctx<'_>, p: &toml::Spanned<String>) -> Result<(), ScenarioError> {
+/// A trust profile: built in, or `pem:PATH` naming a readable bundle
+/// (relative to the scenario's directory).
+fn check_profile(cx: &Ctx<'_>, p: &toml::Spanned<String>) -> Result<ProfileRef, ScenarioError> {
     let profile = p.get_ref();
-    let known = BUILTIN
-        .iter()
-        .any(|(n, _)| n == profile && *n != "pem:PATH");
-    if !known && !profile.starts_with("pem:") {
-        let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+    let base = cx.path.parent().unwrap_or(Path::new("."));
+    let r = ProfileRef::parse(profile, Some(base));
+    if let ProfileRef::Named(_) = r {
+        if r.is_builtin() {
+            return Ok(r);
+        }
+        let names: Vec<&str> = BUILTIN
+            .iter()
+            .chain([&ProfileRef::PEM_USAGE])
+            .map(|(n, _)| *n)
+            .collect();
         let models: Vec<&str> = crate::model::BUILTIN_MODELS
             .iter()
             .map(|m| m.name)
@@ -439,11 +447,10 @@ fn check_profile(cx: &Ctx<'_>, p: &toml::Spanned<String>) -> Result<(), Scenario
             ),
         ));
     }
-    if let Some(path) = profile.strip_prefix("pem:") {
-        crate::trust::read_pem_bundle(&resolve(cx.path, path))
-            .map_err(|e| cx.err(p.span(), e.to_string()))?;
+    if let ProfileRef::Pem(path) = &r {
+        crate::trust::read_pem_bundle(path).map_err(|e| cx.err(p.span(), e.to_string()))?;
     }
-    Ok(())
+    Ok(r)
 }
 
 /// One of `choices` (name, value), or an error listing them.
@@ -473,8 +480,7 @@ fn choice<T: Copy>(
 fn model_parts(cx: &Ctx<'_>, t: &ModelTable) -> Result<ModelParts, ScenarioError> {
     let mut parts = ModelParts::default();
     if let Some(trust) = &t.trust {
-        check_profile(cx, trust)?;
-        parts.trust = Some(trust.get_ref().clone());
+        parts.trust = Some(check_profile(cx, trust)?);
     }
     if let Some(b) = &t.path_builder {
         let all: Vec<(&str, PathBuilder)> =

@@ -19,7 +19,7 @@ pub use policy::{
     Distrust, DistrustPolicy, ExemptSubCa, Matcher, PathView, Window, Wording,
     FIREFOX_SYMANTEC_ROOT_CNS, JDK_SYMANTEC_EXEMPT_SUBCAS, JDK_SYMANTEC_ROOTS,
 };
-pub use profile::{read_pem_bundle, TrustProfile, BUILTIN, DANGER_ACCEPT_ANY};
+pub use profile::{read_pem_bundle, ProfileRef, TrustProfile, BUILTIN, DANGER_ACCEPT_ANY};
 pub use rules::{CheckOrder, DeviceBufferExceeded, DeviceClock, InputBuffer, Pin, ValidationRules};
 pub use verifier::{
     with_probe, CauseCode, ChainVerifier, TimedVerifier, ValidationProbe, ValidationSample,

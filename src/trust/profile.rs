@@ -1,7 +1,7 @@
 //! Trust profiles: a root store plus zero or more distrust policies, named
 //! after the clients they imitate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, TrustAnchor};
@@ -86,8 +86,54 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "system",
         "the operating system's root store, for real endpoints",
     ),
-    ("pem:PATH", "every certificate of a PEM bundle"),
 ];
+
+/// Which trust profile a device uses: one of [`BUILTIN`] by name, or every
+/// certificate of a PEM bundle (`pem:PATH` in scenarios and on the command
+/// line).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProfileRef {
+    /// A built-in profile (or an unknown name, refused when it is loaded).
+    Named(String),
+    /// A PEM bundle, its path already resolved.
+    Pem(PathBuf),
+}
+
+impl ProfileRef {
+    /// The usage line `pem:PATH` stands for in listings.
+    pub const PEM_USAGE: (&'static str, &'static str) =
+        ("pem:PATH", "every certificate of a PEM bundle");
+
+    /// Reads `NAME` or `pem:PATH`. A relative PATH is taken against `base`
+    /// (a scenario's directory: paths in a scenario are relative to it), or
+    /// against the working directory when `base` is `None` (the command line).
+    pub fn parse(s: &str, base: Option<&Path>) -> ProfileRef {
+        match s.strip_prefix("pem:") {
+            Some(p) => {
+                let p = Path::new(p);
+                ProfileRef::Pem(match base {
+                    Some(b) if p.is_relative() => b.join(p),
+                    _ => p.to_path_buf(),
+                })
+            }
+            None => ProfileRef::Named(s.to_string()),
+        }
+    }
+
+    /// Whether this names a built-in profile.
+    pub fn is_builtin(&self) -> bool {
+        matches!(self, ProfileRef::Named(n) if BUILTIN.iter().any(|(k, _)| k == n))
+    }
+}
+
+impl std::fmt::Display for ProfileRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProfileRef::Named(n) => f.write_str(n),
+            ProfileRef::Pem(p) => write!(f, "pem:{}", p.display()),
+        }
+    }
+}
 
 /// The mock roots and the families they imitate.
 fn mock_families(pki: &PkiBundle) -> Vec<(AnchorFamily, [u8; 32])> {
@@ -153,10 +199,22 @@ impl TrustProfile {
         })
     }
 
-    /// Resolves a profile name against a mock PKI. `pem:PATH` reads a file,
-    /// `system` the OS store.
+    /// Resolves a profile name as the command line spells it (`pem:PATH`
+    /// relative to the working directory) against a mock PKI.
     pub fn resolve(name: &str, pki: &PkiBundle) -> Result<TrustProfile, TrustError> {
+        Self::load(&ProfileRef::parse(name, None), pki)
+    }
+
+    /// Loads a profile against a mock PKI: a PEM bundle reads its file,
+    /// `system` the OS store.
+    pub fn load(r: &ProfileRef, pki: &PkiBundle) -> Result<TrustProfile, TrustError> {
         let mock = mock_families(pki);
+        let name = match r {
+            ProfileRef::Pem(path) => {
+                return Self::from_pem_file(&r.to_string(), path.clone(), &mock)
+            }
+            ProfileRef::Named(n) => n.as_str(),
+        };
         let cert = |r: Role| pki.cert(r).clone();
         let dual = [
             cert(Role::LegacyRoot),
@@ -221,19 +279,16 @@ impl TrustProfile {
                 })
             }
             "system" => return Self::system(&mock),
-            other => match other.strip_prefix("pem:") {
-                Some(path) => return Self::from_pem_file(other, PathBuf::from(path), &mock),
-                None => {
-                    return Err(TrustError::UnknownProfile {
-                        name: other.to_string(),
-                        known: BUILTIN
-                            .iter()
-                            .map(|(k, _)| *k)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })
-                }
-            },
+            other => {
+                return Err(TrustError::UnknownProfile {
+                    name: other.to_string(),
+                    known: BUILTIN
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            }
         };
         Self::from_roots(name, describe(name), &roots, policies, &mock)
     }

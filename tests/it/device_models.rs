@@ -278,13 +278,14 @@ fn short(v: &str) -> &str {
 fn own_verdict(m: &DeviceModel, kind: ChainKind) -> String {
     // The record is dropped before any certificate is looked at.
     let served = pki().chain(kind);
-    let v = ChainVerifier::new(profile(&m.trust)).with_rules(m.rules(pki()));
+    let trust = m.trust.to_string();
+    let v = ChainVerifier::new(profile(&trust)).with_rules(m.rules(pki()));
     if v.check_input_buffer(&served.certs[0], &served.certs[1..])
         .is_err()
     {
         return "buffer".into();
     }
-    match model_verdict(m.rules(pki()), &m.trust, kind) {
+    match model_verdict(m.rules(pki()), &trust, kind) {
         Ok(()) => "ok".into(),
         Err(f) => match f.cause {
             VerifyCause::UnknownIssuerNoAltChains => "issuer (no alt)".into(),
@@ -348,10 +349,11 @@ fn render_matrix(results: &HashMap<Lib, HashMap<String, Verdict>>) -> String {
             let ours = own_verdict(m, k);
             // The library ran over plain stores; a profile with a distrust
             // policy is compared over the same roots without it.
-            let store = if m.trust == "jdk-8u212" {
+            let trust = m.trust.to_string();
+            let store = if trust == "jdk-8u212" {
                 "dual"
             } else {
-                m.trust.as_str()
+                trust.as_str()
             };
             let clock = match m.clock {
                 DeviceClock::Unset(0) => Clock::Unset,

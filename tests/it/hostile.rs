@@ -128,6 +128,31 @@ fn pem_bundles_are_checked_when_loading() {
     }
 }
 
+/// `pem:PATH` is relative to the scenario's directory, at load time and
+/// when the run resolves the profile (the run once read it from the
+/// working directory, after the load had checked the other file).
+#[test]
+fn pem_bundle_paths_are_relative_to_the_scenario() {
+    let d = tempfile::tempdir().unwrap();
+    let roots = chainstorm::pki::Role::AtsRsaRoot;
+    let der = crate::common::pki().cert(roots).as_ref().to_vec();
+    std::fs::write(
+        d.path().join("roots.pem"),
+        pem::encode(&pem::Pem::new("CERTIFICATE", der)),
+    )
+    .unwrap();
+    let file = d.path().join("fleet.toml");
+    let s = scenario::parse(&file, &with("fleet", "profile", "\"pem:roots.pem\"")).unwrap();
+    let trust = &s.groups[0].model.trust;
+    assert_eq!(
+        *trust,
+        chainstorm::trust::ProfileRef::Pem(d.path().join("roots.pem"))
+    );
+    assert_ne!(std::env::current_dir().unwrap(), d.path());
+    let p = chainstorm::trust::TrustProfile::load(trust, crate::common::pki()).unwrap();
+    assert_eq!(p.anchors.len(), 1);
+}
+
 /// 65,537 groups would wrap the u16 group index and mislabel devices.
 #[test]
 fn too_many_groups_are_refused() {

@@ -81,7 +81,7 @@ pub fn probe(a: ProbeArgs) -> Result<ExitCode> {
         BUILTIN
             .iter()
             .map(|(n, _)| n.to_string())
-            .filter(|n| n != "pem:PATH" && n != "system")
+            .filter(|n| n != "system")
             .collect()
     } else {
         a.profiles.clone()

@@ -16,7 +16,7 @@ pub fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
     let bundle = PkiBundle::load_or_cache(a.pki.as_deref())?;
     let mut out = Vec::new();
     for (name, _) in chainstorm::trust::BUILTIN {
-        if *name == "pem:PATH" || *name == "system" {
+        if *name == "system" {
             continue;
         }
         out.push(TrustProfile::resolve(name, &bundle)?);
@@ -63,7 +63,8 @@ pub fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
         }
     }
     outln!("{:<22} the operating system's root store", "system");
-    outln!("{:<22} every certificate of a PEM bundle", "pem:PATH");
+    let (pem, what) = chainstorm::trust::ProfileRef::PEM_USAGE;
+    outln!("{pem:<22} {what}");
     outln!("\ndevice models (use the name as a fleet group's profile):");
     for (b, m) in &models {
         outln!("{:<22} {}", b.name, b.imitates);

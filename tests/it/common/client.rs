@@ -32,12 +32,14 @@ pub struct Opts {
 /// independent judge), built by the project's one configuration builder.
 pub fn client_config(o: &Opts) -> ClientConfig {
     let opts = ClientOptions {
-        tls13: !o.tls12_only,
-        tls12: true,
-        key_offer: if o.ecdsa_only {
-            KeyOffer::EcdsaOnly
-        } else {
-            KeyOffer::Any
+        offer: chainstorm::client::Offer {
+            tls13: !o.tls12_only,
+            schemes: if o.ecdsa_only {
+                KeyOffer::EcdsaOnly
+            } else {
+                KeyOffer::Any
+            },
+            ..Default::default()
         },
         alpn: o
             .alpn

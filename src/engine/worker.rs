@@ -24,13 +24,18 @@ pub(crate) struct Arrival {
     pub started: Option<Started>,
 }
 
-/// Polls a device task, turning a panic into `Err(message)` so the worker's
+/// Polls a device task, turning a panic into `Err(Panicked)` so the worker's
 /// bookkeeping (the live count, the failure record) runs whatever happens
 /// inside the task. Boxed: pinning without `unsafe`.
 struct CatchUnwind<F>(std::pin::Pin<Box<F>>);
 
+/// A device task panicked; the panic's own message, for the failure sample.
+struct Panicked {
+    message: String,
+}
+
 impl<F: std::future::Future<Output = ()>> std::future::Future for CatchUnwind<F> {
-    type Output = Result<(), String>;
+    type Output = Result<(), Panicked>;
 
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
@@ -46,7 +51,7 @@ impl<F: std::future::Future<Output = ()>> std::future::Future for CatchUnwind<F>
                     .map(|s| s.to_string())
                     .or_else(|| payload.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "a panic without a message".into());
-                std::task::Poll::Ready(Err(message))
+                std::task::Poll::Ready(Err(Panicked { message }))
             }
         }
     }
@@ -90,9 +95,9 @@ pub(crate) fn spawn(
                                     let stage = Rc::new(Cell::new(Stage::Between));
                                     let group = d.group;
                                     let task = device::run(sh.clone(), rec.clone(), d, started, stage.clone());
-                                    if let Err(message) = CatchUnwind(Box::pin(task)).await {
+                                    if let Err(p) = CatchUnwind(Box::pin(task)).await {
                                         let at = sh.run_start.elapsed().as_millis() as u64;
-                                        device::record_panic(&rec, at, group, stage.get(), &message);
+                                        device::record_panic(&rec, at, group, stage.get(), &p.message);
                                     }
                                     live.set(live.get() - 1);
                                 });
@@ -125,7 +130,9 @@ mod tests {
             let v: Vec<u8> = Vec::new();
             let _ = v[3];
         })));
-        assert!(r.unwrap_err().contains("index out of bounds"));
+        assert!(r
+            .err()
+            .is_some_and(|p| p.message.contains("index out of bounds")));
         let ok = rt.block_on(CatchUnwind(Box::pin(async {})));
         assert!(ok.is_ok());
     }

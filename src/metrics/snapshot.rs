@@ -195,12 +195,24 @@ impl From<FailureRow> for FailureRowJson {
     }
 }
 
-impl TryFrom<FailureRowJson> for FailureRow {
-    type Error = String;
+/// A failure row whose cause label this version does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {} cause {label:?}", .phase.label())]
+pub struct UnknownCause {
+    /// The row's phase.
+    pub phase: FailPhase,
+    /// The label as stored.
+    pub label: String,
+}
 
-    fn try_from(j: FailureRowJson) -> Result<Self, String> {
-        let cause = Cause::parse(j.phase, &j.cause)
-            .ok_or_else(|| format!("unknown {} cause {:?}", j.phase.label(), j.cause))?;
+impl TryFrom<FailureRowJson> for FailureRow {
+    type Error = UnknownCause;
+
+    fn try_from(j: FailureRowJson) -> Result<Self, UnknownCause> {
+        let cause = Cause::parse(j.phase, &j.cause).ok_or_else(|| UnknownCause {
+            phase: j.phase,
+            label: j.cause.clone(),
+        })?;
         Ok(FailureRow {
             cause,
             group: j.group,

@@ -17,6 +17,21 @@ use crate::trust::{
     CheckOrder, DeviceClock, InputBuffer, PathBuilder, Pin, ProfileRef, ValidationRules,
 };
 
+/// The largest clock skew a model may have: ±100 years, s.
+pub const MAX_SKEW_S: i64 = 100 * 366 * 86_400;
+
+/// Errors of the model layer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// A clock part that is none of the allowed forms.
+    #[error("clock {value:?}: expected \"exact\", \"unset\", \"unset:YYYY-MM-DD\" or \"skew:+SECONDS\" (|skew| <= {MAX_SKEW_S})")]
+    BadClock {
+        /// The part as written.
+        value: String,
+    },
+}
+
 /// One device model.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceModel {

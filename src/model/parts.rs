@@ -4,7 +4,7 @@
 use time::format_description::well_known::Iso8601;
 use time::{Date, OffsetDateTime, Time};
 
-use super::DeviceModel;
+use super::{DeviceModel, ModelError};
 use crate::client::{GroupOffer, KeyOffer, SuiteOffer};
 use crate::metrics::PinTarget;
 use crate::pki::{PkiBundle, Role};
@@ -114,10 +114,9 @@ impl DeviceModel {
 /// Parses a clock part: `exact`, `unset` (1970-01-01), `unset:YYYY-MM-DD`
 /// (a clock that starts at the firmware's build date), or `skew:+N` /
 /// `skew:-N` seconds (at most ±100 years).
-pub fn parse_clock(s: &str) -> Result<DeviceClock, String> {
-    const MAX_SKEW_S: i64 = 100 * 366 * 86_400;
-    let bad = || {
-        format!("clock {s:?}: expected \"exact\", \"unset\", \"unset:YYYY-MM-DD\" or \"skew:+SECONDS\" (|skew| <= {MAX_SKEW_S})")
+pub fn parse_clock(s: &str) -> Result<DeviceClock, ModelError> {
+    let bad = || ModelError::BadClock {
+        value: s.to_string(),
     };
     if s == "exact" {
         return Ok(DeviceClock::Exact);
@@ -133,7 +132,7 @@ pub fn parse_clock(s: &str) -> Result<DeviceClock, String> {
     }
     if let Some(n) = s.strip_prefix("skew:") {
         let by: i64 = n.trim_start_matches('+').parse().map_err(|_| bad())?;
-        if by.abs() > MAX_SKEW_S {
+        if by.abs() > super::MAX_SKEW_S {
             return Err(bad());
         }
         return Ok(DeviceClock::Skew(by));

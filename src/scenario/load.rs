@@ -380,8 +380,7 @@ fn fleet_section(
                     )
                 })?;
         }
-        check_client_id(&g.client_id, &g.name, devices)
-            .map_err(|m| cx.err_at(&at("client_id"), m))?;
+        check_client_id(cx, &at("client_id"), &g.client_id, &g.name, devices)?;
         groups.push(Group {
             name: g.name.clone(),
             devices,
@@ -503,7 +502,7 @@ fn model_parts(cx: &Ctx<'_>, t: &ModelTable) -> Result<ModelParts, ScenarioError
         });
     }
     if let Some(c) = &t.clock {
-        parts.clock = Some(parse_clock(c.get_ref()).map_err(|m| cx.err(c.span(), m))?);
+        parts.clock = Some(parse_clock(c.get_ref()).map_err(|e| cx.err(c.span(), e.to_string()))?);
     }
     if let Some(v) = &t.suites {
         parts.suites = Some(choice(
@@ -603,7 +602,13 @@ fn model_parts(cx: &Ctx<'_>, t: &ModelTable) -> Result<ModelParts, ScenarioError
 /// A client-id template renders, for the first and the last device, to
 /// valid ids: at most 128 bytes (AWS IoT's limit), no NUL, and a bounded
 /// `{index:0N}` width.
-fn check_client_id(template: &str, group: &str, devices: u64) -> Result<(), String> {
+fn check_client_id(
+    cx: &Ctx<'_>,
+    at: &[Seg<'_>],
+    template: &str,
+    group: &str,
+    devices: u64,
+) -> Result<(), ScenarioError> {
     let mut rest = template;
     while let Some(start) = rest.find("{index:0") {
         let tail = &rest[start + 8..];
@@ -611,10 +616,13 @@ fn check_client_id(template: &str, group: &str, devices: u64) -> Result<(), Stri
         match tail[..end].parse::<usize>() {
             Ok(w) if w <= limits::MAX_INDEX_WIDTH => {}
             _ => {
-                return Err(format!(
-                    "client_id: {{index:0{}}} is not a width from 1 to {}",
-                    &tail[..end.min(20)],
-                    limits::MAX_INDEX_WIDTH
+                return Err(cx.err_at(
+                    at,
+                    format!(
+                        "client_id: {{index:0{}}} is not a width from 1 to {}",
+                        &tail[..end.min(20)],
+                        limits::MAX_INDEX_WIDTH
+                    ),
                 ))
             }
         }
@@ -624,11 +632,14 @@ fn check_client_id(template: &str, group: &str, devices: u64) -> Result<(), Stri
     for index in [0, last] {
         let id = super::plan::render_client_id(template, group, index);
         if id.is_empty() || id.len() > limits::MAX_CLIENT_ID || id.contains('\0') {
-            return Err(format!(
-                "client_id renders to {:?} for device {index} ({} bytes); allowed: 1 to {} bytes, no NUL",
-                id.chars().take(40).collect::<String>(),
-                id.len(),
-                limits::MAX_CLIENT_ID
+            return Err(cx.err_at(
+                at,
+                format!(
+                    "client_id renders to {:?} for device {index} ({} bytes); allowed: 1 to {} bytes, no NUL",
+                    id.chars().take(40).collect::<String>(),
+                    id.len(),
+                    limits::MAX_CLIENT_ID
+                ),
             ));
         }
     }
@@ -793,17 +804,22 @@ fn thresholds_section(
 ) -> Result<Vec<Threshold>, ScenarioError> {
     let mut thresholds_out = Vec::new();
     for (k, v) in thresholds {
-        let t = thresholds::parse(k, v.get_ref()).map_err(|m| cx.err(v.span(), m.0))?;
+        let t = thresholds::parse(k, v.get_ref()).map_err(|m| cx.err(v.span(), m.to_string()))?;
         thresholds_out.push(t);
     }
     Ok(thresholds_out)
 }
 
 /// A DNS name as a TLS client sends it in SNI (or an IP address).
-fn check_server_name(name: &str) -> Result<(), String> {
+fn check_server_name(cx: &Ctx<'_>, key: &str, name: &str) -> Result<(), ScenarioError> {
     rustls_pki_types::ServerName::try_from(name.to_string())
         .map(|_| ())
-        .map_err(|_| format!("{name:?} is not a valid DNS name or IP address"))
+        .map_err(|_| {
+            cx.err_at(
+                &[Seg::Key("target"), Seg::Key(key)],
+                format!("target.{key}: {name:?} is not a valid DNS name or IP address"),
+            )
+        })
 }
 
 fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, ScenarioError> {
@@ -841,7 +857,7 @@ fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, Scenari
     }
     for (k, v) in [("sni_legacy", &t.sni_legacy), ("sni_ats", &t.sni_ats)] {
         if let Some(n) = v {
-            check_server_name(n).map_err(|m| cx.err_at(&at(k), format!("target.{k}: {m}")))?;
+            check_server_name(cx, k, n)?;
         }
     }
     if let Some(a) = &t.alpn {

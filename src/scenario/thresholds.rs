@@ -120,26 +120,90 @@ pub struct Threshold {
 
 /// A threshold rule that does not parse; the message says what was expected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidThreshold(pub String);
+pub enum InvalidThreshold {
+    /// The key (`METRIC{filters}.STAT`) is malformed.
+    #[error("threshold key {key:?}: {problem}")]
+    Key {
+        /// The key as written.
+        key: String,
+        /// What is wrong with it.
+        problem: KeyProblem,
+    },
+    /// The condition (`OP VALUE`) is malformed.
+    #[error("threshold {key:?} = {condition:?}: {problem}")]
+    Condition {
+        /// The key as written.
+        key: String,
+        /// The condition as written.
+        condition: String,
+        /// What is wrong with it.
+        problem: ConditionProblem,
+    },
+}
+
+/// What is wrong with a threshold key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProblem {
+    /// No `.STAT`.
+    #[error("expected METRIC.STAT, e.g. connect_total.p99")]
+    NoStat,
+    /// A dotted statistic (`p99.9`) without a metric before it.
+    #[error("bad statistic")]
+    BadStat,
+    /// `{` without `}`.
+    #[error("unclosed {{")]
+    Unclosed,
+    /// A filter that is not `key=value`.
+    #[error("filter {0:?} is not key=value")]
+    FilterNotKeyValue(String),
+    /// A filter key not in [`FilterKey`].
+    #[error("unknown filter {0:?} (expected group, endpoint, anchor, phase, cause)")]
+    UnknownFilter(String),
+    /// `failures.X` with X not rate or count.
+    #[error("failures.{0}: expected rate or count")]
+    FailureStat(String),
+    /// `succeeded`/`attempted` with anything but `.count` and no filters.
+    #[error("expected {0}.count")]
+    CountOnly(&'static str),
+    /// A latency statistic that is not known.
+    #[error("unknown statistic {0:?} (expected p50, p90, p99, p99.9, max, mean, count)")]
+    UnknownStat(String),
+    /// A metric that is neither a phase nor a total.
+    #[error("unknown metric {0:?} (expected a phase such as connect_total, or failures, succeeded, attempted)")]
+    UnknownMetric(String),
+}
+
+/// What is wrong with a threshold condition.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConditionProblem {
+    /// No `<`, `<=`, `>` or `>=`.
+    #[error("expected an operator <, <=, > or >=")]
+    NoOperator,
+    /// The value is not a number in the metric's unit.
+    #[error("bad value {0:?}")]
+    BadValue(String),
+}
 
 /// Parses a rule; the error says what was expected.
 pub fn parse(key: &str, condition: &str) -> Result<Threshold, InvalidThreshold> {
-    parse_rule(key, condition).map_err(InvalidThreshold)
-}
-
-fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
+    let bad_key = |problem: KeyProblem| InvalidThreshold::Key {
+        key: key.to_string(),
+        problem,
+    };
+    let bad_condition = |problem: ConditionProblem| InvalidThreshold::Condition {
+        key: key.to_string(),
+        condition: condition.to_string(),
+        problem,
+    };
     let (name, stat) = key
         .rsplit_once('.')
         .filter(|(n, _)| !n.is_empty())
-        .ok_or_else(|| {
-            format!("threshold key {key:?}: expected METRIC.STAT, e.g. connect_total.p99")
-        })?;
+        .ok_or_else(|| bad_key(KeyProblem::NoStat))?;
     // "p99.9" contains a dot: re-split when the stat would be "9".
     let (name, stat) = if stat.chars().all(|c| c.is_ascii_digit()) {
         let (n, s) = name
             .rsplit_once('.')
-            .ok_or_else(|| format!("threshold key {key:?}: bad statistic"))?;
+            .ok_or_else(|| bad_key(KeyProblem::BadStat))?;
         (n, format!("{s}.{stat}"))
     } else {
         (name, stat.to_string())
@@ -148,17 +212,15 @@ fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
         Some((b, rest)) => {
             let inner = rest
                 .strip_suffix('}')
-                .ok_or_else(|| format!("threshold key {key:?}: unclosed {{"))?;
+                .ok_or_else(|| bad_key(KeyProblem::Unclosed))?;
             let mut f = Vec::new();
             for part in inner.split(',').filter(|p| !p.trim().is_empty()) {
-                let (k, v) = part.split_once('=').ok_or_else(|| {
-                    format!("threshold key {key:?}: filter {part:?} is not key=value")
-                })?;
+                let (k, v) = part
+                    .split_once('=')
+                    .ok_or_else(|| bad_key(KeyProblem::FilterNotKeyValue(part.to_string())))?;
                 let k = k.trim();
                 let Some(fk) = FilterKey::from_label(k) else {
-                    return Err(format!(
-                        "threshold key {key:?}: unknown filter {k:?} (expected group, endpoint, anchor, phase, cause)"
-                    ));
+                    return Err(bad_key(KeyProblem::UnknownFilter(k.to_string())));
                 };
                 f.push((fk, v.trim().to_string()));
             }
@@ -171,30 +233,25 @@ fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
             let stat = match stat.as_str() {
                 "rate" => FailureStat::Rate,
                 "count" => FailureStat::Count,
-                _ => {
-                    return Err(format!(
-                        "threshold key {key:?}: failures.{stat}: expected rate or count"
-                    ))
-                }
+                _ => return Err(bad_key(KeyProblem::FailureStat(stat))),
             };
             Metric::Failures { stat, filters }
         }
         "succeeded" | "attempted" => {
-            if stat != "count" || !filters.is_empty() {
-                return Err(format!("threshold key {key:?}: expected {base}.count"));
-            }
-            Metric::Count(if base == "succeeded" {
-                Total::Succeeded
+            let (label, total) = if base == "succeeded" {
+                ("succeeded", Total::Succeeded)
             } else {
-                Total::Attempted
-            })
+                ("attempted", Total::Attempted)
+            };
+            if stat != "count" || !filters.is_empty() {
+                return Err(bad_key(KeyProblem::CountOnly(label)));
+            }
+            Metric::Count(total)
         }
         name => match crate::metrics::Phase::from_label(name) {
             Some(phase) => {
                 let Some(stat) = Stat::from_label(&stat) else {
-                    return Err(format!(
-                        "threshold key {key:?}: unknown statistic {stat:?} (expected p50, p90, p99, p99.9, max, mean, count)"
-                    ));
+                    return Err(bad_key(KeyProblem::UnknownStat(stat)));
                 };
                 Metric::Latency {
                     phase,
@@ -202,11 +259,7 @@ fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
                     filters,
                 }
             }
-            None => {
-                return Err(format!(
-                    "threshold key {key:?}: unknown metric {name:?} (expected a phase such as connect_total, or failures, succeeded, attempted)"
-                ))
-            }
+            None => return Err(bad_key(KeyProblem::UnknownMetric(name.to_string()))),
         },
     };
     let c = condition.trim();
@@ -219,16 +272,10 @@ fn parse_rule(key: &str, condition: &str) -> Result<Threshold, String> {
     } else if let Some(r) = c.strip_prefix('>') {
         (Op::Gt, r)
     } else {
-        return Err(format!(
-            "threshold {key:?} = {condition:?}: expected an operator <, <=, > or >="
-        ));
+        return Err(bad_condition(ConditionProblem::NoOperator));
     };
-    let limit = parse_value(rest.trim(), &metric).ok_or_else(|| {
-        format!(
-            "threshold {key:?} = {condition:?}: bad value {:?}",
-            rest.trim()
-        )
-    })?;
+    let limit = parse_value(rest.trim(), &metric)
+        .ok_or_else(|| bad_condition(ConditionProblem::BadValue(rest.trim().to_string())))?;
     Ok(Threshold {
         key: key.to_string(),
         condition: condition.to_string(),
@@ -295,25 +342,39 @@ mod tests {
 
     #[test]
     fn errors_say_what_was_expected() {
-        assert!(parse("connect_total.p42", "< 1ms")
-            .unwrap_err()
-            .0
-            .contains("unknown statistic"));
-        assert!(parse("latency.p99", "< 1ms")
-            .unwrap_err()
-            .0
-            .contains("unknown metric"));
-        assert!(parse("connect_total.p99", "250ms")
-            .unwrap_err()
-            .0
-            .contains("operator"));
-        assert!(parse("connect_total.p99", "< fast")
-            .unwrap_err()
-            .0
-            .contains("bad value"));
-        assert!(parse("connect_total{zone=a}.p99", "< 1ms")
-            .unwrap_err()
-            .0
-            .contains("unknown filter"));
+        let key = |k: &str, c: &str| match parse(k, c).unwrap_err() {
+            InvalidThreshold::Key { problem, .. } => Some(problem),
+            InvalidThreshold::Condition { .. } => None,
+        };
+        let condition = |k: &str, c: &str| match parse(k, c).unwrap_err() {
+            InvalidThreshold::Condition { problem, .. } => Some(problem),
+            InvalidThreshold::Key { .. } => None,
+        };
+        assert_eq!(
+            key("connect_total.p42", "< 1ms"),
+            Some(KeyProblem::UnknownStat("p42".into()))
+        );
+        assert_eq!(
+            key("latency.p99", "< 1ms"),
+            Some(KeyProblem::UnknownMetric("latency".into()))
+        );
+        assert_eq!(
+            condition("connect_total.p99", "250ms"),
+            Some(ConditionProblem::NoOperator)
+        );
+        assert_eq!(
+            condition("connect_total.p99", "< fast"),
+            Some(ConditionProblem::BadValue("fast".into()))
+        );
+        assert_eq!(
+            key("connect_total{zone=a}.p99", "< 1ms"),
+            Some(KeyProblem::UnknownFilter("zone".into()))
+        );
+        // The message keeps the key and says what was expected.
+        let e = parse("connect_total.p42", "< 1ms").unwrap_err().to_string();
+        assert!(
+            e.starts_with("threshold key \"connect_total.p42\": unknown statistic"),
+            "{e}"
+        );
     }
 }

@@ -187,9 +187,36 @@ pub struct ClientHello {
 }
 
 /// Why bytes are not one ClientHello.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("not a ClientHello: {0}")]
-pub struct HelloParseError(pub String);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HelloParseError {
+    /// Fewer than 5 bytes of a record header.
+    #[error("not a ClientHello: truncated record header")]
+    TruncatedRecordHeader,
+    /// A record of another content type.
+    #[error("not a ClientHello: record type {0} is not handshake")]
+    NotHandshake(u8),
+    /// A record shorter than its length says.
+    #[error("not a ClientHello: truncated record")]
+    TruncatedRecord,
+    /// The handshake message is not a ClientHello.
+    #[error("not a ClientHello: handshake type is not client_hello")]
+    NotClientHello,
+    /// A handshake message shorter than its length says.
+    #[error("not a ClientHello: truncated handshake")]
+    TruncatedHandshake,
+    /// More handshake bytes than the one message.
+    #[error("not a ClientHello: bytes after the ClientHello")]
+    TrailingHandshake,
+    /// A field runs past the end of the message.
+    #[error("not a ClientHello: truncated field")]
+    TruncatedField,
+    /// A cipher suite list of odd length.
+    #[error("not a ClientHello: odd cipher suite list")]
+    OddCipherSuites,
+    /// Bytes after the extensions block.
+    #[error("not a ClientHello: bytes after the extensions")]
+    TrailingExtensions,
+}
 
 impl ClientHello {
     /// A valid TLS 1.3 + 1.2 ClientHello for `sni`, with an X25519 key share
@@ -264,37 +291,34 @@ impl ClientHello {
 
     /// Parses one or more handshake records holding one ClientHello.
     pub fn parse(bytes: &[u8]) -> Result<ClientHello, HelloParseError> {
-        Self::parse_records(bytes).map_err(HelloParseError)
-    }
-
-    fn parse_records(bytes: &[u8]) -> Result<ClientHello, String> {
+        use HelloParseError as E;
         let mut hs = Vec::new();
         let mut rest = bytes;
         let mut record_version = None;
         while !rest.is_empty() {
             if rest.len() < 5 {
-                return Err("truncated record header".into());
+                return Err(E::TruncatedRecordHeader);
             }
             if rest[0] != 0x16 {
-                return Err(format!("record type {} is not handshake", rest[0]));
+                return Err(E::NotHandshake(rest[0]));
             }
             record_version.get_or_insert(u16::from_be_bytes([rest[1], rest[2]]));
             let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
-            let frag = rest.get(5..5 + len).ok_or("truncated record")?;
+            let frag = rest.get(5..5 + len).ok_or(E::TruncatedRecord)?;
             hs.extend_from_slice(frag);
             rest = &rest[5 + len..];
         }
         if hs.len() < 4 || hs[0] != 1 {
-            return Err("not a ClientHello".into());
+            return Err(E::NotClientHello);
         }
         let len = (usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]);
-        let body = hs.get(4..4 + len).ok_or("truncated handshake")?;
+        let body = hs.get(4..4 + len).ok_or(E::TruncatedHandshake)?;
         if 4 + len != hs.len() {
-            return Err("bytes after the ClientHello".into());
+            return Err(E::TrailingHandshake);
         }
         let mut r = body;
-        let take = |r: &mut &[u8], n: usize| -> Result<Vec<u8>, String> {
-            let v = r.get(..n).ok_or("truncated field")?.to_vec();
+        let take = |r: &mut &[u8], n: usize| -> Result<Vec<u8>, HelloParseError> {
+            let v = r.get(..n).ok_or(E::TruncatedField)?.to_vec();
             *r = &r[n..];
             Ok(v)
         };
@@ -306,7 +330,7 @@ impl ClientHello {
         let session_id = take(&mut r, sid_len)?;
         let cs_len = usize::from(u16_of(&take(&mut r, 2)?));
         if cs_len % 2 != 0 {
-            return Err("odd cipher suite list".into());
+            return Err(E::OddCipherSuites);
         }
         let cs = take(&mut r, cs_len)?;
         let cipher_suites = cs.chunks(2).map(u16_of).collect();
@@ -315,7 +339,7 @@ impl ClientHello {
         let ext_len = usize::from(u16_of(&take(&mut r, 2)?));
         let mut e = &take(&mut r, ext_len)?[..];
         if !r.is_empty() {
-            return Err("bytes after the extensions".into());
+            return Err(E::TrailingExtensions);
         }
         let mut extensions = Vec::new();
         while !e.is_empty() {

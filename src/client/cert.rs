@@ -7,8 +7,24 @@
 use std::sync::Arc;
 
 use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use rustls::SignatureScheme;
+
+use super::ClientError;
+
+/// A client identity as rustls presents it: the chain and its signing key
+/// (RSA or ECDSA, PKCS#8, PKCS#1 or SEC1), loaded by the one crypto provider.
+pub fn certified_key(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<CertifiedKey>, ClientError> {
+    let key = rustls::crypto::aws_lc_rs::default_provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(ClientError::Key)?;
+    Ok(Arc::new(CertifiedKey::new(chain, key)))
+}
 
 tokio::task_local! {
     /// The client certificate of the device whose handshake this task runs.

@@ -14,7 +14,7 @@ mod config;
 pub mod mqtt;
 mod offer;
 
-pub use cert::{with_device_cert, DeviceCertResolver};
+pub use cert::{certified_key, with_device_cert, DeviceCertResolver};
 pub use classify::handshake_failure;
 pub use config::{ClientAuth, ClientConfigs, ClientKey, ClientOptions};
 pub use offer::{GroupOffer, KeyOffer, Offer, SuiteOffer};
@@ -29,4 +29,7 @@ pub enum ClientError {
     /// A trust profile could not be resolved.
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustError),
+    /// A client key rustls cannot sign with.
+    #[error("client key: {0}")]
+    Key(#[source] rustls::Error),
 }

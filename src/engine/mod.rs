@@ -38,9 +38,17 @@ pub enum EngineError {
     /// Minting device certificates failed.
     #[error(transparent)]
     Pki(#[from] crate::pki::PkiError),
-    /// A bad input file.
-    #[error("{0}")]
-    Input(String),
+    /// A client certificate or key file that cannot be read.
+    #[error("{}: {message}", .path.display())]
+    ClientIdentity {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A server name a device would send that is not a DNS name or IP address.
+    #[error("{0:?} is not a valid server name (DNS name or IP address)")]
+    ServerName(String),
     /// Worker threads could not start.
     #[error("starting worker threads: {0}")]
     Threads(std::io::Error),

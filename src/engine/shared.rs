@@ -120,20 +120,14 @@ pub struct RunInputs<'a> {
 }
 
 fn certified_key(id: &crate::pki::DeviceIdentity) -> Result<Arc<CertifiedKey>, EngineError> {
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let key = provider
-        .key_provider
-        .load_private_key(id.key.clone_key())
-        .map_err(|e| EngineError::Input(format!("device key: {e}")))?;
-    Ok(Arc::new(CertifiedKey::new(vec![id.cert.clone()], key)))
+    Ok(crate::client::certified_key(
+        vec![id.cert.clone()],
+        id.key.clone_key(),
+    )?)
 }
 
 fn server_name(name: String) -> Result<ServerName<'static>, EngineError> {
-    ServerName::try_from(name.clone()).map_err(|_| {
-        EngineError::Input(format!(
-            "{name:?} is not a valid server name (DNS name or IP address)"
-        ))
-    })
+    ServerName::try_from(name.clone()).map_err(|_| EngineError::ServerName(name))
 }
 
 pub(crate) fn build(
@@ -250,15 +244,13 @@ fn load_shared_cert(
 ) -> Result<Arc<CertifiedKey>, EngineError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |path: &std::path::Path, e: &dyn std::fmt::Display| EngineError::ClientIdentity {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|i| i.collect())
-        .map_err(|e| EngineError::Input(format!("{}: {e}", cert.display())))?;
-    let k = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| EngineError::Input(format!("{}: {e}", key.display())))?;
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let key = provider
-        .key_provider
-        .load_private_key(k)
-        .map_err(|e| EngineError::Input(format!("{}: {e}", key.display())))?;
-    Ok(Arc::new(CertifiedKey::new(certs, key)))
+        .map_err(|e| bad(cert, &e))?;
+    let k = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, &e))?;
+    crate::client::certified_key(certs, k).map_err(|e| bad(key, &e))
 }

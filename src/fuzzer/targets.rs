@@ -203,7 +203,7 @@ pub fn scenario_parse(data: &[u8]) {
             assert!(line >= 1 && line <= text.lines().count() + 1, "{e}");
         }
         Ok(s) => {
-            let devices: u64 = s.groups.iter().map(|g| g.devices).sum();
+            let devices = s.total_devices();
             if devices <= 100_000 {
                 let plan = crate::scenario::Plan::build(&s);
                 assert!(plan.devices.len() as u64 <= devices);

@@ -46,10 +46,6 @@ pub struct Group {
     pub hold: Duration,
     /// PUBLISH per second while connected.
     pub publish_per_s: f64,
-    /// Offer TLS 1.3.
-    pub tls13: bool,
-    /// Offer TLS 1.2.
-    pub tls12: bool,
 }
 
 /// Where the devices connect.
@@ -360,7 +356,6 @@ fn fleet_section(
         if g.ats_key == AtsKey::Ecc {
             model.caps.schemes = KeyOffer::EcdsaOnly;
         }
-        let (tls13, tls12) = (model.caps.tls13, model.caps.tls12);
         let hold = cx.number(
             &at("hold_s"),
             g.hold_s,
@@ -395,8 +390,6 @@ fn fleet_section(
             keepalive_s: g.keepalive_s,
             hold: Duration::from_secs_f64(hold),
             publish_per_s: publish,
-            tls13,
-            tls12,
         });
     }
     Ok(groups)

@@ -284,7 +284,7 @@ proptest! {
             }
             Ok(s) => {
                 // Bounded: build the plan when it is small enough for a test.
-                let devices: u64 = s.groups.iter().map(|g| g.devices).sum();
+                let devices = s.total_devices();
                 if devices <= 100_000 {
                     let plan = Plan::build(&s);
                     prop_assert!(plan.devices.len() as u64 <= devices);

@@ -1,7 +1,6 @@
 //! `chainstorm probe`: parse, run the probes, print the table or JSON.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -89,14 +88,10 @@ pub fn probe(a: ProbeArgs) -> Result<ExitCode> {
     let profiles = probe::profiles(&names, &pki)?;
     let client_cert = if a.mint_client_cert {
         let id = pki.device_ca().mint(&a.client_id)?;
-        let key = rustls::crypto::aws_lc_rs::default_provider()
-            .key_provider
-            .load_private_key(id.key.clone_key())
-            .map_err(|e| anyhow::anyhow!("device key: {e}"))?;
-        Some(Arc::new(rustls::sign::CertifiedKey::new(
+        Some(chainstorm::client::certified_key(
             vec![id.cert.clone()],
-            key,
-        )))
+            id.key.clone_key(),
+        )?)
     } else {
         None
     };

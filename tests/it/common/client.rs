@@ -46,13 +46,9 @@ pub fn client_config(o: &Opts) -> ClientConfig {
             .as_ref()
             .map(|a| String::from_utf8(a.clone()).expect("ALPN is text in tests")),
         client_auth: match &o.client_cert {
-            Some((c, k)) => {
-                let key = rustls::crypto::aws_lc_rs::default_provider()
-                    .key_provider
-                    .load_private_key(k.clone_key())
-                    .unwrap();
-                ClientAuth::Fixed(Arc::new(rustls::sign::CertifiedKey::new(c.clone(), key)))
-            }
+            Some((c, k)) => ClientAuth::Fixed(
+                chainstorm::client::certified_key(c.clone(), k.clone_key()).unwrap(),
+            ),
             None => ClientAuth::None,
         },
         resumption: Some(match &o.resumption {

@@ -147,7 +147,7 @@ impl<'a> Ctx<'a> {
 
     /// An error at `span`.
     pub fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
-        let (line, col) = super::load::line_col(self.text, span.start);
+        let (line, col) = line_col(self.text, span.start);
         ScenarioError::Invalid {
             path: self.path.to_path_buf(),
             line,
@@ -218,6 +218,20 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// The 1-based line and column (in characters) of a byte offset.
+/// The 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,7 +257,7 @@ mod tests {
         );
         // A default (absent key) points at its table.
         let s = cx.span_of(&[Seg::Key("fleet"), Seg::Index(0), Seg::Key("hold_s")]);
-        assert_eq!(super::super::load::line_col(text, s.start).0, 4);
+        assert_eq!(super::line_col(text, s.start).0, 4);
         let nan = cx.number(
             &[Seg::Key("run"), Seg::Key("x")],
             f64::NAN,

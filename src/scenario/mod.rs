@@ -2,19 +2,23 @@
 //! rules, and the seeded [`Plan`] derived from a scenario.
 
 mod check;
+mod fleet;
 mod load;
 mod plan;
 pub mod schema;
 pub mod thresholds;
+mod types;
 
 use std::path::PathBuf;
 
-pub use load::{line_col, load, parse, ArrivalSpec, Group, MigrationSpec, Scenario, Target};
+pub use check::line_col;
+pub use load::{load, parse};
 pub use plan::{
     arrival_offsets, expected_arrivals, planned_concurrency, rate_at, render_client_id, BadShard,
     DevicePlan, Plan, Shard,
 };
 pub use thresholds::{Metric, Op, Threshold};
+pub use types::{ArrivalSpec, Group, MigrationSpec, Scenario, Target};
 
 /// Errors of the scenario layer.
 #[derive(Debug, thiserror::Error)]

@@ -7,8 +7,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::load::{ArrivalSpec, Scenario};
 use super::schema::ArrivalMode;
+use super::types::{ArrivalSpec, Scenario};
 
 /// One device.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,6 +8,7 @@ pub mod fuzz;
 mod model;
 mod panels;
 mod render;
+mod style;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
@@ -17,7 +18,8 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
 pub use model::{Action, UiFrame, UiHeader, UiModel, View};
-pub use render::{draw, dur};
+pub use render::draw;
+pub use style::dur;
 
 use crate::engine::Control;
 

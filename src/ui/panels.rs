@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
 use super::model::UiModel;
-use super::render::{draw_anchors, dur, emphasis, fg, selected};
+use super::style::{dur, emphasis, fg, selected};
 
 pub(super) fn draw_failures(f: &mut Frame<'_>, m: &UiModel, area: Rect, selectable: bool) {
     let s = &m.frame.snapshot;
@@ -247,5 +247,35 @@ pub(super) fn draw_help(f: &mut Frame<'_>, _m: &UiModel, area: Rect) {
     f.render_widget(
         Paragraph::new(text).block(Block::bordered().title(" keys ")),
         popup,
+    );
+}
+
+/// Chain validation per anchor (path kind): p50 and p99 over the run.
+pub(super) fn draw_anchors(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
+    let rows: Vec<Row> = m
+        .frame
+        .snapshot
+        .anchors
+        .iter()
+        .map(|(a, s)| {
+            Row::new(vec![
+                Cell::from(a.label()),
+                Cell::from(dur(s.p50)),
+                Cell::from(dur(s.p99)),
+            ])
+        })
+        .collect();
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(14),
+                Constraint::Length(9),
+                Constraint::Length(9),
+            ],
+        )
+        .header(Row::new(vec!["anchor/chain", "p50", "p99"]).style(emphasis(m, Color::Cyan)))
+        .block(Block::bordered().title(" chain validation ")),
+        area,
     );
 }

@@ -3,7 +3,7 @@
 //! terminals by hiding panels, never by overlapping them.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
     Bar, BarChart, BarGroup, Block, Cell, Gauge, Paragraph, Row, Sparkline, Table, Tabs,
@@ -11,43 +11,11 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 use super::model::{UiModel, View};
-use super::panels::{draw_details, draw_endpoints, draw_failures, draw_groups, draw_help};
+use super::panels::{
+    draw_anchors, draw_details, draw_endpoints, draw_failures, draw_groups, draw_help,
+};
+use super::style::{dur, emphasis, fg, selected};
 use crate::metrics::{Phase, RunState, Stats};
-
-/// A duration cell: `-` for no samples, else the shared format.
-pub fn dur(ns: u64) -> String {
-    if ns == 0 {
-        "-".into()
-    } else {
-        crate::metrics::format_ns(ns as f64)
-    }
-}
-
-pub(super) fn fg(m: &UiModel, c: Color) -> Style {
-    if m.no_color {
-        Style::default()
-    } else {
-        Style::default().fg(c)
-    }
-}
-
-pub(super) fn emphasis(m: &UiModel, c: Color) -> Style {
-    if m.no_color {
-        Style::default().add_modifier(Modifier::BOLD)
-    } else {
-        Style::default().fg(c).add_modifier(Modifier::BOLD)
-    }
-}
-
-pub(super) fn selected(m: &UiModel) -> Style {
-    if m.no_color {
-        Style::default().add_modifier(Modifier::REVERSED)
-    } else {
-        Style::default()
-            .bg(Color::DarkGray)
-            .add_modifier(Modifier::BOLD)
-    }
-}
 
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame<'_>, m: &UiModel) {
@@ -398,34 +366,5 @@ fn draw_distribution(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
         Paragraph::new(vec![Line::from(text.join("")), Line::from("")])
             .style(emphasis(m, Color::White)),
         values,
-    );
-}
-
-pub(super) fn draw_anchors(f: &mut Frame<'_>, m: &UiModel, area: Rect) {
-    let rows: Vec<Row> = m
-        .frame
-        .snapshot
-        .anchors
-        .iter()
-        .map(|(a, s)| {
-            Row::new(vec![
-                Cell::from(a.label()),
-                Cell::from(dur(s.p50)),
-                Cell::from(dur(s.p99)),
-            ])
-        })
-        .collect();
-    f.render_widget(
-        Table::new(
-            rows,
-            [
-                Constraint::Length(14),
-                Constraint::Length(9),
-                Constraint::Length(9),
-            ],
-        )
-        .header(Row::new(vec!["anchor/chain", "p50", "p99"]).style(emphasis(m, Color::Cyan)))
-        .block(Block::bordered().title(" chain validation ")),
-        area,
     );
 }

@@ -123,33 +123,43 @@ impl PkiBundle {
             issuers: BTreeMap::new(),
         };
         let today = day_start(now);
-        let leaf_from = today - Duration::days(7);
-        let leaf_to = leaf_from + Duration::days(i64::from(b.config.leaf_validity_days));
+        b.make_roots()?;
+        b.make_intermediates()?;
+        b.make_crosses()?;
+        let ats_leaf = b.make_server_leaves(today - Duration::days(7))?;
+        b.make_broken_leaves(today, &ats_leaf)?;
+        Ok(b)
+    }
 
-        // Roots.
-        b.make_root(Role::LegacyRoot, &spec::VERISIGN_G5)?;
-        b.make_root(Role::AtsRsaRoot, &spec::AMAZON_ROOT_CA_1)?;
-        b.make_root(Role::AtsEccRoot, &spec::AMAZON_ROOT_CA_3)?;
-        b.make_root(Role::StarfieldRoot, &spec::STARFIELD_G2)?;
-        b.make_root(Role::UnknownRoot, &spec::UNKNOWN_ROOT)?;
-        b.make_root(Role::DeviceCa, &spec::DEVICE_CA)?;
-        b.make_root(Role::StarfieldClass2Root, &spec::STARFIELD_CLASS2)?;
+    /// The roots: VeriSign G5, Amazon Root CA 1 and 3, Starfield G2 and Class 2, an unknown root, the device CA.
+    fn make_roots(&mut self) -> Result<(), PkiError> {
+        self.make_root(Role::LegacyRoot, &spec::VERISIGN_G5)?;
+        self.make_root(Role::AtsRsaRoot, &spec::AMAZON_ROOT_CA_1)?;
+        self.make_root(Role::AtsEccRoot, &spec::AMAZON_ROOT_CA_3)?;
+        self.make_root(Role::StarfieldRoot, &spec::STARFIELD_G2)?;
+        self.make_root(Role::UnknownRoot, &spec::UNKNOWN_ROOT)?;
+        self.make_root(Role::DeviceCa, &spec::DEVICE_CA)?;
+        self.make_root(Role::StarfieldClass2Root, &spec::STARFIELD_CLASS2)?;
 
-        // Intermediates.
-        let g4_end = b.config.legacy_intermediate_not_after;
-        b.make_intermediate(
+        Ok(())
+    }
+
+    /// The legacy G4 intermediate and the ATS RSA/ECC intermediates M01-M04.
+    fn make_intermediates(&mut self) -> Result<(), PkiError> {
+        let g4_end = self.config.legacy_intermediate_not_after;
+        self.make_intermediate(
             Role::LegacyIntermediate,
             &spec::SYMANTEC_G4,
             g4_end,
             Role::LegacyRoot,
         )?;
-        b.make_intermediate(
+        self.make_intermediate(
             Role::AtsRsaIntermediate,
             &spec::AMAZON_RSA_M01,
             spec::AMAZON_RSA_M01.not_after,
             Role::AtsRsaRoot,
         )?;
-        b.make_intermediate(
+        self.make_intermediate(
             Role::AtsEccIntermediate,
             &spec::AMAZON_ECDSA_M01,
             spec::AMAZON_ECDSA_M01.not_after,
@@ -188,14 +198,19 @@ impl PkiBundle {
                 Role::AtsEccRoot,
             ),
         ] {
-            b.make_intermediate(role, spec, spec.not_after, parent)?;
+            self.make_intermediate(role, spec, spec.not_after, parent)?;
         }
 
+        Ok(())
+    }
+
+    /// The cross-certificates: Amazon Root CA 1 by Starfield G2, Starfield G2 by Class 2.
+    fn make_crosses(&mut self) -> Result<(), PkiError> {
         // Amazon Root CA 1 cross-signed by Starfield: the same subject and key
         // as the self-signed root, so a path can end at either anchor. The
         // real cross-certificate constrains nothing below it but is itself a
         // CA certificate; keep it unconstrained like the root.
-        b.make_cross(
+        self.make_cross(
             Role::AtsRsaCrossSigned,
             &spec::AMAZON_ROOT_CA_1,
             (spec::CROSS_SIGN_NOT_BEFORE, spec::CROSS_SIGN_NOT_AFTER),
@@ -204,8 +219,8 @@ impl PkiBundle {
         )?;
         // Starfield G2 cross-signed by the 2004 Class 2 root, the next link
         // up for devices that hold only that root.
-        let g2_end = b.config.starfield_g2_cross_not_after;
-        b.make_cross(
+        let g2_end = self.config.starfield_g2_cross_not_after;
+        self.make_cross(
             Role::StarfieldG2CrossSigned,
             &spec::STARFIELD_G2,
             (spec::STARFIELD_G2_CROSS_NOT_BEFORE, g2_end),
@@ -213,21 +228,27 @@ impl PkiBundle {
             Role::StarfieldClass2Root,
         )?;
 
-        // Server leaves.
-        let primary = b.config.primary_region.clone();
+        Ok(())
+    }
+
+    /// The legacy, ATS RSA and ATS ECC leaves, and one per rotated
+    /// intermediate; returns the ATS leaf's spec the broken variants start from.
+    fn make_server_leaves(&mut self, leaf_from: OffsetDateTime) -> Result<LeafSpec, PkiError> {
+        let leaf_to = leaf_from + Duration::days(i64::from(self.config.leaf_validity_days));
+        let primary = self.config.primary_region.clone();
         let legacy_names: Vec<String> = regions::VERISIGN_REGIONS
             .iter()
             .map(|r| regions::wildcard_name(r))
             .collect();
         let all_names: Vec<String> = regions::all().map(regions::wildcard_name).collect();
-        let legacy_from = b.config.legacy_leaf_not_before.unwrap_or(leaf_from);
+        let legacy_from = self.config.legacy_leaf_not_before.unwrap_or(leaf_from);
         let legacy_leaf = LeafSpec {
             common_name: regions::wildcard_name(&primary),
             organization: Some(spec::LEGACY_LEAF_ORG.to_string()),
             dns_names: legacy_names,
             not_before: legacy_from,
             not_after: legacy_from.max(leaf_from)
-                + Duration::days(i64::from(b.config.leaf_validity_days)),
+                + Duration::days(i64::from(self.config.leaf_validity_days)),
         };
         let ats_leaf = LeafSpec {
             common_name: regions::wildcard_name(&primary),
@@ -236,21 +257,21 @@ impl PkiBundle {
             not_before: leaf_from,
             not_after: leaf_to,
         };
-        b.make_leaf(
+        self.make_leaf(
             Role::LegacyLeaf,
             &legacy_leaf,
             KeyKind::Rsa2048,
             Role::LegacyIntermediate,
             None,
         )?;
-        b.make_leaf(
+        self.make_leaf(
             Role::AtsRsaLeaf,
             &ats_leaf,
             KeyKind::Rsa2048,
             Role::AtsRsaIntermediate,
             None,
         )?;
-        b.make_leaf(
+        self.make_leaf(
             Role::AtsEccLeaf,
             &ats_leaf,
             KeyKind::EcP256,
@@ -291,9 +312,18 @@ impl PkiBundle {
                 Role::AtsEccIntermediateM04,
             ),
         ] {
-            b.make_leaf(leaf, &ats_leaf, kind, parent, None)?;
+            self.make_leaf(leaf, &ats_leaf, kind, parent, None)?;
         }
 
+        Ok(ats_leaf)
+    }
+
+    /// Expired, not yet valid, wrong-name and unknown-CA leaves.
+    fn make_broken_leaves(
+        &mut self,
+        today: OffsetDateTime,
+        ats_leaf: &LeafSpec,
+    ) -> Result<(), PkiError> {
         // Broken variants reuse the ATS RSA leaf key: only the certificate differs.
         let expired = LeafSpec {
             not_before: today - Duration::days(400),
@@ -311,35 +341,35 @@ impl PkiBundle {
             ..ats_leaf.clone()
         };
         let shared = Some(Role::AtsRsaLeaf);
-        b.make_leaf(
+        self.make_leaf(
             Role::ExpiredLeaf,
             &expired,
             KeyKind::Rsa2048,
             Role::AtsRsaIntermediate,
             shared,
         )?;
-        b.make_leaf(
+        self.make_leaf(
             Role::NotYetValidLeaf,
             &not_yet,
             KeyKind::Rsa2048,
             Role::AtsRsaIntermediate,
             shared,
         )?;
-        b.make_leaf(
+        self.make_leaf(
             Role::WrongNameLeaf,
             &wrong_name,
             KeyKind::Rsa2048,
             Role::AtsRsaIntermediate,
             shared,
         )?;
-        b.make_leaf(
+        self.make_leaf(
             Role::UnknownCaLeaf,
             &ats_leaf,
             KeyKind::Rsa2048,
             Role::UnknownRoot,
             shared,
         )?;
-        Ok(b)
+        Ok(())
     }
 
     fn make_root(&mut self, role: Role, spec: &CaSpec) -> Result<(), PkiError> {

@@ -364,7 +364,7 @@ impl PkiBundle {
         )?;
         self.make_leaf(
             Role::UnknownCaLeaf,
-            &ats_leaf,
+            ats_leaf,
             KeyKind::Rsa2048,
             Role::UnknownRoot,
             shared,

@@ -13,12 +13,13 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 
+use crate::pki::ChainKind;
 use crate::transport::ServerTls;
 
 use super::broker::Broker;
 use super::config::{EndpointConfig, ListenerMode, ALPN_MQTT_CA};
 use super::counters::Counters;
-use super::faults::{ConnFault, PerClientLimit, TokenBucket};
+use super::faults::{ConnFault, ConnPlan, PerClientLimit, TokenBucket};
 use super::routing::{choose_chain, route, Offer, RouteError};
 use super::session::{self, SessionCtx};
 use super::tls::TlsConfigs;
@@ -185,11 +186,31 @@ async fn handle(
     mut shutdown: watch::Receiver<bool>,
 ) -> Option<Ready> {
     let c = &shared.counters;
-    let cfg = &shared.config;
     c.accepted.fetch_add(1, Relaxed);
-    let plan = cfg.settings.faults.plan(index, n);
+    let plan = shared.config.settings.faults.plan(index, n);
     let _ = tcp.set_nodelay(true);
-    match plan.fault {
+    let mut tcp = before_hello(plan.fault, tcp, c, &mut shutdown).await?;
+    let (start, raw) = read_hello(&mut tcp, shared).await?;
+    if plan.fault == ConnFault::Reset {
+        reset(tcp, c);
+        return None;
+    }
+    let kind = pick_chain(&start, &mut tcp, shared).await?;
+    delay(&plan, shared).await;
+    drop(start);
+    let tls = accept_tls(shared, kind, mode, tcp, raw).await?;
+    after_handshake(tls, kind, mode, plan, shared, shutdown).await
+}
+
+/// The faults that act before the ClientHello is read: a refusal (FIN,
+/// then drain) or a stall. `None`: the connection is done.
+async fn before_hello(
+    fault: ConnFault,
+    tcp: TcpStream,
+    c: &Counters,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<TcpStream> {
+    match fault {
         ConnFault::Refuse => {
             c.refused.fetch_add(1, Relaxed);
             // Close with a FIN, then drain until the client closes: dropping a
@@ -207,7 +228,7 @@ async fn handle(
                 }
             };
             let _ = timeout(Duration::from_secs(5), drain).await;
-            return None;
+            None
         }
         ConnFault::Stall => {
             c.stalled.fetch_add(1, Relaxed);
@@ -216,38 +237,59 @@ async fn handle(
                 _ = sleep(Duration::from_secs(300)) => {}
                 _ = shutdown.changed() => {}
             }
-            return None;
+            None
         }
-        ConnFault::Reset | ConnFault::None => {}
+        ConnFault::Reset | ConnFault::None => Some(tcp),
     }
-    let hs_timeout = cfg.handshake_timeout();
-    let mut tcp = tcp;
-    let (start, raw) = match timeout(hs_timeout, read_client_hello(&mut tcp)).await {
-        Ok(Ok(read)) => read,
-        Ok(Err(alert)) => {
-            c.handshake_failed.fetch_add(1, Relaxed);
-            if let Some(bytes) = alert {
-                let _ = tcp.write_all(&bytes).await;
+}
+
+/// The ClientHello within the handshake timeout (a malformed one gets the
+/// alert rustls chose), with the bytes read; counts max_fragment_length offers.
+async fn read_hello(
+    tcp: &mut TcpStream,
+    shared: &Shared,
+) -> Option<(rustls::server::Accepted, Vec<u8>)> {
+    let c = &shared.counters;
+    let (start, raw) =
+        match timeout(shared.config.handshake_timeout(), read_client_hello(tcp)).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(alert)) => {
+                c.handshake_failed.fetch_add(1, Relaxed);
+                if let Some(bytes) = alert {
+                    let _ = tcp.write_all(&bytes).await;
+                }
+                return None;
             }
-            return None;
-        }
-        Err(_) => {
-            c.handshake_failed.fetch_add(1, Relaxed);
-            return None;
-        }
-    };
+            Err(_) => {
+                c.handshake_failed.fetch_add(1, Relaxed);
+                return None;
+            }
+        };
     if offers_max_fragment_length(&raw) {
         c.mfl_offered.fetch_add(1, Relaxed);
     }
-    if plan.fault == ConnFault::Reset {
-        c.reset.fetch_add(1, Relaxed);
-        // Linger 0: close() sends RST instead of FIN. (tokio deprecates
-        // set_linger because a non-zero linger blocks on drop; zero does not.)
-        #[allow(deprecated)]
-        let _ = tcp.set_linger(Some(Duration::ZERO));
-        drop(tcp);
-        return None;
-    }
+    Some((start, raw))
+}
+
+/// The reset fault: close with RST after the ClientHello.
+fn reset(tcp: TcpStream, c: &Counters) {
+    c.reset.fetch_add(1, Relaxed);
+    // Linger 0: close() sends RST instead of FIN. (tokio deprecates
+    // set_linger because a non-zero linger blocks on drop; zero does not.)
+    #[allow(deprecated)]
+    let _ = tcp.set_linger(Some(Duration::ZERO));
+    drop(tcp);
+}
+
+/// Routes the SNI and picks the chain to serve (the client's offer, the key
+/// preference, a broken variant, then the rotation); an unknown name gets
+/// its alert and `None`.
+async fn pick_chain(
+    start: &rustls::server::Accepted,
+    tcp: &mut TcpStream,
+    shared: &Shared,
+) -> Option<ChainKind> {
+    let (c, cfg) = (&shared.counters, &shared.config);
     let hello = start.client_hello();
     let routed = route(
         hello.server_name(),
@@ -273,23 +315,24 @@ async fn handle(
                 RouteError::UnknownName(_) => AlertDescription::UnrecognisedName,
             };
             c.alert_sent(desc);
-            send_alert(&mut tcp, desc).await;
+            send_alert(tcp, desc).await;
             return None;
         }
     };
-    let kind = if cfg.settings.faults.broken_chain.is_none() {
-        let i = cfg
-            .settings
-            .rotation
-            .pick(shared.rotation.next(), shared.started.elapsed());
-        cfg.settings.rotation.chain(kind, i)
-    } else {
-        kind
-    };
+    if cfg.settings.faults.broken_chain.is_some() {
+        return Some(kind);
+    }
+    let rotation = &cfg.settings.rotation;
+    let i = rotation.pick(shared.rotation.next(), shared.started.elapsed());
+    Some(rotation.chain(kind, i))
+}
+
+/// The handshake delay and pause faults, before the server's flight.
+async fn delay(plan: &ConnPlan, shared: &Shared) {
     if let Some(d) = plan.handshake_delay {
         sleep(d).await;
     }
-    if let Some(p) = cfg.settings.faults.pause {
+    if let Some(p) = shared.config.settings.faults.pause {
         let from = shared.started + Duration::from_secs_f64(p.after_s);
         let to = from + Duration::from_secs_f64(p.duration_s);
         let now = Instant::now();
@@ -297,18 +340,25 @@ async fn handle(
             sleep_until(to).await;
         }
     }
+}
+
+/// Completes the handshake with the chosen chain's configuration, counting
+/// the alert either side sent when it fails.
+async fn accept_tls(
+    shared: &Shared,
+    kind: ChainKind,
+    mode: ListenerMode,
+    tcp: TcpStream,
+    raw: Vec<u8>,
+) -> Option<ServerTls> {
+    let c = &shared.counters;
     let Some(server_config) = shared.tls.get(kind, mode) else {
         c.handshake_failed.fetch_add(1, Relaxed);
         return None;
     };
-    drop(start);
-    let tls = match Box::pin(timeout(
-        hs_timeout,
-        ServerTls::accept(server_config, tcp, raw),
-    ))
-    .await
-    {
-        Ok(Ok(t)) => t,
+    let accept = ServerTls::accept(server_config, tcp, raw);
+    match Box::pin(timeout(shared.config.handshake_timeout(), accept)).await {
+        Ok(Ok(t)) => Some(t),
         Ok(Err(e)) => {
             c.handshake_failed.fetch_add(1, Relaxed);
             match rustls_error(&e) {
@@ -320,28 +370,50 @@ async fn handle(
                 }
                 None => {}
             }
-            return None;
+            None
         }
         Err(_) => {
             c.handshake_failed.fetch_add(1, Relaxed);
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Counts the handshake, then by listener: close (TLS only), the port-443
+/// behaviour without the MQTT ALPN, or the MQTT session's context (the held
+/// connection sheds rustls for its traffic keys).
+async fn after_handshake(
+    tls: ServerTls,
+    kind: ChainKind,
+    mode: ListenerMode,
+    plan: ConnPlan,
+    shared: &Shared,
+    shutdown: watch::Receiver<bool>,
+) -> Option<Ready> {
+    let (c, cfg) = (&shared.counters, &shared.config);
     let conn = tls.common()?;
     let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
     c.handshake(kind, tls13);
     if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
         c.resumed.fetch_add(1, Relaxed);
     }
+    let alpn_ok = conn.alpn_protocol() == Some(ALPN_MQTT_CA);
+    // The device identity (mutual TLS): the client certificate's CN.
+    let identity = || {
+        conn.peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|c| crate::pki::describe_cert(c.as_ref()).ok())
+            .and_then(|s| s.common_name)
+    };
+    let identity = (mode != ListenerMode::TlsOnly).then(identity).flatten();
+    let mut tls = tls;
     match mode {
         ListenerMode::TlsOnly => {
-            let mut tls = tls;
             let _ = tls.shutdown().await;
             None
         }
-        ListenerMode::MqttAlpn if conn.alpn_protocol() != Some(ALPN_MQTT_CA) => {
+        ListenerMode::MqttAlpn if !alpn_ok => {
             c.alpn_rejected.fetch_add(1, Relaxed);
-            let mut tls = tls;
             if cfg.no_alpn == super::config::NoAlpn::Silent {
                 // Port 443 without x-amzn-mqtt-ca is HTTPS to AWS: an MQTT
                 // CONNECT gets no answer and the device times out waiting
@@ -361,15 +433,10 @@ async fn handle(
                 client_limit: shared.client_limit.clone(),
                 shutdown,
                 assigned_seq: shared.assigned_seq.clone(),
-                identity: conn
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .and_then(|c| crate::pki::describe_cert(c.as_ref()).ok())
-                    .and_then(|s| s.common_name),
+                identity,
             };
             // A session may be held for hours: keep its traffic keys, not
             // the rustls state (if rustls declines, it holds on rustls).
-            let mut tls = tls;
             let _ = tls.shed();
             Some((tls, ctx))
         }

@@ -29,37 +29,15 @@ taskset -c 1 ./target/release/chainstorm serve --pki "$P" --listen-tls-only "127
 pids+=($!)
 sleep 1
 N=$(awk -v s="$SECS" -v r="$RATE" 'BEGIN { printf "%d", s * r }')
-
-scenario() { # PORT PROTOCOL FILE
-  cat > "$3" <<EOT
-[run]
-name = "peers"
-duration_s = $SECS
-drain_timeout_s = 5
-output_dir = "$work/results"
-[target]
-kind = "external"
-addresses = ["127.0.0.1:$1"]
-pki = "$P"
-[[fleet]]
-name = "rsa"
-devices = $N
-profile = "ats-rsa-only"
-protocol = "$2"
-endpoint = "ats"
-[arrival]
-mode = "rate"
-start_rate = $RATE
-stages = [{ to_rate = $RATE, over_s = $SECS }]
-max_in_flight = 64
-EOT
+peers() { # PORT PROTOCOL: the client's scenario, at most 64 attempts in flight
+  scenario "$work/s.toml" peers "127.0.0.1:$1" "$N" "$RATE" "$SECS" "protocol = \"$2\"" run.drain_timeout_s=5 arrival.max_in_flight=64
 }
 
 TIMEFORMAT='%U %S'
 cpu_of() { awk '{ print $1 + $2 }' <<< "$1"; }
 # Each measure prints "COUNT CPU".
 m_chainstorm() { # PORT PROTOCOL
-  scenario "$1" "$2" "$work/s.toml"
+  peers "$1" "$2"
   local t; t=$( { time taskset -c 0 ./target/release/chainstorm run "$work/s.toml" --quiet --json > "$work/sum.json" 2>/dev/null; } 2>&1 )
   echo "$(python3 -c "import json; print(json.load(open('$work/sum.json'))['totals']['succeeded'])") $(cpu_of "$t")"
 }
@@ -96,7 +74,7 @@ for server in s_server serve; do
 done
 
 if [ "${PERF:-0}" = 1 ]; then
-  scenario "$S1" tls "$work/s.toml"
+  peers "$S1" tls
   taskset -c 0 perf record -q -g -o "$work/perf.data" ./target/release/chainstorm run "$work/s.toml" --quiet > /dev/null 2>&1
   echo "perf: top symbols of chainstorm run (protocol tls) against s_server, self time:"
   perf report -i "$work/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep '%' | head -25

@@ -21,28 +21,7 @@ servers=("${pids[@]}")
 sleep 1
 ARRIVE=$(awk -v n="$N" -v r="$RATE" 'BEGIN { printf "%.1f", n / r }')
 DUR=$(awk -v a="$ARRIVE" -v h="$HOLD" 'BEGIN { printf "%.0f", a + h }')
-cat > "$work/s.toml" <<EOT
-[run]
-name = "demo-held"
-seed = 40
-duration_s = $DUR
-drain_timeout_s = 15
-[target]
-kind = "external"
-addresses = ["127.0.0.1:28886"]
-pki = "$work/pki"
-[[fleet]]
-name = "fleet"
-devices = $((N * SHARDS))
-profile = "ats-rsa-only"
-endpoint = "ats"
-keepalive_s = 30
-hold_s = $DUR
-[arrival]
-mode = "rate"
-start_rate = $((RATE * SHARDS))
-stages = [{ to_rate = $((RATE * SHARDS)), over_s = $ARRIVE }]
-EOT
+scenario "$work/s.toml" demo-held 127.0.0.1:28886 $((N * SHARDS)) $((RATE * SHARDS)) "$DUR" keepalive_s=30 "hold_s=$DUR" run.seed=40 run.drain_timeout_s=15
 clients=()
 for i in $(seq 0 $((SHARDS - 1))); do
   ./target/release/chainstorm run "$work/s.toml" --quiet --shard "$i/$SHARDS" --output "$work/results" > /dev/null 2>"$work/err$i" &

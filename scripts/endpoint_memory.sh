@@ -5,12 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-5000}"
-cargo build --release --quiet --bin chainstorm --example idle_conns
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-./target/release/chainstorm pki init --out "$work/pki" >/dev/null
+WORK_EXAMPLES=idle_conns . scripts/lib/work.sh
 ./target/release/chainstorm serve --pki "$work/pki" --listen 127.0.0.1:28883 --interval-s 3600 >/dev/null 2>&1 &
 spid=$!; pids+=($spid)
 sleep 1

@@ -11,11 +11,10 @@ CASES=${CASES:-1000000}
 OUT=${OUT:-results/fuzz-survival}
 mkdir -p "$OUT"
 ulimit -n 20000
-cargo build --release --quiet
+. scripts/lib/work.sh
 bin=target/release/chainstorm
 $bin serve --listen 127.0.0.1:8893 >"$OUT/serve.log" 2>&1 &
-serve=$!
-trap 'kill $serve 2>/dev/null || true' EXIT
+serve=$!; pids+=("$serve")
 sleep 2
 $bin run scenarios/fuzz-survival.toml --output "$OUT" >"$OUT/fleet.log" 2>&1 &
 fleet=$!

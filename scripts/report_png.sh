@@ -3,9 +3,7 @@
 # headless Chromium screenshot of report.html (README shows the picture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin chainstorm
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+. scripts/lib/work.sh
 ./target/release/chainstorm run scenarios/quickstart.toml --quiet --no-tui --duration-s 12 --output "$work/results" >/dev/null
 run="$(ls -d "$work"/results/*)"
 ./target/release/chainstorm report "$run" >/dev/null

@@ -10,17 +10,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-6000}"; RUNS="${2:-3}"; shift 2 2>/dev/null || shift $#
 RATES=("$@"); [ ${#RATES[@]} -gt 0 ] || RATES=(800 1200 1600 2000 2400 3000)
-step() { scripts/soak_10k.sh "$N" "$1" 3 2>&1 | tail -4; }
-field() { python3 -c "
-import re, sys
-t = sys.stdin.read()
-ok = re.search(r'succeeded (\d+) failed (\d+)', t)
-ct = re.search(r'connect_total p99 ([0-9.]+) ms', t)
-lag = re.search(r'scheduler lag p50 \d+ us, p99 (\d+) us', t)
-print(ok.group(1), ok.group(2), ct.group(1), lag.group(1))"; }
+sum="$(mktemp)"; trap 'rm -f "$sum"' EXIT
+# One step: a soak run at RATE; prints "succeeded failed connect_total.p99_ms
+# scheduler_lag.p99_us" from its summary.json.
+step() {
+  SUMMARY_OUT="$sum" scripts/soak_10k.sh "$N" "$1" 3 > /dev/null 2>&1 || true
+  python3 - "$sum" <<'PY'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))
+except (OSError, ValueError):
+    print("0 0 0 0")  # the run wrote no summary: a step that did not keep up
+    sys.exit()
+p = {k["phase"]: k for k in s["phases"]}
+t = s["totals"]
+print(t["succeeded"], t["failed"], p["connect_total"]["p99"] / 1e6, round(p["scheduler_lag"]["p99"] / 1e3))
+PY
+}
 best=0
 for r in "${RATES[@]}"; do
-  read -r ok failed ct lag < <(step "$r" | field)
+  read -r ok failed ct lag < <(step "$r")
   echo "rate $r/s: succeeded $ok/$N, failed $failed, connect_total p99 $ct ms, scheduler lag p99 $lag us"
   if [ "$ok" -eq "$N" ] && [ "$failed" -eq 0 ] && awk -v c="$ct" 'BEGIN { exit !(c < 50) }'; then
     best=$r
@@ -33,7 +42,7 @@ at=$(( best * 8 / 10 ))
 echo "achievable: $best/s; measuring at 80 %: $at/s, $RUNS runs"
 lags=()
 for _ in $(seq "$RUNS"); do
-  read -r ok failed ct lag < <(step "$at" | field)
+  read -r ok failed ct lag < <(step "$at")
   echo "  $at/s: succeeded $ok/$N, scheduler lag p99 $lag us, connect_total p99 $ct ms"
   lags+=("$lag")
 done

@@ -2,6 +2,7 @@
 # 10,000 MQTT devices held with keep alive against `chainstorm serve` in a
 # second process; reports client and server RSS per held device (sampled
 # from /proc at the peak) and the run's scheduler lag.
+# SUMMARY_OUT=FILE keeps the run's summary.json there.
 # Usage: scripts/soak_10k.sh [DEVICES] [RATE] [HOLD_S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,28 +15,7 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 s_base=$(rss "$spid")
 ARRIVE=$(awk -v n="$N" -v r="$RATE" 'BEGIN { printf "%.1f", n / r }')
 DUR=$(awk -v a="$ARRIVE" -v h="$HOLD" 'BEGIN { printf "%.0f", a + h }')
-cat > "$work/s.toml" <<EOT
-[run]
-name = "soak"
-duration_s = $DUR
-drain_timeout_s = 10
-output_dir = "$work/results"
-[target]
-kind = "external"
-addresses = ["127.0.0.1:28884"]
-pki = "$work/pki"
-[[fleet]]
-name = "fleet"
-devices = $N
-profile = "ats-rsa-only"
-endpoint = "ats"
-keepalive_s = 30
-hold_s = $DUR
-[arrival]
-mode = "rate"
-start_rate = $RATE
-stages = [{ to_rate = $RATE, over_s = $ARRIVE }]
-EOT
+scenario "$work/s.toml" soak 127.0.0.1:28884 "$N" "$RATE" "$DUR" keepalive_s=30 "hold_s=$DUR" run.drain_timeout_s=10
 ./target/release/chainstorm run "$work/s.toml" --quiet --json > "$work/summary.json" 2>"$work/err" &
 cpid=$!
 sleep 0.5
@@ -48,6 +28,7 @@ while kill -0 "$cpid" 2>/dev/null; do
   sleep 1
 done
 wait "$cpid" || true
+if [ -n "${SUMMARY_OUT:-}" ]; then cp "$work/summary.json" "$SUMMARY_OUT"; fi
 python3 - "$work/summary.json" "$N" "$c_base" "$c_peak" "$s_base" "$s_peak" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); n = int(sys.argv[2])

@@ -4,9 +4,8 @@
 # wall time is the UI's share of one core. Usage: scripts/tui_cpu.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin chainstorm
-work="$(mktemp -d)"
-trap 'tmux kill-session -t cs-tui-cpu 2>/dev/null || true; rm -rf "$work"' EXIT
+WORK_CLEANUP='tmux kill-session -t cs-tui-cpu 2>/dev/null || true'
+. scripts/lib/work.sh
 for mode in tui headless; do
   flag=""; [ "$mode" = headless ] && flag="--no-tui --quiet"
   tmux new-session -d -s cs-tui-cpu -x 160 -y 48 \

@@ -7,10 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-200}"
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
-cargo build --release --quiet --example verify_cost --bin chainstorm
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-./target/release/chainstorm pki init --out "$work/pki" >/dev/null
+WORK_EXAMPLES=verify_cost . scripts/lib/work.sh
 
 count() { # mode profile chain -> instructions per validation
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" --toggle-collect='*measured_*' \

@@ -3,9 +3,7 @@
 
 use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chainstorm"))
-}
+use crate::common::bin;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = bin().args(args).output().expect("binary runs");

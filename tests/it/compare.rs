@@ -5,11 +5,8 @@
 
 use crate::common;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chainstorm"))
-}
+use crate::common::bin;
 
 /// A summary.json from a real short run, made once per test binary.
 fn real_summary(dir: &Path) -> serde_json::Value {

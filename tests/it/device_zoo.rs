@@ -3,8 +3,6 @@
 //! report built from it) must say, per model, who connected and, for the
 //! rest, the cause in the words the device's own library would log.
 
-use std::process::Command;
-
 use chainstorm::results::Summary;
 
 use super::common::{assert_ok, first_entry};
@@ -14,7 +12,7 @@ fn each_model_fails_for_its_own_reason() {
     let out_dir = tempfile::tempdir().unwrap();
     let scenario =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/device-zoo.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+    let out = crate::common::bin()
         .arg("run")
         .arg(&scenario)
         .args(["--no-tui", "--quiet", "--output"])
@@ -97,7 +95,7 @@ fn each_model_fails_for_its_own_reason() {
         "{ahead:?}"
     );
     // The report carries the same table.
-    let rep = Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+    let rep = crate::common::bin()
         .arg("report")
         .arg(&dir)
         .output()

@@ -13,7 +13,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use chainstorm::endpoint::{ListenerMode, SecurityPolicy};
 use common::{ats_host, endpoint, pki};
 
-use super::interop::{have, s_client};
+use super::interop::s_client;
+use common::have;
 
 fn cipher(out: &str) -> Option<String> {
     out.lines()
@@ -108,7 +109,7 @@ async fn policies_versions_suites_and_order() {
 
 #[test]
 fn serve_lists_the_security_policies() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+    let out = crate::common::bin()
         .args(["serve", "--security-policy", "list"])
         .output()
         .unwrap();

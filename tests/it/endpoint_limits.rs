@@ -14,9 +14,7 @@ use chainstorm::pki::Role;
 use common::client::{tls, Opts};
 use common::{ats_host, endpoint, pki};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chainstorm"))
-}
+use crate::common::bin;
 
 use common::free_port;
 

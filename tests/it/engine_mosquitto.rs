@@ -5,7 +5,6 @@
 use crate::common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use chainstorm::engine::Control;
 use chainstorm::runner::{self, RunOptions};
@@ -25,11 +24,7 @@ fn mosquitto() -> Option<String> {
             return Some(p.to_string());
         }
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "mosquitto is required under CI"
-    );
-    eprintln!("skipping: mosquitto not installed (scripts/test.sh installs it)");
+    crate::common::missing("mosquitto");
     None
 }
 
@@ -63,14 +58,10 @@ fn mqtt_311_and_5_devices_connect_to_mosquitto() {
             .spawn()
             .expect("mosquitto starts"),
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "mosquitto did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        crate::common::wait_port(port),
+        "mosquitto did not listen on {port}"
+    );
     let scenario = format!(
         r#"
 [run]

@@ -525,7 +525,7 @@ fn tcp_protocol_connects_and_closes_without_tls() {
          endpoint = \"ats\"\n[arrival]\nmode = \"rate\"\nstart_rate = 25\n\
          stages = [{ to_rate = 25, over_s = 2 }]",
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+    let out = crate::common::bin()
         .args(["run", s.scenario.to_str().unwrap(), "--quiet", "--no-tui"])
         .output()
         .unwrap();

@@ -7,7 +7,6 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,7 +117,7 @@ async fn a_seed_reproduces_the_campaign() {
 }
 
 fn bin(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+    let out = crate::common::bin()
         .args(args)
         .output()
         .expect("binary runs");

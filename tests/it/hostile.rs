@@ -206,9 +206,7 @@ fn rates_give_arrivals_and_plan_in_proportion_to_devices() {
     assert!(plan.devices.last().unwrap().arrival.as_secs() <= 604_800);
 }
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chainstorm"))
-}
+use crate::common::bin;
 
 /// Flags obey the same rules, with exit 2 and a message about the value.
 #[test]

@@ -13,24 +13,8 @@ use std::time::Duration;
 
 use chainstorm::endpoint::{ListenerMode, MtlsMode};
 use chainstorm::fuzzer::campaign::FindingKind;
-use common::{ats_host, endpoint, legacy_host, pki};
+use common::{ats_host, endpoint, have, legacy_host, pki};
 use tokio::process::Command;
-
-pub(crate) fn have(bin: &str) -> bool {
-    let found = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {bin}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{bin} is required under CI"
-        );
-        eprintln!("skipping: {bin} not installed (scripts/test.sh installs it)");
-    }
-    found
-}
 
 pub(crate) async fn s_client(port: u16, sni: &str, cafile: &Path, extra: &[&str]) -> String {
     let mut cmd = Command::new("openssl");
@@ -286,12 +270,7 @@ async fn differential_fuzzing_against_openssl_s_server() {
         .spawn()
         .expect("s_server starts");
     let openssl: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..50 {
-        if tokio::net::TcpStream::connect(openssl).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert!(common::wait_listening(openssl).await, "s_server listens");
     let ep = endpoint(|_| {}).await;
     let target = ep.addrs()[0].1;
     // s_server serves one connection at a time: one case in flight.

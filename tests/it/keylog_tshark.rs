@@ -7,22 +7,6 @@ use crate::common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn have_tshark() -> bool {
-    let ok = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tshark is required under CI"
-        );
-        eprintln!("skipping: tshark not installed");
-    }
-    ok
-}
-
 /// A capture of one `probe` against `serve` on `addr` (loopback): the
 /// temporary directory (PKI in `pki/`, capture in `cap.pcapng`, key log in
 /// `keys.txt`) and the probe's output.
@@ -101,7 +85,7 @@ fn capture(
 
 #[test]
 fn tshark_decrypts_a_capture_with_the_key_log() {
-    if !have_tshark() {
+    if !common::have("tshark") {
         return;
     }
     // Port 8883 on a loopback address of its own: Wireshark dissects MQTT
@@ -163,7 +147,7 @@ fn tshark_decrypts_a_capture_with_the_key_log() {
 /// `pki show`'s figure, and the ESP32 model's failure names that number.
 #[test]
 fn certificate_message_size_matches_the_wire() {
-    if !have_tshark() {
+    if !common::have("tshark") {
         return;
     }
     let (dir, out) = capture(

@@ -307,7 +307,7 @@ fn the_jobs_commands_give_the_unsharded_totals() {
         .local_addr()
         .unwrap()
         .port();
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+    let mut serve = crate::common::bin()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--pki", pki.to_str().unwrap(), "--duration-s", "120"])
         .stdout(std::process::Stdio::null())
@@ -390,7 +390,7 @@ fn the_jobs_commands_give_the_unsharded_totals() {
     .unwrap();
 
     // The same plan, unsharded.
-    let out = Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+    let out = crate::common::bin()
         .args([
             "run",
             scenario.to_str().unwrap(),

@@ -78,7 +78,7 @@ fn a_run_exposes_counters_gauges_and_histograms() {
     );
     let scenario = &s.scenario;
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+    let mut child = crate::common::bin()
         .args(["run", scenario.to_str().unwrap(), "--quiet", "--no-tui"])
         .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
         .args(["--shard", "0/1", "--run-id", "live-1"])
@@ -146,7 +146,7 @@ fn serve_exposes_its_counters() {
     let pki = d.path().join("pki");
     common::pki().write_to(&pki).unwrap();
     let (port, mport) = (free_port(), free_port());
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+    let mut serve = crate::common::bin()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--pki", pki.to_str().unwrap(), "--duration-s", "20"])
         .args(["--metrics-listen", &format!("127.0.0.1:{mport}")])

@@ -13,9 +13,7 @@ use std::sync::OnceLock;
 
 use chainstorm::results::Summary;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chainstorm"))
-}
+use crate::common::bin;
 
 /// One real run with failures of two kinds, shared by the tests here.
 fn run_dir() -> &'static Path {

@@ -5,9 +5,7 @@
 use crate::common;
 use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chainstorm"))
-}
+use crate::common::bin;
 
 #[test]
 fn report_on_a_real_run() {
@@ -77,13 +75,7 @@ fn report_on_a_real_run() {
         .into_iter()
         .find(|b| Command::new(b).arg("--version").output().is_ok());
     match chromium {
-        None => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "chromium is required under CI"
-            );
-            eprintln!("skipping the browser check: chromium not installed");
-        }
+        None => crate::common::missing("chromium"),
         Some(b) => {
             let png = dir.path().join("report.png");
             let out = Command::new(b)

@@ -142,7 +142,7 @@ fn merge_takes_exactly_the_shards_of_one_run() {
          [thresholds]\n\"attempted.count\" = \">= 30\"",
     );
     let (dir, scenario, out) = (&s.dir, &s.scenario, s.results());
-    let bin = || std::process::Command::new(env!("CARGO_BIN_EXE_chainstorm"));
+    let bin = || crate::common::bin();
     let shard = |i: u32, id: &str| {
         let o = bin()
             .args(["run", scenario.to_str().unwrap(), "--quiet", "--no-tui"])

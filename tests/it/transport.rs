@@ -15,7 +15,7 @@ use chainstorm::trust::{ChainVerifier, TimedVerifier};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use crate::common::{ats_name, free_port, pki_files, profile};
+use crate::common::{self, ats_name, free_port, pki_files, profile};
 
 async fn reversed_after_shed(version: &str, suite_flag: &str, suite: &str) {
     let pki = pki_files();
@@ -37,15 +37,8 @@ async fn reversed_after_shed(version: &str, suite_flag: &str, suite: &str) {
         .spawn()
         .expect("openssl s_server starts");
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut tcp = None;
-    for _ in 0..50 {
-        if let Ok(t) = tokio::net::TcpStream::connect(addr).await {
-            tcp = Some(t);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let tcp = tcp.expect("s_server listens");
+    assert!(common::wait_listening(addr).await, "s_server listens");
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let verifier = TimedVerifier::new(Arc::new(ChainVerifier::new(profile("ats-rsa-only"))));
     let config = ClientOptions::default()
         .build(Arc::new(verifier))

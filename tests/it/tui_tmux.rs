@@ -28,20 +28,6 @@ fn wait_for(session: &str, what: &[&str], limit: Duration) -> String {
     }
 }
 
-/// True (and the test should return) when tmux is absent outside CI; under
-/// CI its absence fails the test.
-fn tmux_missing() -> bool {
-    if Command::new("tmux").arg("-V").output().is_ok() {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "tmux is required under CI"
-    );
-    eprintln!("skipping: tmux not installed");
-    true
-}
-
 struct Session(String);
 
 /// Starts `cmd` in a detached 120x40 tmux session named `name`; the
@@ -75,7 +61,7 @@ impl Drop for Session {
 
 #[test]
 fn tui_shows_failures_and_q_stops_cleanly() {
-    if tmux_missing() {
+    if !crate::common::have("tmux") {
         return;
     }
     let s = common::EmbeddedScenario::new(
@@ -169,7 +155,7 @@ stages = [{ to_rate = 30, over_s = 60 }]
 
 #[test]
 fn fuzz_live_view_shows_classes_and_q_stops_with_a_report() {
-    if tmux_missing() {
+    if !crate::common::have("tmux") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -211,7 +197,7 @@ fn fuzz_live_view_shows_classes_and_q_stops_with_a_report() {
 /// 130 with results written, as Ctrl-C does headless.
 #[test]
 fn ctrl_c_in_the_tui_exits_130_with_results() {
-    if tmux_missing() {
+    if !crate::common::have("tmux") {
         return;
     }
     let s = common::EmbeddedScenario::new(

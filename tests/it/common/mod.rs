@@ -133,6 +133,48 @@ pub fn python(script: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The project's binary, as a command.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_chainstorm"))
+}
+
+/// Whether an outside tool the test needs is on PATH. Outside CI its
+/// absence skips the test with a note; under CI (where `.ci/run` installs
+/// it) its absence fails the test.
+pub fn have(tool: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        missing(tool);
+    }
+    found
+}
+
+/// A needed tool is absent: fails under CI, else notes the skip.
+pub fn missing(tool: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{tool} is required under CI"
+    );
+    eprintln!("skipping: {tool} not installed (scripts/test.sh installs it)");
+}
+
+/// Waits up to 10 s, without blocking the runtime, for something to
+/// listen on `addr`.
+pub async fn wait_listening(addr: std::net::SocketAddr) -> bool {
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::time::Instant::now() < until {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// Waits up to 10 s for something to listen on 127.0.0.1:`port`.
 pub fn wait_port(port: u16) -> bool {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -452,11 +452,7 @@ impl Summary {
             planned_s: i.scenario.duration.as_secs_f64(),
             target: i.target,
             remote: i.remote,
-            danger_accept_any: i
-                .scenario
-                .groups
-                .iter()
-                .any(|g| g.profile == crate::trust::DANGER_ACCEPT_ANY),
+            danger_accept_any: i.scenario.verification_off(),
             shard: None,
             run_id: None,
             planned_devices: i.planned_devices,

@@ -254,10 +254,7 @@ pub fn run_scenario(
 }
 
 fn warn_if_unverified(s: &Scenario) {
-    if s.groups
-        .iter()
-        .any(|g| g.profile == crate::trust::DANGER_ACCEPT_ANY)
-    {
+    if s.verification_off() {
         eprintln!("chainstorm: WARNING: certificate verification is OFF for groups using danger-accept-any");
     }
 }

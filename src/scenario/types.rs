@@ -144,6 +144,14 @@ impl Scenario {
         self.groups.iter().map(|g| g.devices).sum()
     }
 
+    /// Whether any group runs with certificate verification OFF
+    /// (`danger-accept-any`): the run warns and its results are stamped.
+    pub fn verification_off(&self) -> bool {
+        self.groups
+            .iter()
+            .any(|g| g.profile == crate::trust::DANGER_ACCEPT_ANY)
+    }
+
     /// The groups' names, in order (series keys index into it).
     pub fn group_names(&self) -> Vec<String> {
         self.groups.iter().map(|g| g.name.clone()).collect()

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod architecture;
 mod browser_policy;
 mod cli;
 mod compare;

@@ -221,18 +221,28 @@ pub struct Disconnect {
 
 /// Any packet this codec handles.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum Packet {
+    /// CONNECT (type 1).
     Connect(Connect),
+    /// CONNACK (type 2).
     ConnAck(ConnAck),
+    /// PUBLISH (type 3).
     Publish(Publish),
+    /// PUBACK (type 4).
     PubAck(PubAck),
+    /// SUBSCRIBE (type 8).
     Subscribe(Subscribe),
+    /// SUBACK (type 9).
     SubAck(SubAck),
+    /// UNSUBSCRIBE (type 10).
     Unsubscribe(Unsubscribe),
+    /// UNSUBACK (type 11).
     UnsubAck(UnsubAck),
+    /// PINGREQ (type 12).
     PingReq,
+    /// PINGRESP (type 13).
     PingResp,
+    /// DISCONNECT (type 14).
     Disconnect(Disconnect),
 }
 

@@ -7,14 +7,20 @@ use super::MqttError;
 
 /// A property value, typed by the property identifier.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum PropValue {
+    /// Byte (e.g. Payload Format Indicator).
     Byte(u8),
+    /// Two Byte Integer (e.g. Receive Maximum).
     U16(u16),
+    /// Four Byte Integer (e.g. Session Expiry Interval).
     U32(u32),
+    /// Variable Byte Integer (Subscription Identifier).
     VarInt(u32),
+    /// UTF-8 Encoded String (e.g. Content Type).
     Str(String),
+    /// Binary Data (e.g. Correlation Data).
     Bin(Bytes),
+    /// UTF-8 String Pair (User Property).
     Pair(String, String),
 }
 

@@ -19,6 +19,13 @@ use super::rules::{CheckOrder, DeviceBufferExceeded, DeviceClock, ValidationRule
 use super::{der, TrustProfile, VerifyFailure};
 use crate::metrics::{Anchor, PinTarget, VerifyCause};
 
+/// What webpki may search: the anchors, and `None` (every intermediate the
+/// server sent) or the one path a device model's builder chose.
+type ChosenPath<'a, 'c> = (
+    &'a [rustls_pki_types::TrustAnchor<'static>],
+    Option<Vec<CertificateDer<'c>>>,
+);
+
 /// Where a verified path ended, from the anchor's family (Starfield G2 is
 /// reached through the Amazon Root CA 1 cross-certificate).
 fn anchor_of(f: AnchorFamily) -> Anchor {
@@ -236,19 +243,12 @@ impl ChainVerifier {
 
     /// The anchors and intermediates webpki may use: all of them for
     /// webpki's own search, or the one path the model's builder chose.
-    #[allow(clippy::type_complexity)]
     fn choose_path<'c>(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'c>],
         now: UnixTime,
-    ) -> Result<
-        (
-            &[rustls_pki_types::TrustAnchor<'static>],
-            Option<Vec<CertificateDer<'c>>>,
-        ),
-        VerifyFailure,
-    > {
+    ) -> Result<ChosenPath<'_, 'c>, VerifyFailure> {
         let p = &*self.profile;
         if self.rules.builder == PathBuilder::Webpki {
             return Ok((&p.anchors, None));

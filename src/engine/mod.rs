@@ -135,27 +135,7 @@ pub async fn run(
     let start = Instant::now() + Duration::from_millis(50);
     built.restart_at(start, s.duration);
     let sh = Arc::new(built);
-    let labels = crate::metrics::Labels {
-        groups: s.groups.iter().map(|g| g.name.clone()).collect(),
-        profiles: s.groups.iter().map(|g| g.profile.clone()).collect(),
-    };
-    let workers_n = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 8);
-    let (data_tx, data_rx) = std::sync::mpsc::channel::<IntervalData>();
-    let mut senders = Vec::new();
-    let mut handles = Vec::new();
-    for id in 0..workers_n {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        senders.push(tx);
-        handles.push(
-            worker::spawn(id, rx, sh.clone(), data_tx.clone(), s.interval)
-                .map_err(EngineError::Threads)?,
-        );
-    }
-    drop(data_tx);
-
+    let (senders, handles, data_rx) = start_workers(&sh, s.interval)?;
     let std_start = std::time::Instant::now() + start.saturating_duration_since(Instant::now());
     let sched_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let scheduler = scheduler::spawn(scheduler::Pacing {
@@ -168,40 +148,31 @@ pub async fn run(
     })
     .map_err(EngineError::Threads)?;
 
-    let planned_concurrency = crate::scenario::planned_concurrency(s);
+    let view = TickView::new(&inputs, start);
     let mut agg = Aggregate::default();
     let mut ext_stop = control.stop.subscribe();
     let mut ticker = tokio::time::interval_at(start + s.interval, s.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut stopped_at: Option<Instant> = None;
-    let mut interrupted = false;
-    let mut aborted = false;
+    let mut ending = Ending::default();
     let mut last_tick = start;
-    let final_snapshot;
-    loop {
-        let end_at = sh.end;
+    let final_snapshot = loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = tokio::time::sleep_until(end_at), if stopped_at.is_none() => {}
-            _ = ext_stop.wait_for(|v| *v), if stopped_at.is_none() => { interrupted = true; }
+            _ = tokio::time::sleep_until(sh.end), if ending.stopped_at.is_none() => {}
+            _ = ext_stop.wait_for(|v| *v), if ending.stopped_at.is_none() => { ending.interrupted = true; }
         }
         let now = Instant::now();
-        if stopped_at.is_none() && (now >= sh.end || interrupted) {
-            stopped_at = Some(now);
+        if ending.stop_if_due(now, sh.end) {
             sched_stop.store(true, Relaxed);
             let _ = stop_tx.send(true);
         }
-        if let Some(t) = stopped_at {
-            if !aborted && now >= t + s.drain {
-                aborted = true;
-                let _ = abort_tx.send(true);
-            }
+        if ending.abort_if_due(now, s.drain) {
+            let _ = abort_tx.send(true);
         }
         // Liveness: whatever happens inside a worker, the run ends a few
         // seconds after the drain deadline; attempts still open then are
         // counted as in flight at stop.
-        let gave_up = stopped_at.is_some_and(|t| now >= t + s.drain + GIVE_UP_AFTER_DRAIN);
-        let done = gave_up || handles.iter().all(|h| h.is_finished());
+        let done = ending.gave_up(now, s.drain) || handles.iter().all(|h| h.is_finished());
         let mut interval = IntervalData::default();
         while let Ok(d) = data_rx.try_recv() {
             interval.merge(d);
@@ -209,36 +180,8 @@ pub async fn run(
         agg.absorb(&interval);
         let secs = now.duration_since(last_tick).as_secs_f64();
         last_tick = now;
-        let mut snap = crate::metrics::build_snapshot(&agg, &interval, secs, &labels);
-        snap.elapsed_s = now.saturating_duration_since(start).as_secs_f64();
-        snap.planned_s = s.duration.as_secs_f64();
-        snap.connected = sh.connected.load(Relaxed);
-        snap.planned_devices = inputs.plan.devices.len() as u64;
-        // A shard runs 1/N of the plan, so 1/N of the rate and of the sessions.
-        let share = 1.0 / f64::from(inputs.shards.max(1));
-        snap.target_rate = match stopped_at {
-            Some(_) => 0.0,
-            None => crate::scenario::rate_at(&s.arrival, snap.elapsed_s) * share,
-        };
-        snap.planned_concurrency = (planned_concurrency as f64 * share).ceil() as u64;
-        snap.state = match (stopped_at, done) {
-            (_, true) => RunState::Done,
-            (Some(_), false) => RunState::Draining,
-            (None, _) if control.paused() => RunState::Paused,
-            (None, _) if scheduler.is_finished() => RunState::Holding,
-            _ => {
-                let t = snap.elapsed_s;
-                let (now, soon) = (
-                    crate::scenario::rate_at(&s.arrival, t),
-                    crate::scenario::rate_at(&s.arrival, t + 1.0),
-                );
-                if (now - soon).abs() < 1e-9 {
-                    RunState::Steady
-                } else {
-                    RunState::Ramping
-                }
-            }
-        };
+        let mut snap = view.snapshot(&agg, &interval, secs, now, &sh, ending.stopped_at);
+        snap.state = view.state(&snap, &ending, done, &control, scheduler.is_finished());
         observe(&Tick {
             elapsed_s: snap.elapsed_s,
             interval: &interval,
@@ -246,14 +189,173 @@ pub async fn run(
             aggregate: &agg,
         });
         if done {
-            final_snapshot = snap;
-            break;
+            break snap;
+        }
+    };
+    let _ = scheduler.join();
+    join_workers(handles, &data_rx, &mut agg);
+    if let Some(e) = agg.counts.accounting_error() {
+        return Err(EngineError::Accounting(e));
+    }
+    Ok(RunReport {
+        aggregate: agg,
+        snapshot: final_snapshot,
+        interrupted: ending.interrupted,
+        wall_s: start.elapsed().as_secs_f64(),
+    })
+}
+
+type Workers = (
+    Vec<tokio::sync::mpsc::UnboundedSender<worker::Arrival>>,
+    Vec<std::thread::JoinHandle<()>>,
+    std::sync::mpsc::Receiver<IntervalData>,
+);
+
+/// One worker thread per core (1 to 8): the scheduler's senders, their
+/// handles, and the channel their per-tick data comes back on.
+fn start_workers(sh: &Arc<shared::Shared>, tick: Duration) -> Result<Workers, EngineError> {
+    let workers_n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let (data_tx, data_rx) = std::sync::mpsc::channel::<IntervalData>();
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for id in 0..workers_n {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        senders.push(tx);
+        handles.push(
+            worker::spawn(id, rx, sh.clone(), data_tx.clone(), tick)
+                .map_err(EngineError::Threads)?,
+        );
+    }
+    Ok((senders, handles, data_rx))
+}
+
+/// How the run ends: stopped (planned end or a signal), then aborted at the
+/// drain deadline, then given up on a few seconds later.
+#[derive(Default)]
+struct Ending {
+    stopped_at: Option<Instant>,
+    interrupted: bool,
+    aborted: bool,
+}
+
+impl Ending {
+    /// True the once the run passes its end or is interrupted.
+    fn stop_if_due(&mut self, now: Instant, end: Instant) -> bool {
+        if self.stopped_at.is_none() && (now >= end || self.interrupted) {
+            self.stopped_at = Some(now);
+            return true;
+        }
+        false
+    }
+
+    /// True the once the drain deadline passes.
+    fn abort_if_due(&mut self, now: Instant, drain: Duration) -> bool {
+        match self.stopped_at {
+            Some(t) if !self.aborted && now >= t + drain => {
+                self.aborted = true;
+                true
+            }
+            _ => false,
         }
     }
-    let _ = scheduler.join();
+
+    fn gave_up(&self, now: Instant, drain: Duration) -> bool {
+        self.stopped_at
+            .is_some_and(|t| now >= t + drain + GIVE_UP_AFTER_DRAIN)
+    }
+}
+
+/// What every tick's snapshot is built with.
+struct TickView<'a> {
+    inputs: &'a RunInputs<'a>,
+    start: Instant,
+    labels: crate::metrics::Labels,
+    planned_concurrency: u64,
+    /// A shard runs 1/N of the plan, so 1/N of the rate and of the sessions.
+    share: f64,
+}
+
+impl<'a> TickView<'a> {
+    fn new(inputs: &'a RunInputs<'a>, start: Instant) -> TickView<'a> {
+        let s = inputs.scenario;
+        TickView {
+            inputs,
+            start,
+            labels: crate::metrics::Labels {
+                groups: s.group_names(),
+                profiles: s.groups.iter().map(|g| g.profile.clone()).collect(),
+            },
+            planned_concurrency: crate::scenario::planned_concurrency(s),
+            share: 1.0 / f64::from(inputs.shards.max(1)),
+        }
+    }
+
+    fn snapshot(
+        &self,
+        agg: &Aggregate,
+        interval: &IntervalData,
+        secs: f64,
+        now: Instant,
+        sh: &shared::Shared,
+        stopped_at: Option<Instant>,
+    ) -> Snapshot {
+        let s = self.inputs.scenario;
+        let mut snap = crate::metrics::build_snapshot(agg, interval, secs, &self.labels);
+        snap.elapsed_s = now.saturating_duration_since(self.start).as_secs_f64();
+        snap.planned_s = s.duration.as_secs_f64();
+        snap.connected = sh.connected.load(Relaxed);
+        snap.planned_devices = self.inputs.plan.devices.len() as u64;
+        snap.target_rate = match stopped_at {
+            Some(_) => 0.0,
+            None => crate::scenario::rate_at(&s.arrival, snap.elapsed_s) * self.share,
+        };
+        snap.planned_concurrency = (self.planned_concurrency as f64 * self.share).ceil() as u64;
+        snap
+    }
+
+    fn state(
+        &self,
+        snap: &Snapshot,
+        ending: &Ending,
+        done: bool,
+        control: &Control,
+        arrivals_over: bool,
+    ) -> RunState {
+        let arrival = &self.inputs.scenario.arrival;
+        match (ending.stopped_at, done) {
+            (_, true) => RunState::Done,
+            (Some(_), false) => RunState::Draining,
+            (None, _) if control.paused() => RunState::Paused,
+            (None, _) if arrivals_over => RunState::Holding,
+            _ => {
+                let t = snap.elapsed_s;
+                let (now, soon) = (
+                    crate::scenario::rate_at(arrival, t),
+                    crate::scenario::rate_at(arrival, t + 1.0),
+                );
+                if (now - soon).abs() < 1e-9 {
+                    RunState::Steady
+                } else {
+                    RunState::Ramping
+                }
+            }
+        }
+    }
+}
+
+/// Joins the workers that finished (one still busy is left behind, not
+/// waited for) and takes in what they sent last; attempts a stuck worker
+/// holds are counted as in flight at stop.
+fn join_workers(
+    handles: Vec<std::thread::JoinHandle<()>>,
+    data_rx: &std::sync::mpsc::Receiver<IntervalData>,
+    agg: &mut Aggregate,
+) {
     let mut stuck = 0;
     for h in handles {
-        // A worker that did not finish is left behind, not waited for.
         if h.is_finished() {
             let _ = h.join();
         } else {
@@ -278,14 +380,4 @@ pub async fn run(
             GIVE_UP_AFTER_DRAIN.as_secs()
         );
     }
-    if let Some(e) = agg.counts.accounting_error() {
-        return Err(EngineError::Accounting(e));
-    }
-    let wall_s = start.elapsed().as_secs_f64();
-    Ok(RunReport {
-        aggregate: agg,
-        snapshot: final_snapshot,
-        interrupted,
-        wall_s,
-    })
 }

@@ -152,41 +152,19 @@ pub fn decode(
     }
     let ptype = first >> 4;
     let flags = first & 0x0f;
-    let mut r = Reader::new(&buf[hdr..total]);
-    let expect_flags = |want: u8| {
-        if flags == want {
-            Ok(())
-        } else {
-            Err(MqttError::BadFlags { ptype, flags })
+    // Every type but PUBLISH has fixed flags (MQTT 3.1.1 2.2.2, 5.0 2.1.3).
+    if let Some(want) = fixed_flags(ptype)? {
+        if flags != want {
+            return Err(MqttError::BadFlags { ptype, flags });
         }
-    };
+    }
+    let mut r = Reader::new(&buf[hdr..total]);
     let v5 = protocol == Protocol::V5;
     let packet = match ptype {
-        1 => {
-            expect_flags(0)?;
-            Packet::Connect(connect(&mut r)?)
-        }
-        2 => {
-            expect_flags(0)?;
-            let ack = r.u8("connack flags")?;
-            if ack & 0xfe != 0 {
-                return Err(MqttError::Invalid("CONNACK acknowledge flags"));
-            }
-            let code = r.u8("connack code")?;
-            let properties = if v5 {
-                Properties::decode(&mut r)?
-            } else {
-                Properties::default()
-            };
-            Packet::ConnAck(ConnAck {
-                session_present: ack & 1 == 1,
-                code,
-                properties,
-            })
-        }
+        1 => Packet::Connect(connect(&mut r)?),
+        2 => Packet::ConnAck(connack(&mut r, v5)?),
         3 => Packet::Publish(publish(&mut r, flags, v5)?),
         4 => {
-            expect_flags(0)?;
             let packet_id = r.u16("packet id")?;
             let (reason, properties) = reason_and_properties(&mut r, v5)?;
             Packet::PubAck(PubAck {
@@ -195,71 +173,14 @@ pub fn decode(
                 properties,
             })
         }
-        8 => {
-            expect_flags(0b0010)?;
-            let packet_id = r.u16("packet id")?;
-            let properties = if v5 {
-                Properties::decode(&mut r)?
-            } else {
-                Properties::default()
-            };
-            let mut filters = Vec::new();
-            while !r.is_empty() {
-                let filter = r.string("topic filter")?;
-                let options = r.u8("subscription options")?;
-                let reserved = if v5 { 0xc0 } else { 0xfc };
-                if options & reserved != 0 || options & 0x03 == 3 {
-                    return Err(MqttError::Invalid("subscription options"));
-                }
-                filters.push(Subscription { filter, options });
-            }
-            if filters.is_empty() {
-                return Err(MqttError::Invalid("SUBSCRIBE without topic filters"));
-            }
-            Packet::Subscribe(Subscribe {
-                packet_id,
-                properties,
-                filters,
-            })
-        }
-        9 => {
-            expect_flags(0)?;
-            let packet_id = r.u16("packet id")?;
-            let properties = if v5 {
-                Properties::decode(&mut r)?
-            } else {
-                Properties::default()
-            };
-            let codes = r.rest().to_vec();
-            Packet::SubAck(SubAck {
-                packet_id,
-                properties,
-                codes,
-            })
-        }
-        10 => {
-            expect_flags(0b0010)?;
-            let packet_id = r.u16("packet id")?;
-            let properties = if v5 {
-                Properties::decode(&mut r)?
-            } else {
-                Properties::default()
-            };
-            let mut filters = Vec::new();
-            while !r.is_empty() {
-                filters.push(r.string("topic filter")?);
-            }
-            if filters.is_empty() {
-                return Err(MqttError::Invalid("UNSUBSCRIBE without topic filters"));
-            }
-            Packet::Unsubscribe(Unsubscribe {
-                packet_id,
-                properties,
-                filters,
-            })
-        }
+        8 => Packet::Subscribe(subscribe(&mut r, v5)?),
+        9 => Packet::SubAck(SubAck {
+            packet_id: r.u16("packet id")?,
+            properties: properties_if(&mut r, v5)?,
+            codes: r.rest().to_vec(),
+        }),
+        10 => Packet::Unsubscribe(unsubscribe(&mut r, v5)?),
         11 => {
-            expect_flags(0)?;
             let packet_id = r.u16("packet id")?;
             let (properties, codes) = if v5 {
                 (Properties::decode(&mut r)?, r.rest().to_vec())
@@ -272,23 +193,91 @@ pub fn decode(
                 codes,
             })
         }
-        12 => {
-            expect_flags(0)?;
-            Packet::PingReq
-        }
-        13 => {
-            expect_flags(0)?;
-            Packet::PingResp
-        }
-        14 => {
-            expect_flags(0)?;
+        12 => Packet::PingReq,
+        13 => Packet::PingResp,
+        // 14, DISCONNECT: `fixed_flags` refused every other type.
+        _ => {
             let (reason, properties) = reason_and_properties(&mut r, v5)?;
             Packet::Disconnect(Disconnect { reason, properties })
         }
-        other => return Err(MqttError::BadPacketType(other)),
     };
     r.done()?;
     Ok(Some(Decoded { packet, len: total }))
+}
+
+/// The flags a packet type must carry (`None`: PUBLISH, whose flags are
+/// its DUP, QoS and RETAIN); an unknown type is an error.
+fn fixed_flags(ptype: u8) -> Result<Option<u8>, MqttError> {
+    Ok(match ptype {
+        3 => None,
+        8 | 10 => Some(0b0010),
+        1 | 2 | 4 | 9 | 11 | 12 | 13 | 14 => Some(0),
+        other => return Err(MqttError::BadPacketType(other)),
+    })
+}
+
+/// 5.0 properties where the packet has them; none in 3.1.1.
+fn properties_if(r: &mut Reader<'_>, v5: bool) -> Result<Properties, MqttError> {
+    if v5 {
+        Properties::decode(r)
+    } else {
+        Ok(Properties::default())
+    }
+}
+
+fn connack(r: &mut Reader<'_>, v5: bool) -> Result<ConnAck, MqttError> {
+    let ack = r.u8("connack flags")?;
+    if ack & 0xfe != 0 {
+        return Err(MqttError::Invalid("CONNACK acknowledge flags"));
+    }
+    let code = r.u8("connack code")?;
+    Ok(ConnAck {
+        session_present: ack & 1 == 1,
+        code,
+        properties: properties_if(r, v5)?,
+    })
+}
+
+/// SUBSCRIBE: at least one filter, options without reserved bits or QoS 3.
+fn subscribe(r: &mut Reader<'_>, v5: bool) -> Result<Subscribe, MqttError> {
+    let packet_id = r.u16("packet id")?;
+    let properties = properties_if(r, v5)?;
+    let mut filters = Vec::new();
+    while !r.is_empty() {
+        let filter = r.string("topic filter")?;
+        let options = r.u8("subscription options")?;
+        let reserved = if v5 { 0xc0 } else { 0xfc };
+        if options & reserved != 0 || options & 0x03 == 3 {
+            return Err(MqttError::Invalid("subscription options"));
+        }
+        filters.push(Subscription { filter, options });
+    }
+    if filters.is_empty() {
+        return Err(MqttError::Invalid("SUBSCRIBE without topic filters"));
+    }
+    Ok(Subscribe {
+        packet_id,
+        properties,
+        filters,
+    })
+}
+
+/// UNSUBSCRIBE: at least one filter.
+fn unsubscribe(r: &mut Reader<'_>, v5: bool) -> Result<Unsubscribe, MqttError> {
+    let packet_id = r.u16("packet id")?;
+    let properties = properties_if(r, v5)?;
+    let mut filters = Vec::new();
+    while !r.is_empty() {
+        filters.push(r.string("topic filter")?);
+    }
+    if filters.is_empty() {
+        return Err(MqttError::Invalid("UNSUBSCRIBE without topic filters"));
+    }
+    Ok(Unsubscribe {
+        packet_id,
+        properties,
+        filters,
+    })
 }
 
 /// 5.0 PUBACK / DISCONNECT: the reason code and properties may be omitted.

@@ -388,152 +388,199 @@ pub async fn run_with(
     c: Campaign,
     mut on_batch: impl FnMut(&Report) -> bool,
 ) -> std::io::Result<Report> {
-    let started = Instant::now();
-    let findings_dir = c.out.join("findings");
-    let corpus_dir = c.out.join("corpus");
-    let mut report = Report::default();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut p = Progress::new();
     let sem = Arc::new(tokio::sync::Semaphore::new(c.concurrency.max(1)));
     let mut i = 0u64;
-    let mut recent: Vec<u64> = Vec::new();
-    while i < c.cases && c.duration.is_none_or(|d| started.elapsed() < d) {
+    while i < c.cases && c.duration.is_none_or(|d| p.started.elapsed() < d) {
         // One batch between health probes.
         let end = (i + c.health_every.max(1)).min(c.cases);
-        let mut set = tokio::task::JoinSet::new();
-        for n in i..end {
-            let permit = sem.clone().acquire_owned().await.expect("semaphore open");
-            let (target, timeout, sni, seed, mqtt, second) = (
-                c.target,
-                c.timeout,
-                c.sni.clone(),
-                c.seed,
-                c.mqtt.clone(),
-                c.second,
-            );
-            set.spawn(async move {
-                let m = any_case(seed, n, &sni, mqtt.is_some());
-                let t0 = Instant::now();
-                let class = send_case(&m, target, &sni, mqtt.as_ref(), timeout).await;
-                let ms = t0.elapsed().as_secs_f64() * 1e3;
-                let other = match second {
-                    Some(t) => Some(send_case(&m, t, &sni, mqtt.as_ref(), timeout).await),
-                    None => None,
-                };
-                drop(permit);
-                (n, m, class, other, ms)
-            });
-        }
-        let mut results = Vec::new();
-        while let Some(r) = set.join_next().await {
-            if let Ok(r) = r {
-                results.push(r);
-            }
-        }
-        // Deterministic order for novelty and findings, whatever the timing.
-        results.sort_by_key(|r| r.0);
         let mut anomaly = false;
-        for (n, m, class, other, ms) in results {
-            report.cases += 1;
-            let op =
-                m.op.map(|o| o.to_string())
-                    .unwrap_or_else(|| "replay".into());
-            if let Some(o) = other.filter(|o| *o != class) {
-                let key = format!("{op}|{class}|{o}");
-                let first = !report.divergent.contains_key(&key);
-                *report.divergent.entry(key).or_default() += 1;
-                if first {
-                    let id = format!("divergent-{n:06}-{op}");
-                    let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": op, "layer": m.layer, "detail": m.detail, "target": class, "second": o});
-                    write_case(&c.out.join("divergent"), &id, &m.bytes, &meta)?;
-                }
-            }
-            let key = format!("{op}|{class}");
-            *report.classes.entry(key.clone()).or_default() += 1;
-            if seen.insert(key.clone()) {
-                report.novel.push(key.clone());
-                let id = format!("{n:06}-{op}");
-                let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": op, "layer": m.layer, "detail": m.detail, "class": class, "case_ms": ms});
-                write_case(&corpus_dir, &id, &m.bytes, &meta)?;
-            }
-            recent.push(n);
-            if recent.len() > 32 {
-                recent.remove(0);
-            }
-            // A timeout under load is often the machine, not the target: a
-            // hang is only a case that still gets no answer when replayed
-            // alone with four times the timeout (at least 2 s).
-            let hang = class.is_timeout()
-                && !m.may_wait
-                && send_case(
-                    &m,
-                    c.target,
-                    &c.sni,
-                    c.mqtt.as_ref(),
-                    (c.timeout * 4).max(Duration::from_secs(2)),
-                )
-                .await
-                .is_timeout();
-            if hang {
-                anomaly = true;
-                let f = Finding {
-                    id: format!("hang-{n:06}"),
-                    kind: FindingKind::Hang,
-                    seed: c.seed,
-                    case: n,
-                    operator: op.clone(),
-                    detail: m.detail.clone(),
-                    expected: if m.layer != Layer::Tls {
-                        Expected::ConnackOrClose
-                    } else {
-                        Expected::AnAnswer
-                    },
-                    observed: Some(class.clone()),
-                    at_ms: started.elapsed().as_millis() as u64,
-                    case_ms: ms,
-                    preceding: vec![],
-                };
-                write_case(&findings_dir, &f.id, &m.bytes, &f)?;
-                report.findings.push(f);
-            }
+        for r in run_batch(&c, i..end, &sem).await {
+            anomaly |= p.record(&c, r).await?;
         }
         i = end;
-        report.seconds = started.elapsed().as_secs_f64();
-        report.cases_per_s = report.cases as f64 / report.seconds.max(1e-9);
-        let go_on = on_batch(&report);
+        p.stamp();
+        let go_on = on_batch(&p.report);
         if (anomaly || i % c.health_every.max(1) == 0)
             && !healthy(&c, i).await
             && !healthy(&c, i + 1).await
         {
-            let f = Finding {
-                id: format!("target-down-{i:06}"),
-                kind: FindingKind::TargetDown,
-                seed: c.seed,
-                case: i,
-                operator: String::new(),
-                detail: "two health probes in a row got no ServerHello".into(),
-                expected: Expected::ServerHello,
-                observed: None,
-                at_ms: started.elapsed().as_millis() as u64,
-                case_ms: 0.0,
-                preceding: recent.clone(),
-            };
-            write_case(&findings_dir, &f.id, &[], &f)?;
-            report.findings.push(f);
+            p.target_down(&c, i)?;
             break;
         }
         if !go_on {
-            report.stopped_early = true;
+            p.report.stopped_early = true;
             break;
         }
     }
-    report.seconds = started.elapsed().as_secs_f64();
-    report.cases_per_s = report.cases as f64 / report.seconds.max(1e-9);
+    p.stamp();
     std::fs::create_dir_all(&c.out)?;
     std::fs::write(
         c.out.join("report.json"),
-        serde_json::to_string_pretty(&report).unwrap_or_default(),
+        serde_json::to_string_pretty(&p.report).unwrap_or_default(),
     )?;
-    Ok(report)
+    Ok(p.report)
+}
+
+/// One case's outcome: its index, the case, its class (and the second
+/// target's, in differential mode), and how long it took, ms.
+type CaseResult = (u64, AnyCase, Class, Option<Class>, f64);
+
+/// Runs cases `range` at most `concurrency` at a time; results in case
+/// order, so novelty and findings do not depend on timing.
+async fn run_batch(
+    c: &Campaign,
+    range: std::ops::Range<u64>,
+    sem: &Arc<tokio::sync::Semaphore>,
+) -> Vec<CaseResult> {
+    let mut set = tokio::task::JoinSet::new();
+    for n in range {
+        let permit = sem.clone().acquire_owned().await.expect("semaphore open");
+        let (target, timeout, sni, seed, mqtt, second) = (
+            c.target,
+            c.timeout,
+            c.sni.clone(),
+            c.seed,
+            c.mqtt.clone(),
+            c.second,
+        );
+        set.spawn(async move {
+            let m = any_case(seed, n, &sni, mqtt.is_some());
+            let t0 = Instant::now();
+            let class = send_case(&m, target, &sni, mqtt.as_ref(), timeout).await;
+            let ms = t0.elapsed().as_secs_f64() * 1e3;
+            let other = match second {
+                Some(t) => Some(send_case(&m, t, &sni, mqtt.as_ref(), timeout).await),
+                None => None,
+            };
+            drop(permit);
+            (n, m, class, other, ms)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(r) = r {
+            results.push(r);
+        }
+    }
+    results.sort_by_key(|r| r.0);
+    results
+}
+
+/// What a campaign has learnt so far.
+struct Progress {
+    started: Instant,
+    report: Report,
+    /// `operator|class` pairs seen.
+    seen: BTreeSet<String>,
+    /// The last 32 case indices (a target-down finding names them).
+    recent: Vec<u64>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            started: Instant::now(),
+            report: Report::default(),
+            seen: BTreeSet::new(),
+            recent: Vec::new(),
+        }
+    }
+
+    fn stamp(&mut self) {
+        self.report.seconds = self.started.elapsed().as_secs_f64();
+        self.report.cases_per_s = self.report.cases as f64 / self.report.seconds.max(1e-9);
+    }
+
+    /// Counts one case: a divergence, its class, a novel pair (kept in the
+    /// corpus), and a hang (a finding). True when the case was a hang.
+    async fn record(&mut self, c: &Campaign, r: CaseResult) -> std::io::Result<bool> {
+        let (n, m, class, other, ms) = r;
+        let report = &mut self.report;
+        report.cases += 1;
+        let op =
+            m.op.map(|o| o.to_string())
+                .unwrap_or_else(|| "replay".into());
+        if let Some(o) = other.filter(|o| *o != class) {
+            let key = format!("{op}|{class}|{o}");
+            let first = !report.divergent.contains_key(&key);
+            *report.divergent.entry(key).or_default() += 1;
+            if first {
+                let id = format!("divergent-{n:06}-{op}");
+                let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": op, "layer": m.layer, "detail": m.detail, "target": class, "second": o});
+                write_case(&c.out.join("divergent"), &id, &m.bytes, &meta)?;
+            }
+        }
+        let key = format!("{op}|{class}");
+        *report.classes.entry(key.clone()).or_default() += 1;
+        if self.seen.insert(key.clone()) {
+            report.novel.push(key);
+            let id = format!("{n:06}-{op}");
+            let meta = serde_json::json!({"seed": c.seed, "case": n, "operator": op, "layer": m.layer, "detail": m.detail, "class": class, "case_ms": ms});
+            write_case(&c.out.join("corpus"), &id, &m.bytes, &meta)?;
+        }
+        self.recent.push(n);
+        if self.recent.len() > 32 {
+            self.recent.remove(0);
+        }
+        if !is_hang(c, &m, &class).await {
+            return Ok(false);
+        }
+        let f = Finding {
+            id: format!("hang-{n:06}"),
+            kind: FindingKind::Hang,
+            seed: c.seed,
+            case: n,
+            operator: op,
+            detail: m.detail.clone(),
+            expected: if m.layer != Layer::Tls {
+                Expected::ConnackOrClose
+            } else {
+                Expected::AnAnswer
+            },
+            observed: Some(class),
+            at_ms: self.started.elapsed().as_millis() as u64,
+            case_ms: ms,
+            preceding: vec![],
+        };
+        write_case(&c.out.join("findings"), &f.id, &m.bytes, &f)?;
+        self.report.findings.push(f);
+        Ok(true)
+    }
+
+    /// Two health probes in a row got no ServerHello: the finding that ends
+    /// the campaign, with the cases that preceded it.
+    fn target_down(&mut self, c: &Campaign, i: u64) -> std::io::Result<()> {
+        let f = Finding {
+            id: format!("target-down-{i:06}"),
+            kind: FindingKind::TargetDown,
+            seed: c.seed,
+            case: i,
+            operator: String::new(),
+            detail: "two health probes in a row got no ServerHello".into(),
+            expected: Expected::ServerHello,
+            observed: None,
+            at_ms: self.started.elapsed().as_millis() as u64,
+            case_ms: 0.0,
+            preceding: self.recent.clone(),
+        };
+        write_case(&c.out.join("findings"), &f.id, &[], &f)?;
+        self.report.findings.push(f);
+        Ok(())
+    }
+}
+
+/// A timeout under load is often the machine, not the target: a hang is
+/// only a case that still gets no answer when replayed alone with four
+/// times the timeout (at least 2 s).
+async fn is_hang(c: &Campaign, m: &AnyCase, class: &Class) -> bool {
+    if !class.is_timeout() || m.may_wait {
+        return false;
+    }
+    let patient = (c.timeout * 4).max(Duration::from_secs(2));
+    send_case(m, c.target, &c.sni, c.mqtt.as_ref(), patient)
+        .await
+        .is_timeout()
 }
 
 #[cfg(test)]

@@ -23,22 +23,52 @@ pub fn build(
     interval_s: f64,
     labels: &Labels,
 ) -> Snapshot {
-    let mut phases = Vec::new();
-    for phase in Phase::ALL {
-        let mut total = histogram();
-        for (_, h) in agg.series.iter().filter(|(k, _)| k.phase == phase) {
-            let _ = total.add(h);
-        }
-        let mut now = histogram();
-        for (_, h) in interval.series.iter().filter(|(k, _)| k.phase == phase) {
-            let _ = now.add(h);
-        }
-        phases.push(PhaseRow {
-            phase,
-            interval: Stats::of(&now),
-            total: Stats::of(&total),
-        });
+    let c = &agg.counts;
+    let i = &interval.counts;
+    let per_s = |n: u64| n as f64 / interval_s.max(1e-9);
+    Snapshot {
+        attempted: c.attempted,
+        succeeded: c.succeeded,
+        failed: c.failed(),
+        in_flight: c
+            .attempted
+            .saturating_sub(c.succeeded + c.failed() + c.aborted),
+        attempted_rate: per_s(i.attempted),
+        succeeded_rate: per_s(i.succeeded),
+        failed_rate: per_s(i.failed()),
+        phases: phase_rows(agg, interval),
+        anchors: anchors(agg),
+        failures: failure_rows(agg, interval, interval_s, labels),
+        groups: group_rows(agg, labels),
+        endpoints: endpoint_rows(agg),
+        ..Snapshot::default()
     }
+}
+
+/// Each phase over the run and over the last interval.
+fn phase_rows(agg: &Aggregate, interval: &IntervalData) -> Vec<PhaseRow> {
+    Phase::ALL
+        .into_iter()
+        .map(|phase| {
+            let mut total = histogram();
+            for (_, h) in agg.series.iter().filter(|(k, _)| k.phase == phase) {
+                let _ = total.add(h);
+            }
+            let mut now = histogram();
+            for (_, h) in interval.series.iter().filter(|(k, _)| k.phase == phase) {
+                let _ = now.add(h);
+            }
+            PhaseRow {
+                phase,
+                interval: Stats::of(&now),
+                total: Stats::of(&total),
+            }
+        })
+        .collect()
+}
+
+/// Chain validation per anchor, over the run.
+fn anchors(agg: &Aggregate) -> Vec<(Anchor, Stats)> {
     let mut by_anchor: BTreeMap<Anchor, hdrhistogram::Histogram<u64>> = BTreeMap::new();
     for (k, h) in agg
         .series
@@ -49,11 +79,22 @@ pub fn build(
             let _ = by_anchor.entry(a).or_insert_with(histogram).add(h);
         }
     }
-    let anchors = by_anchor
+    by_anchor
         .into_iter()
         .map(|(a, h)| (a, Stats::of(&h)))
-        .collect();
+        .collect()
+}
+
+/// Every failure kind, most frequent first, with its share and its rate in
+/// the last interval.
+fn failure_rows(
+    agg: &Aggregate,
+    interval: &IntervalData,
+    interval_s: f64,
+    labels: &Labels,
+) -> Vec<FailureRow> {
     let all_failures: u64 = agg.failures.values().map(|f| f.count).sum();
+    let label = |v: &[String], g: u16| v.get(g as usize).cloned().unwrap_or_default();
     let mut failures: Vec<FailureRow> = agg
         .failures
         .iter()
@@ -61,16 +102,8 @@ pub fn build(
             let now = interval.failures.get(k).map(|x| x.count).unwrap_or(0);
             FailureRow {
                 cause: k.cause.clone(),
-                group: labels
-                    .groups
-                    .get(k.group as usize)
-                    .cloned()
-                    .unwrap_or_default(),
-                profile: labels
-                    .profiles
-                    .get(k.group as usize)
-                    .cloned()
-                    .unwrap_or_default(),
+                group: label(&labels.groups, k.group),
+                profile: label(&labels.profiles, k.group),
                 endpoint: k.endpoint,
                 count: f.count,
                 share: if all_failures > 0 {
@@ -86,69 +119,67 @@ pub fn build(
         })
         .collect();
     failures.sort_by(|a, b| b.count.cmp(&a.count).then(a.cause.cmp(&b.cause)));
-    let breakdown = |pick: &dyn Fn(u16, EndpointKind) -> bool, name: String, profile: String| {
-        let (mut ct, mut cv) = (histogram(), histogram());
-        for (k, h) in agg.series.iter().filter(|(k, _)| pick(k.group, k.endpoint)) {
-            match k.phase {
-                Phase::ConnectTotal => {
-                    let _ = ct.add(h);
-                }
-                Phase::ChainValidation => {
-                    let _ = cv.add(h);
-                }
-                _ => {}
+    failures
+}
+
+/// connect_total, chain_validation and failed attempts (hold failures
+/// aside) of the series `pick` selects by group and endpoint.
+fn breakdown(
+    agg: &Aggregate,
+    pick: impl Fn(u16, EndpointKind) -> bool,
+    name: String,
+    profile: String,
+) -> BreakdownRow {
+    let (mut ct, mut cv) = (histogram(), histogram());
+    for (k, h) in agg.series.iter().filter(|(k, _)| pick(k.group, k.endpoint)) {
+        match k.phase {
+            Phase::ConnectTotal => {
+                let _ = ct.add(h);
             }
+            Phase::ChainValidation => {
+                let _ = cv.add(h);
+            }
+            _ => {}
         }
-        let failed = agg
-            .failures
-            .iter()
-            .filter(|(k, _)| k.phase() != FailPhase::Hold && pick(k.group, k.endpoint))
-            .map(|(_, f)| f.count)
-            .sum();
-        BreakdownRow {
-            name,
-            profile,
-            connect_total: Stats::of(&ct),
-            chain_validation: Stats::of(&cv),
-            failed,
-        }
-    };
-    let groups = (0..labels.groups.len())
+    }
+    let failed = agg
+        .failures
+        .iter()
+        .filter(|(k, _)| k.phase() != FailPhase::Hold && pick(k.group, k.endpoint))
+        .map(|(_, f)| f.count)
+        .sum();
+    BreakdownRow {
+        name,
+        profile,
+        connect_total: Stats::of(&ct),
+        chain_validation: Stats::of(&cv),
+        failed,
+    }
+}
+
+fn group_rows(agg: &Aggregate, labels: &Labels) -> Vec<BreakdownRow> {
+    (0..labels.groups.len())
         .map(|g| {
             breakdown(
-                &|k, _| usize::from(k) == g,
+                agg,
+                |k, _| usize::from(k) == g,
                 labels.groups[g].clone(),
                 labels.profiles.get(g).cloned().unwrap_or_default(),
             )
         })
-        .collect();
-    let endpoints = [
+        .collect()
+}
+
+/// The endpoint kinds that saw a connect or a failure.
+fn endpoint_rows(agg: &Aggregate) -> Vec<BreakdownRow> {
+    [
         EndpointKind::Legacy,
         EndpointKind::AtsRsa,
         EndpointKind::AtsEcc,
         EndpointKind::Ats,
     ]
     .into_iter()
-    .map(|e| breakdown(&|_, k| k == e, e.label().to_string(), String::new()))
+    .map(|e| breakdown(agg, |_, k| k == e, e.label().to_string(), String::new()))
     .filter(|r| r.connect_total.count > 0 || r.failed > 0)
-    .collect();
-    let c = &agg.counts;
-    let i = &interval.counts;
-    Snapshot {
-        attempted: c.attempted,
-        succeeded: c.succeeded,
-        failed: c.failed(),
-        in_flight: c
-            .attempted
-            .saturating_sub(c.succeeded + c.failed() + c.aborted),
-        attempted_rate: i.attempted as f64 / interval_s.max(1e-9),
-        succeeded_rate: i.succeeded as f64 / interval_s.max(1e-9),
-        failed_rate: i.failed() as f64 / interval_s.max(1e-9),
-        phases,
-        anchors,
-        failures,
-        groups,
-        endpoints,
-        ..Snapshot::default()
-    }
+    .collect()
 }

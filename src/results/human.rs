@@ -10,6 +10,17 @@ use crate::metrics::{format_ns as duration, Phase};
 /// failures, thresholds.
 pub fn render(s: &Summary) -> String {
     let mut o = String::new();
+    totals(&mut o, s);
+    phases(&mut o, s);
+    series(&mut o, s);
+    models(&mut o, s);
+    failures(&mut o, s);
+    thresholds(&mut o, s);
+    o
+}
+
+/// Warnings, then attempts and handshakes.
+fn totals(o: &mut String, s: &Summary) {
     let t = &s.totals;
     if s.danger_accept_any {
         let _ = writeln!(
@@ -37,6 +48,10 @@ pub fn render(s: &Summary) -> String {
         "TLS handshakes: {} full, {} after HelloRetryRequest, {} resumed",
         t.handshakes_full, t.handshakes_hrr, t.handshakes_resumed
     );
+}
+
+/// Each phase over the whole run.
+fn phases(o: &mut String, s: &Summary) {
     let _ = writeln!(
         o,
         "\n{:<18} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
@@ -55,6 +70,10 @@ pub fn render(s: &Summary) -> String {
             duration(k.stats.max as f64)
         );
     }
+}
+
+/// connect_total and chain_validation per group and endpoint.
+fn series(o: &mut String, s: &Summary) {
     let _ = writeln!(
         o,
         "\n{:<22} {:<10} {:<32} {:>8} {:>10} {:>10}",
@@ -80,6 +99,10 @@ pub fn render(s: &Summary) -> String {
             duration(k.stats.p99 as f64)
         );
     }
+}
+
+/// Per device model: connected, failed, and why.
+fn models(o: &mut String, s: &Summary) {
     if s.models
         .iter()
         .any(|m| m.model != m.group || !m.causes.is_empty())
@@ -96,6 +119,10 @@ pub fn render(s: &Summary) -> String {
             }
         }
     }
+}
+
+/// Every failure kind with its first sample.
+fn failures(o: &mut String, s: &Summary) {
     if !s.failures.is_empty() {
         let _ = writeln!(
             o,
@@ -115,19 +142,19 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+}
+
+/// Each threshold, its verdict and the measured value in its unit.
+fn thresholds(o: &mut String, s: &Summary) {
     if !s.thresholds.is_empty() {
         let _ = writeln!(o, "\nthresholds: {}", s.verdict);
         for t in &s.thresholds {
-            let v = match t.value {
-                None => "no data".into(),
-                Some(v)
-                    if t.key.starts_with("failures.rate")
-                        || (t.key.starts_with("failures{") && t.key.ends_with(".rate")) =>
-                {
-                    format!("{:.3}%", v * 100.0)
-                }
-                Some(v) if t.key.ends_with(".count") => format!("{v:.0}"),
-                Some(v) => duration(v),
+            // The summary says each value's unit (a summary written before
+            // it did: the plain number).
+            let v = match (t.value, t.unit) {
+                (None, _) => "no data".into(),
+                (Some(v), Some(u)) => u.format(v),
+                (Some(v), None) => format!("{v}"),
             };
             let _ = writeln!(
                 o,
@@ -138,5 +165,4 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
-    o
 }

@@ -76,17 +76,29 @@ impl Offer {
     }
 }
 
+impl Offer {
+    /// rustls' full offer: TLS 1.3 and 1.2, every suite, scheme and group,
+    /// SNI and ALPN.
+    pub const ANY: Offer = Offer {
+        tls13: true,
+        tls12: true,
+        suites: SuiteOffer::Any,
+        schemes: KeyOffer::Any,
+        groups: GroupOffer::Any,
+        sni: true,
+        alpn: true,
+        max_fragment_length: None,
+    };
+
+    /// The full offer without TLS 1.3 (TLS 1.2-only stacks).
+    pub const TLS12_ONLY: Offer = Offer {
+        tls13: false,
+        ..Offer::ANY
+    };
+}
+
 impl Default for Offer {
     fn default() -> Self {
-        Offer {
-            tls13: true,
-            tls12: true,
-            suites: SuiteOffer::Any,
-            schemes: KeyOffer::Any,
-            groups: GroupOffer::Any,
-            sni: true,
-            alpn: true,
-            max_fragment_length: None,
-        }
+        Offer::ANY
     }
 }

@@ -275,54 +275,56 @@ fn model_parts(cx: &Ctx<'_>, t: &ModelTable) -> Result<ModelParts, ScenarioError
         parts.max_fragment_length = Some(v as u16);
     }
     if let Some(pins) = &t.pins {
-        let mut out = Vec::new();
-        for p in pins {
-            let target = PinTarget::parse(p.target.get_ref()).ok_or_else(|| {
-                cx.err(
-                    p.target.span(),
-                    format!(
-                        "pin target {:?}: expected leaf, intermediate or root",
-                        p.target.get_ref()
-                    ),
-                )
-            })?;
-            let key = match (&p.cert, &p.spki_sha256) {
-                (Some(c), None) => {
-                    let role = Role::ALL
-                        .into_iter()
-                        .find(|r| r.name() == c.get_ref())
-                        .ok_or_else(|| {
-                            cx.err(
-                                c.span(),
-                                format!(
-                                    "pin cert {:?}: not a certificate of the mock PKI (see `chainstorm pki show`)",
-                                    c.get_ref()
-                                ),
-                            )
-                        })?;
-                    PinKey::Cert(role)
-                }
-                (None, Some(h)) => {
-                    let bytes = hex::decode(h.get_ref())
-                        .ok()
-                        .and_then(|v| <[u8; 32]>::try_from(v).ok())
-                        .ok_or_else(|| {
-                            cx.err(h.span(), "spki_sha256: expected 64 hex digits".to_string())
-                        })?;
-                    PinKey::Sha256(bytes)
-                }
-                _ => {
-                    return Err(cx.err(
-                        p.target.span(),
-                        "a pin names exactly one of cert or spki_sha256".to_string(),
-                    ))
-                }
-            };
-            out.push(PinSpec { target, key });
-        }
-        parts.pins = Some(out);
+        parts.pins = Some(pins.iter().map(|p| pin(cx, p)).collect::<Result<_, _>>()?);
     }
     Ok(parts)
+}
+
+/// One `[[fleet.model.pins]]` entry: a target and exactly one of a mock
+/// PKI certificate or an SPKI SHA-256.
+fn pin(cx: &Ctx<'_>, p: &PinTable) -> Result<PinSpec, ScenarioError> {
+    let target = PinTarget::parse(p.target.get_ref()).ok_or_else(|| {
+        cx.err(
+            p.target.span(),
+            format!(
+                "pin target {:?}: expected leaf, intermediate or root",
+                p.target.get_ref()
+            ),
+        )
+    })?;
+    let key = match (&p.cert, &p.spki_sha256) {
+        (Some(c), None) => {
+            let role = Role::ALL
+                .into_iter()
+                .find(|r| r.name() == c.get_ref())
+                .ok_or_else(|| {
+                    cx.err(
+                        c.span(),
+                        format!(
+                            "pin cert {:?}: not a certificate of the mock PKI (see `chainstorm pki show`)",
+                            c.get_ref()
+                        ),
+                    )
+                })?;
+            PinKey::Cert(role)
+        }
+        (None, Some(h)) => {
+            let bytes = hex::decode(h.get_ref())
+                .ok()
+                .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                .ok_or_else(|| {
+                    cx.err(h.span(), "spki_sha256: expected 64 hex digits".to_string())
+                })?;
+            PinKey::Sha256(bytes)
+        }
+        _ => {
+            return Err(cx.err(
+                p.target.span(),
+                "a pin names exactly one of cert or spki_sha256".to_string(),
+            ))
+        }
+    };
+    Ok(PinSpec { target, key })
 }
 
 /// A client-id template renders, for the first and the last device, to

@@ -286,7 +286,6 @@ fn check_server_name(cx: &Ctx<'_>, key: &str, name: &str) -> Result<(), Scenario
 }
 
 fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, ScenarioError> {
-    let path = cx.path;
     let at = |k| [Seg::Key("target"), Seg::Key(k)];
     let mut addresses = Vec::new();
     for a in &t.addresses {
@@ -331,6 +330,53 @@ fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, Scenari
             ));
         }
     }
+    let TargetFiles {
+        pki,
+        client_cert,
+        client_cert_dir,
+    } = target_files(cx, t)?;
+    let embedded = std::mem::take(&mut t.endpoint);
+    if let Err(e) = embedded.settings.faults.validate() {
+        return Err(cx.err_at(
+            &[Seg::Key("target"), Seg::Key("endpoint"), Seg::Key("faults")],
+            format!("target.endpoint.faults: {e}"),
+        ));
+    }
+    if let Err(e) = embedded.settings.rotation.validate() {
+        return Err(cx.err_at(
+            &[
+                Seg::Key("target"),
+                Seg::Key("endpoint"),
+                Seg::Key("rotation"),
+            ],
+            format!("target.endpoint.{e}"),
+        ));
+    }
+    Ok(Target {
+        kind: t.kind,
+        account_prefix: t.account_prefix.clone(),
+        addresses,
+        sni_legacy: t.sni_legacy.clone(),
+        sni_ats: t.sni_ats.clone(),
+        pki,
+        client_cert,
+        client_cert_dir,
+        alpn: t.alpn.clone(),
+        endpoint: embedded,
+    })
+}
+
+/// The files `[target]` names, resolved against the scenario and checked
+/// to exist.
+struct TargetFiles {
+    pki: Option<PathBuf>,
+    client_cert: Option<(PathBuf, PathBuf)>,
+    client_cert_dir: Option<PathBuf>,
+}
+
+fn target_files(cx: &Ctx<'_>, t: &TargetSection) -> Result<TargetFiles, ScenarioError> {
+    let path = cx.path;
+    let at = |k| [Seg::Key("target"), Seg::Key(k)];
     let client_cert = match (&t.client_cert, &t.client_key) {
         (Some(c), Some(k)) => {
             let (c, k) = (resolve(path, c), resolve(path, k));
@@ -375,34 +421,10 @@ fn target_section(cx: &Ctx<'_>, t: &mut TargetSection) -> Result<Target, Scenari
             Some(d)
         }
     };
-    let embedded = std::mem::take(&mut t.endpoint);
-    if let Err(e) = embedded.settings.faults.validate() {
-        return Err(cx.err_at(
-            &[Seg::Key("target"), Seg::Key("endpoint"), Seg::Key("faults")],
-            format!("target.endpoint.faults: {e}"),
-        ));
-    }
-    if let Err(e) = embedded.settings.rotation.validate() {
-        return Err(cx.err_at(
-            &[
-                Seg::Key("target"),
-                Seg::Key("endpoint"),
-                Seg::Key("rotation"),
-            ],
-            format!("target.endpoint.{e}"),
-        ));
-    }
-    Ok(Target {
-        kind: t.kind,
-        account_prefix: t.account_prefix.clone(),
-        addresses,
-        sni_legacy: t.sni_legacy.clone(),
-        sni_ats: t.sni_ats.clone(),
+    Ok(TargetFiles {
         pki,
         client_cert,
         client_cert_dir,
-        alpn: t.alpn.clone(),
-        endpoint: embedded,
     })
 }
 

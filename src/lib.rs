@@ -13,6 +13,7 @@ pub mod client;
 pub mod endpoint;
 pub mod engine;
 pub mod fuzzer;
+pub mod link;
 pub mod live;
 pub mod metrics;
 pub mod model;

@@ -19,13 +19,15 @@ use super::dialer::Started;
 use super::shared::{GroupRt, Shared};
 use crate::client::mqtt::MqttConn;
 use crate::client::{handshake_failure, with_device_cert};
+use crate::link::Shaper;
 use crate::metrics::{
     Anchor, Cause, DialCause, EndpointKind, FailureKey, HoldCause, LocalRecorder, MqttCause, Phase,
-    SeriesKey, TlsCause,
+    SeriesKey, TlsCause, WireKey,
 };
 use crate::mqtt::{self, Packet, Protocol as Mqtt, QoS};
 use crate::scenario::schema::{EndpointChoice, Protocol, ReconnectPolicy};
 use crate::scenario::DevicePlan;
+use crate::transport::WireCount;
 use crate::trust::{with_probe, ValidationProbe};
 
 type Rec = Rc<RefCell<LocalRecorder>>;
@@ -49,6 +51,19 @@ struct Session {
     endpoint: EndpointKind,
 }
 
+/// A finished handshake: the stream, the endpoint kind the chain showed,
+/// when it ended and how many certificates the server sent.
+struct Handshaken {
+    stream: Tls,
+    endpoint: EndpointKind,
+    done: Instant,
+    certs: u8,
+}
+
+fn shaper_retransmits(link: &Option<Shaper>) -> u32 {
+    link.as_ref().map_or(0, Shaper::retransmits)
+}
+
 /// Waits for `fut` unless the abort signal fires first.
 async fn or_abort<F: std::future::Future>(
     abort: &mut watch::Receiver<bool>,
@@ -69,6 +84,8 @@ struct Attempt<'a> {
     gi: u16,
     rec: &'a Rec,
     abort: watch::Receiver<bool>,
+    /// The emulated link of this attempt (`None` on loopback).
+    link: Option<Shaper>,
 }
 
 impl Attempt<'_> {
@@ -143,22 +160,47 @@ impl Attempt<'_> {
         let (tcp, t_tcp) = self.dial(requested, actual, started).await?;
         if self.g.protocol == Protocol::Tcp {
             self.succeeded(requested, intended, actual, t_tcp);
+            let none = WireCount::default();
+            self.record_wire(
+                requested,
+                0,
+                t_tcp - intended,
+                &none,
+                &none,
+                self.retransmits(),
+            );
             drop(tcp);
             return Ok(End::Done);
         }
-        let (stream, endpoint, t_tls) = self.handshake(d, choice, requested, tcp, t_tcp).await?;
+        let hs = self.handshake(d, choice, requested, tcp, t_tcp).await?;
+        let (endpoint, certs, hs_wire) = (hs.endpoint, hs.certs, hs.stream.wire());
         let proto = match self.g.protocol {
             Protocol::Tcp | Protocol::Tls => {
-                self.succeeded(endpoint, intended, actual, t_tls);
-                let mut s = stream;
+                self.succeeded(endpoint, intended, actual, hs.done);
+                let retransmits = hs.stream.retransmits();
+                let connect = hs.done - intended;
+                self.record_wire(endpoint, certs, connect, &hs_wire, &hs_wire, retransmits);
+                let mut s = hs.stream;
                 let _ = s.shutdown().await;
                 return Ok(End::Done);
             }
             Protocol::Mqtt311 => Mqtt::V311,
             Protocol::Mqtt5 => Mqtt::V5,
         };
-        let mut conn = self.mqtt(d, MqttConn::new(stream, proto), endpoint).await?;
-        self.succeeded(endpoint, intended, actual, Instant::now());
+        let mut conn = self
+            .mqtt(d, MqttConn::new(hs.stream, proto), endpoint)
+            .await?;
+        let done = Instant::now();
+        self.succeeded(endpoint, intended, actual, done);
+        let (total, retransmits) = (conn.stream.wire(), conn.stream.retransmits());
+        self.record_wire(
+            endpoint,
+            certs,
+            done - intended,
+            &hs_wire,
+            &total,
+            retransmits,
+        );
         // Held from here on: keep the traffic keys, not the rustls state
         // (if rustls declines, the session holds on rustls as before).
         let _ = conn.stream.shed();
@@ -219,9 +261,58 @@ impl Attempt<'_> {
             }
             Some(Ok(t)) => t,
         };
+        self.link_connect(requested).await?;
         let t_tcp = Instant::now();
         self.record(Phase::TcpConnect, requested, t_tcp - actual);
         Ok((tcp, t_tcp))
+    }
+
+    /// On an emulated link the loopback connect is only the start: the SYN
+    /// and SYN-ACK take their round trip and their retransmissions, and a
+    /// connect longer than the group's dial timeout fails as a timeout.
+    async fn link_connect(&mut self, requested: EndpointKind) -> Result<(), End> {
+        let Some(shaper) = self.link.as_mut() else {
+            return Ok(());
+        };
+        let delay = shaper.connect_delay();
+        let limit = self.g.timeouts.0;
+        let wait = tokio::time::sleep(delay.min(limit));
+        if or_abort(&mut self.abort, wait).await.is_none() {
+            return Err(self.aborted());
+        }
+        if delay > limit {
+            let cause = Cause::Dial(DialCause::Timeout);
+            let msg = format!(
+                "TCP connect timed out after {} on the emulated link ({} SYN retransmissions)",
+                crate::metrics::format_ns(limit.as_nanos() as f64),
+                shaper_retransmits(&self.link)
+            );
+            return Err(self.fail(cause, requested, &msg));
+        }
+        Ok(())
+    }
+
+    fn retransmits(&self) -> u32 {
+        shaper_retransmits(&self.link)
+    }
+
+    /// Records what a successful connect put on the wire.
+    fn record_wire(
+        &self,
+        endpoint: EndpointKind,
+        certs: u8,
+        connect_total: Duration,
+        handshake: &WireCount,
+        total: &WireCount,
+        retransmits: u32,
+    ) {
+        let s = super::wire::sample(&self.g.link, connect_total, handshake, total, retransmits);
+        let key = WireKey {
+            group: self.gi,
+            endpoint,
+            certs,
+        };
+        self.rec.borrow_mut().wire(key, &s);
     }
 
     /// The TLS handshake with the timed verifier; records chain validation
@@ -233,7 +324,7 @@ impl Attempt<'_> {
         requested: EndpointKind,
         tcp: tokio::net::TcpStream,
         t_tcp: Instant,
-    ) -> Result<(Tls, EndpointKind, Instant), End> {
+    ) -> Result<Handshaken, End> {
         let name = match choice {
             EndpointChoice::Legacy => &self.g.sni_legacy,
             EndpointChoice::Ats => &self.g.sni_ats,
@@ -244,8 +335,8 @@ impl Attempt<'_> {
             with_probe(
                 probe.clone(),
                 timeout_at(
-                    t_tcp + self.sh.tls_timeout,
-                    Tls::connect(self.g.config.clone(), name.clone(), tcp),
+                    t_tcp + self.g.timeouts.1,
+                    Tls::connect_over(self.g.config.clone(), name.clone(), tcp, self.link.take()),
                 ),
             ),
         );
@@ -287,7 +378,16 @@ impl Attempt<'_> {
             _ => 0,
         };
         self.rec.borrow_mut().handshake(kind);
-        Ok((stream, endpoint, t_tls))
+        let certs = stream
+            .common()
+            .and_then(|c| c.peer_certificates())
+            .map_or(0, |c| c.len().min(255) as u8);
+        Ok(Handshaken {
+            stream,
+            endpoint,
+            done: t_tls,
+            certs,
+        })
     }
 
     /// CONNECT → CONNACK.
@@ -298,7 +398,7 @@ impl Attempt<'_> {
         endpoint: EndpointKind,
     ) -> Result<MqttConn<Tls>, End> {
         let t_sent = Instant::now();
-        let deadline = t_sent + self.sh.mqtt_timeout;
+        let deadline = t_sent + self.g.timeouts.2;
         let keepalive = self.g.keepalive_s;
         let res = or_abort(
             &mut self.abort,
@@ -487,6 +587,7 @@ pub(crate) async fn run(
             gi: d.group,
             rec: &rec,
             abort: sh.abort.clone(),
+            link: super::wire::shaper(&g.link, sh.seed, d.group, d.index, attempt_no),
         };
         // Open loop: wait for the intended start (the scheduler already did
         // for the first attempt; reconnects wait for their backoff here).

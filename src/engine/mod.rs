@@ -8,6 +8,7 @@ mod device;
 mod dialer;
 mod scheduler;
 mod shared;
+mod wire;
 mod worker;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -284,10 +285,7 @@ impl<'a> TickView<'a> {
         TickView {
             inputs,
             start,
-            labels: crate::metrics::Labels {
-                groups: s.group_names(),
-                profiles: s.groups.iter().map(|g| g.profile.clone()).collect(),
-            },
+            labels: s.labels(),
             planned_concurrency: crate::scenario::planned_concurrency(s),
             share: 1.0 / f64::from(inputs.shards.max(1)),
         }

@@ -36,6 +36,10 @@ pub(crate) struct GroupRt {
     pub sni_legacy: ServerName<'static>,
     pub sni_ats: ServerName<'static>,
     pub config: Arc<rustls::ClientConfig>,
+    /// The emulated link.
+    pub link: crate::link::Link,
+    /// Phase timeouts: dial (the emulated connect's), TLS, MQTT.
+    pub timeouts: (Duration, Duration, Duration),
 }
 
 /// Run-wide state.
@@ -53,8 +57,6 @@ pub(crate) struct Shared {
     pub device_certs: HashMap<(u16, u32), Arc<CertifiedKey>>,
     pub reconnect: Reconnect,
     pub migration: Option<MigrationSpec>,
-    pub tls_timeout: Duration,
-    pub mqtt_timeout: Duration,
 }
 
 impl Shared {
@@ -174,6 +176,8 @@ pub(crate) fn build(
                     .unwrap_or_else(|| regions::endpoint_host(prefix, &g.region, true)),
             )?,
             config,
+            link: g.link,
+            timeouts: g.timeouts,
         });
     }
     // Device certificates are minted before the run: minting is not what
@@ -233,8 +237,6 @@ pub(crate) fn build(
             max_attempts: s.reconnect.max_attempts,
         },
         migration: s.migration.clone(),
-        tls_timeout: s.timeouts.1,
-        mqtt_timeout: s.timeouts.2,
     })
 }
 

@@ -14,6 +14,8 @@ pub struct Labels {
     pub groups: Vec<String>,
     /// Trust profile per group.
     pub profiles: Vec<String>,
+    /// Link name per group (empty or `loopback`: not emulated).
+    pub links: Vec<String>,
 }
 
 /// Builds a snapshot from the aggregate and the last interval.
@@ -151,6 +153,7 @@ fn breakdown(
     BreakdownRow {
         name,
         profile,
+        link: String::new(),
         connect_total: Stats::of(&ct),
         chain_validation: Stats::of(&cv),
         failed,
@@ -160,12 +163,14 @@ fn breakdown(
 fn group_rows(agg: &Aggregate, labels: &Labels) -> Vec<BreakdownRow> {
     (0..labels.groups.len())
         .map(|g| {
-            breakdown(
+            let mut row = breakdown(
                 agg,
                 |k, _| usize::from(k) == g,
                 labels.groups[g].clone(),
                 labels.profiles.get(g).cloned().unwrap_or_default(),
-            )
+            );
+            row.link = labels.links.get(g).cloned().unwrap_or_default();
+            row
         })
         .collect()
 }

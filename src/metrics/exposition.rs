@@ -142,5 +142,48 @@ pub fn render(agg: &Aggregate, snap: &Snapshot, labels: &Labels, extra: &[(&str,
             h.len()
         );
     }
+    wire(&mut o, agg, &labels.groups, &with);
     o
+}
+
+/// Bytes on the wire of the successful connects, per group, endpoint kind,
+/// chain served (certificates) and phase/direction: sums and counts, so a
+/// rate() of each gives bytes per connect.
+fn wire(o: &mut String, agg: &Aggregate, groups: &[String], with: &dyn Fn(&str) -> String) {
+    let group = |i: u16| {
+        groups
+            .get(usize::from(i))
+            .map(String::as_str)
+            .unwrap_or("?")
+    };
+    use super::Figure;
+    if agg.wire.is_empty() {
+        return;
+    }
+    header(
+        o,
+        "chainstorm_connect_bytes",
+        "summary",
+        "Bytes per successful connect by phase and direction (TLS records; tcp: IPv4+TCP headers), group, endpoint kind and certificates served.",
+    );
+    for (k, w) in &agg.wire {
+        for (f, what) in [
+            (Figure::TcpBytes, "tcp"),
+            (Figure::TlsBytesUp, "tls_up"),
+            (Figure::TlsBytesDown, "tls_down"),
+            (Figure::MqttBytesUp, "mqtt_up"),
+            (Figure::MqttBytesDown, "mqtt_down"),
+        ] {
+            let h = w.of(f);
+            let l = format!(
+                "group=\"{}\",endpoint=\"{}\",certs=\"{}\",bytes=\"{what}\"",
+                escape(group(k.group)),
+                k.endpoint.label(),
+                k.certs
+            );
+            let sum = h.mean() * h.len() as f64;
+            let _ = writeln!(o, "chainstorm_connect_bytes_sum{} {sum}", with(&l));
+            let _ = writeln!(o, "chainstorm_connect_bytes_count{} {}", with(&l), h.len());
+        }
+    }
 }

@@ -11,6 +11,7 @@ mod format;
 mod phase;
 mod recorder;
 mod snapshot;
+mod wire;
 
 pub use build::{build as build_snapshot, Labels};
 pub use cause::{
@@ -22,3 +23,4 @@ pub use format::{format_ns, format_secs};
 pub use phase::{Anchor, EndpointKind, Phase, SeriesKey};
 pub use recorder::{histogram, Aggregate, Counts, IntervalData, LocalRecorder, MAX_NANOS};
 pub use snapshot::{BreakdownRow, FailureRow, PhaseRow, RunState, Snapshot, Stat, Stats};
+pub use wire::{Figure, WireHists, WireKey, WireSample};

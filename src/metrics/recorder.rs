@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use super::cause::FailPhase;
 use super::failure::{FailureKey, FailureStat};
 use super::phase::SeriesKey;
+use super::wire::{WireHists, WireKey, WireSample};
 
 /// Highest value recorded, ns: histograms cover 1 ns .. 60 s at 3 significant
 /// digits (see ARCHITECTURE.md, `metrics`).
@@ -134,6 +135,8 @@ pub struct IntervalData {
     pub failures: FastMap<FailureKey, FailureStat>,
     /// Counters.
     pub counts: Counts,
+    /// What successful connects put on the wire.
+    pub wire: FastMap<WireKey, WireHists>,
 }
 
 impl IntervalData {
@@ -158,6 +161,14 @@ impl IntervalData {
             }
         }
         self.counts.add(&o.counts);
+        for (k, w) in o.wire {
+            match self.wire.get_mut(&k) {
+                Some(mine) => mine.add(&w),
+                None => {
+                    self.wire.insert(k, w);
+                }
+            }
+        }
     }
 }
 
@@ -183,6 +194,11 @@ impl LocalRecorder {
                 self.data.series.insert(key, h);
             }
         }
+    }
+
+    /// Records what a successful connect put on the wire.
+    pub fn wire(&mut self, key: WireKey, sample: &WireSample) {
+        self.data.wire.entry(key).or_default().record(sample);
     }
 
     /// Counts an attempt start.
@@ -247,6 +263,8 @@ pub struct Aggregate {
     pub failures: BTreeMap<FailureKey, FailureStat>,
     /// Counters.
     pub counts: Counts,
+    /// Wire statistics per key.
+    pub wire: BTreeMap<WireKey, WireHists>,
 }
 
 impl Aggregate {
@@ -265,6 +283,9 @@ impl Aggregate {
             }
         }
         self.counts.add(&d.counts);
+        for (k, w) in &d.wire {
+            self.wire.entry(*k).or_default().add(w);
+        }
     }
 
     /// Failed attempts per phase.

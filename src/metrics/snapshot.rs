@@ -235,6 +235,9 @@ pub struct BreakdownRow {
     pub name: String,
     /// Trust profile (groups only).
     pub profile: String,
+    /// The group's link (groups only; empty or `loopback`: not emulated).
+    #[serde(default)]
+    pub link: String,
     /// connect_total over the run.
     pub connect_total: Stats,
     /// chain_validation over the run.

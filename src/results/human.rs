@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::summary::Summary;
 
-use crate::metrics::{format_ns as duration, Phase};
+use crate::metrics::{format_ns as duration, Figure, Phase};
 
 /// Renders the summary as tables: totals, per phase, per group × phase,
 /// failures, thresholds.
@@ -13,6 +13,7 @@ pub fn render(s: &Summary) -> String {
     totals(&mut o, s);
     phases(&mut o, s);
     series(&mut o, s);
+    wire(&mut o, s);
     models(&mut o, s);
     failures(&mut o, s);
     thresholds(&mut o, s);
@@ -165,4 +166,63 @@ fn thresholds(o: &mut String, s: &Summary) {
             );
         }
     }
+}
+
+/// Bytes and seconds per connect by link and chain (only when a group is on
+/// an emulated link, or asked for by `wire_table`).
+fn wire(o: &mut String, s: &Summary) {
+    if s.wire.iter().all(|w| w.link == "loopback") {
+        return;
+    }
+    o.push_str(&wire_table(s));
+}
+
+/// The table "bytes and seconds per connect by chain and link": means per
+/// connect, connect_total's median and 99th percentile.
+pub fn wire_table(s: &Summary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "\nbytes and seconds per connect by chain and link (means; bytes as TLS records, TCP = IPv4+TCP headers)"
+    );
+    let _ = writeln!(
+        o,
+        "{:<18} {:<16} {:<8} {:>5} {:>8} {:>10} {:>10} {:>9} {:>7} {:>9} {:>8} {:>7} {:>7} {:>5}",
+        "group",
+        "link",
+        "endpoint",
+        "certs",
+        "connects",
+        "p50",
+        "p99",
+        "TLS down",
+        "TLS up",
+        "MQTT d/u",
+        "TCP",
+        "records",
+        "flights",
+        "retx"
+    );
+    for w in &s.wire {
+        let m = |f: Figure| w.figure(f).mean;
+        let _ = writeln!(
+            o,
+            "{:<18} {:<16} {:<8} {:>5} {:>8} {:>10} {:>10} {:>9.0} {:>7.0} {:>9} {:>8.0} {:>7.1} {:>7.1} {:>5.2}",
+            w.group,
+            w.link,
+            w.endpoint,
+            w.certs,
+            w.connects,
+            duration(w.figure(Figure::ConnectTotalNs).p50 as f64),
+            duration(w.figure(Figure::ConnectTotalNs).p99 as f64),
+            m(Figure::TlsBytesDown),
+            m(Figure::TlsBytesUp),
+            format!("{:.0}/{:.0}", m(Figure::MqttBytesDown), m(Figure::MqttBytesUp)),
+            m(Figure::TcpBytes),
+            m(Figure::TlsRecordsDown),
+            m(Figure::TlsFlights),
+            m(Figure::Retransmits),
+        );
+    }
+    o
 }

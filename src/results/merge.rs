@@ -277,15 +277,7 @@ impl<'a> Shards<'a> {
     }
 
     fn labels(&self) -> Labels {
-        Labels {
-            groups: self.groups.clone(),
-            profiles: self
-                .scenario
-                .groups
-                .iter()
-                .map(|g| g.profile.clone())
-                .collect(),
-        }
+        self.scenario.labels()
     }
 
     /// The merged `latency.hlog` and `timeseries.csv`, aligned by wall

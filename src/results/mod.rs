@@ -11,14 +11,15 @@ pub mod report;
 mod summary;
 mod thresholds;
 pub mod timeseries;
+pub mod wire_csv;
 
 use std::path::{Path, PathBuf};
 
 pub use hlog::HlogWriter;
-pub use human::render as human_summary;
+pub use human::{render as human_summary, wire_table};
 pub use summary::{
-    KeyStats, Machine, RunPart, Summary, SummaryInputs, ThresholdResult, Totals, ValueUnit,
-    Verdict, FORMAT_VERSION,
+    FigureStats, KeyStats, Machine, RunPart, Summary, SummaryInputs, ThresholdResult, Totals,
+    ValueUnit, Verdict, WireStats, FORMAT_VERSION,
 };
 pub use thresholds::evaluate;
 pub use timeseries::{read_timeseries, TimeseriesRow, TimeseriesWriter};

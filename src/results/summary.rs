@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Anchor, Cause, EndpointKind, FailureRow, Phase, SeriesKey, Stats};
+use crate::metrics::{Anchor, Cause, EndpointKind, FailureRow, Figure, Phase, SeriesKey, Stats};
 use crate::scenario::Shard;
 
 /// Statistics of one series: a phase over the whole run (group and endpoint
@@ -196,6 +196,81 @@ pub struct ModelCause {
     pub sample: String,
 }
 
+/// What the successful connects of one group × endpoint × chain put on
+/// the wire, and how long they took.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WireStats {
+    /// Fleet group.
+    pub group: String,
+    /// The group's link (`loopback`, `nb-iot`, …).
+    pub link: String,
+    /// Its parameters in one line.
+    pub link_params: String,
+    /// Endpoint kind.
+    pub endpoint: EndpointKind,
+    /// Certificates the server sent.
+    pub certs: u8,
+    /// Connects counted.
+    pub connects: u64,
+    /// Each figure's statistics.
+    pub figures: BTreeMap<Figure, FigureStats>,
+}
+
+/// One figure over the connects of a key.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct FigureStats {
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl WireStats {
+    /// One figure (zeros when absent).
+    pub fn figure(&self, f: Figure) -> FigureStats {
+        self.figures.get(&f).copied().unwrap_or_default()
+    }
+}
+
+/// The wire statistics of every key, groups by name.
+fn wire_stats(
+    scenario: &crate::scenario::Scenario,
+    agg: &crate::metrics::Aggregate,
+) -> Vec<WireStats> {
+    agg.wire
+        .iter()
+        .filter_map(|(k, h)| {
+            let g = scenario.groups.get(k.group as usize)?;
+            let figures = Figure::ALL
+                .into_iter()
+                .map(|f| {
+                    let x = h.of(f);
+                    let st = FigureStats {
+                        p50: x.value_at_quantile(0.5),
+                        p99: x.value_at_quantile(0.99),
+                        mean: x.mean(),
+                        max: x.max(),
+                    };
+                    (f, st)
+                })
+                .collect();
+            Some(WireStats {
+                group: g.name.clone(),
+                link: g.link_name.clone(),
+                link_params: g.link.describe(),
+                endpoint: k.endpoint,
+                certs: k.certs,
+                connects: h.of(Figure::ConnectTotalNs).len(),
+                figures,
+            })
+        })
+        .collect()
+}
+
 /// Version of the results layout, written into every summary.
 pub const FORMAT_VERSION: u32 = 3;
 
@@ -249,6 +324,10 @@ pub struct Summary {
     /// Per fleet group: its device model, who connected, why the rest failed.
     #[serde(default)]
     pub models: Vec<ModelOutcome>,
+    /// Bytes, records, flights and seconds per successful connect, per
+    /// group (and its link) × endpoint × chain served.
+    #[serde(default)]
+    pub wire: Vec<WireStats>,
     /// Thresholds.
     pub thresholds: Vec<ThresholdResult>,
     /// `pass` when every threshold held.
@@ -478,6 +557,7 @@ impl Summary {
             keys,
             failures: i.snapshot.failures.clone(),
             models,
+            wire: wire_stats(i.scenario, agg),
             thresholds,
             verdict,
         }

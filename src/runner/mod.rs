@@ -246,6 +246,7 @@ pub fn run_scenario(
     summary.shard = opts.shard.map(RunPart::Shard);
     summary.run_id = opts.run_id.clone();
     summary.write(&dir)?;
+    results::wire_csv::write(&dir, &summary.wire)?;
     Ok(RunOutcome {
         dir,
         interrupted: report.interrupted,

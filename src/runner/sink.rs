@@ -59,10 +59,7 @@ impl Sink {
                 }
                 Some(Live {
                     page,
-                    labels: Labels {
-                        groups: s.group_names(),
-                        profiles: s.groups.iter().map(|g| g.profile.clone()).collect(),
-                    },
+                    labels: s.labels(),
                     extra,
                     _server: server,
                 })

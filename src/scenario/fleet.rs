@@ -18,6 +18,7 @@ use crate::trust::{PathBuilder, ProfileRef, BUILTIN};
 pub(super) fn fleet_section(
     cx: &Ctx<'_>,
     fleet: &[toml::Spanned<FleetGroup>],
+    run_timeouts: (Duration, Duration, Duration),
 ) -> Result<Vec<Group>, ScenarioError> {
     if fleet.is_empty() {
         return Err(cx.err(0..0, "at least one [[fleet]] group is required"));
@@ -109,6 +110,18 @@ pub(super) fn fleet_section(
                 })?;
         }
         check_client_id(cx, &at("client_id"), &g.client_id, &g.name, devices)?;
+        let (link, link_name) = super::link::link_of(cx, i, g.link.as_ref())?;
+        let timeout = |k: &'static str, v: Option<f64>, default: Duration| match v {
+            None => Ok(default),
+            Some(s) => cx
+                .number(&at(k), s, Bounds::above(0.0, limits::MAX_TIMEOUT_S))
+                .map(Duration::from_secs_f64),
+        };
+        let timeouts = (
+            timeout("dial_timeout_s", g.dial_timeout_s, run_timeouts.0)?,
+            timeout("tls_timeout_s", g.tls_timeout_s, run_timeouts.1)?,
+            timeout("mqtt_timeout_s", g.mqtt_timeout_s, run_timeouts.2)?,
+        );
         groups.push(Group {
             name: g.name.clone(),
             devices,
@@ -123,6 +136,9 @@ pub(super) fn fleet_section(
             keepalive_s: g.keepalive_s,
             hold: Duration::from_secs_f64(hold),
             publish_per_s: publish,
+            link,
+            link_name,
+            timeouts,
         });
     }
     Ok(groups)

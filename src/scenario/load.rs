@@ -37,7 +37,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
     })?;
     let run = run_section(&cx, &file.run)?;
-    let groups = fleet_section(&cx, &file.fleet)?;
+    let groups = fleet_section(&cx, &file.fleet, run.timeouts)?;
     let arrival = arrival_section(&cx, &file.arrival, run.duration)?;
     let reconnect = reconnect_section(&cx, &file.reconnect)?;
     let migration = migration_section(&cx, file.migration.as_ref(), &groups)?;

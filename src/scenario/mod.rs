@@ -3,6 +3,7 @@
 
 mod check;
 mod fleet;
+mod link;
 mod load;
 mod plan;
 pub mod schema;

@@ -220,6 +220,19 @@ pub struct FleetGroup {
     /// for a plain profile).
     #[serde(default)]
     pub tls_versions: Option<Vec<Spanned<String>>>,
+    /// The group's link: a profile name, or a `[fleet.link]` table (read
+    /// and checked by `scenario::link`).
+    #[serde(default)]
+    pub link: Option<toml::Value>,
+    /// TCP connect timeout of this group, s (default: `[run]`'s).
+    #[serde(default)]
+    pub dial_timeout_s: Option<f64>,
+    /// TLS handshake timeout of this group, s (default: `[run]`'s).
+    #[serde(default)]
+    pub tls_timeout_s: Option<f64>,
+    /// CONNECT to CONNACK timeout of this group, s (default: `[run]`'s).
+    #[serde(default)]
+    pub mqtt_timeout_s: Option<f64>,
 }
 
 /// `[fleet.model]`: device-model parts (see `chainstorm profiles`).

@@ -40,6 +40,12 @@ pub struct Group {
     pub hold: Duration,
     /// PUBLISH per second while connected.
     pub publish_per_s: f64,
+    /// The link the group's devices are on.
+    pub link: crate::link::Link,
+    /// Its name as results print it (`loopback`, `nb-iot`, `nb-iot+rtt_ms`, `custom`).
+    pub link_name: String,
+    /// Phase timeouts of the group: dial, TLS, MQTT (`[run]`'s unless set).
+    pub timeouts: (Duration, Duration, Duration),
 }
 
 /// Where the devices connect.
@@ -150,6 +156,15 @@ impl Scenario {
         self.groups
             .iter()
             .any(|g| g.profile == crate::trust::DANGER_ACCEPT_ANY)
+    }
+
+    /// What snapshots label each group with: name, trust profile, link.
+    pub fn labels(&self) -> crate::metrics::Labels {
+        crate::metrics::Labels {
+            groups: self.group_names(),
+            profiles: self.groups.iter().map(|g| g.profile.clone()).collect(),
+            links: self.groups.iter().map(|g| g.link_name.clone()).collect(),
+        }
     }
 
     /// The groups' names, in order (series keys index into it).

@@ -10,12 +10,18 @@
 //! scratch buffer per thread, and a flight is written once, when the
 //! connection next waits for the peer or the caller writes.
 //!
-//! Depends on nothing of the project.
+//! A client connection may run over an emulated link ([`crate::link`]):
+//! its writes and reads are delayed as that link would delay them.
+//!
+//! Depends on `link` only.
 
+mod count;
 mod record;
 mod scratch;
+mod shaped;
 mod stream;
 
+pub use count::{RecordCounter, WireCount};
 pub use record::RecordError;
 pub use stream::{Side, TlsStream};
 

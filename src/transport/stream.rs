@@ -14,8 +14,11 @@ use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::count::WireCount;
 use super::record::{content, Keys, Opened, RecordError};
 use super::scratch::with_scratch;
+use super::shaped::LinkIo;
+use crate::link::Shaper;
 
 /// What the client's and the server's unbuffered connections share.
 pub trait Side {
@@ -237,6 +240,10 @@ pub struct TlsStream<C> {
     /// The traffic keys after [`TlsStream::shed`].
     keys: Option<Box<Keys>>,
     b: Buffers,
+    /// Bytes, records and flights so far.
+    wire: WireCount,
+    /// The emulated link, for a device on one.
+    link: Option<Box<LinkIo>>,
 }
 
 impl TlsStream<UnbufferedClientConnection> {
@@ -249,12 +256,25 @@ impl TlsStream<UnbufferedClientConnection> {
         name: ServerName<'static>,
         tcp: TcpStream,
     ) -> io::Result<Self> {
+        Self::connect_over(config, name, tcp, None).await
+    }
+
+    /// [`TlsStream::connect`] over an emulated link: every flight, this
+    /// handshake's and later traffic's, arrives when `link` says.
+    pub async fn connect_over(
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+        tcp: TcpStream,
+        link: Option<Shaper>,
+    ) -> io::Result<Self> {
         let conn = UnbufferedClientConnection::new(config, name).map_err(tls_error)?;
         let mut s = TlsStream {
             tcp,
             conn: Some(Box::new(conn)),
             keys: None,
             b: Buffers::default(),
+            wire: WireCount::default(),
+            link: link.map(|l| Box::new(LinkIo::new(l))),
         };
         s.handshake().await?;
         Ok(s)
@@ -278,6 +298,8 @@ impl TlsStream<UnbufferedServerConnection> {
                 pending_in: received,
                 ..Buffers::default()
             },
+            wire: WireCount::default(),
+            link: None,
         };
         s.handshake().await?;
         Ok(s)
@@ -288,6 +310,17 @@ impl<C: Side> TlsStream<C> {
     /// What was negotiated; `None` once shed.
     pub fn common(&self) -> Option<&CommonState> {
         self.conn.as_deref().map(Side::common)
+    }
+
+    /// Bytes, records and flights so far, counting what is queued as sent
+    /// (a TLS 1.3 client's last flight waits for its first write).
+    pub fn wire(&self) -> WireCount {
+        self.wire.with_pending(&self.b.out[self.b.out_at..])
+    }
+
+    /// Retransmissions the emulated link charged (0 without one).
+    pub fn retransmits(&self) -> u32 {
+        self.link.as_ref().map_or(0, |l| l.shaper.retransmits())
     }
 
     /// Drops the rustls connection and keeps only its traffic keys: a held
@@ -370,9 +403,20 @@ impl<C: Side> TlsStream<C> {
     /// Writes the out buffer until it is empty or the socket is full.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.b.out_at < self.b.out.len() {
-            let n = ready!(Pin::new(&mut self.tcp).poll_write(cx, &self.b.out[self.b.out_at..]))?;
+            let pending = self.b.out.len() - self.b.out_at;
+            // On an emulated link the bytes go when they would have arrived.
+            let allowed = match self.link.as_deref_mut() {
+                Some(l) => ready!(l.poll_release(cx, pending)),
+                None => pending,
+            };
+            let out = &self.b.out[self.b.out_at..self.b.out_at + allowed];
+            let n = ready!(Pin::new(&mut self.tcp).poll_write(cx, out))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.wire.sent(&out[..n]);
+            if let Some(l) = self.link.as_deref_mut() {
+                l.wrote(n);
             }
             self.b.out_at += n;
         }
@@ -385,6 +429,9 @@ impl<C: Side> TlsStream<C> {
 
     /// Reads what the socket has and feeds it to the connection.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Step>> {
+        if self.link.is_some() {
+            return self.poll_input_over_link(cx);
+        }
         loop {
             ready!(self.tcp.poll_read_ready(cx))?;
             match with_scratch(|s| self.read_and_drive(s)) {
@@ -395,19 +442,52 @@ impl<C: Side> TlsStream<C> {
         }
     }
 
+    /// [`Self::poll_input`] on an emulated link: bytes read are held until
+    /// they arrive; reading resumes once they are taken in.
+    fn poll_input_over_link(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Step>> {
+        loop {
+            let link = self.link.as_deref_mut().expect("called with a link");
+            if let Some(mut bytes) = ready!(link.poll_arrived(cx)) {
+                return Poll::Ready(self.take_in(&mut bytes));
+            }
+            ready!(self.tcp.poll_read_ready(cx))?;
+            let read = with_scratch(|s| self.tcp.try_read(s).map(|n| s[..n].to_vec()));
+            match read {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(bytes) if bytes.is_empty() => {
+                    self.b.eof = true;
+                    return Poll::Ready(Ok(Step::NeedInput));
+                }
+                Ok(bytes) => {
+                    let link = self.link.as_deref_mut().expect("called with a link");
+                    debug_assert!(!link.holding());
+                    link.hold(bytes);
+                }
+            }
+        }
+    }
+
     fn read_and_drive(&mut self, scratch: &mut [u8]) -> io::Result<Step> {
         let n = self.tcp.try_read(scratch)?;
         if n == 0 {
             self.b.eof = true;
             return Ok(Step::NeedInput);
         }
+        self.take_in(&mut scratch[..n])
+    }
+
+    /// Bytes that reached this end: counted, then fed to the connection
+    /// (after a waiting partial record, if there is one).
+    fn take_in(&mut self, bytes: &mut [u8]) -> io::Result<Step> {
+        self.wire.received(bytes);
         if !self.b.pending_in.is_empty() {
             // A partial record is waiting: append, and drive from the front.
-            self.b.pending_in.extend_from_slice(&scratch[..n]);
+            self.b.pending_in.extend_from_slice(bytes);
             return self.drive_pending();
         }
-        let (used, step) = self.consume(&mut scratch[..n])?;
-        self.b.pending_in.extend_from_slice(&scratch[used..n]);
+        let (used, step) = self.consume(bytes)?;
+        self.b.pending_in.extend_from_slice(&bytes[used..]);
         Ok(step)
     }
 

@@ -130,7 +130,12 @@ fn breakdown_table<'a>(
         .map(|(i, r)| {
             let mut cells = vec![Cell::from(r.name.clone())];
             if with_profile {
-                cells.push(Cell::from(r.profile.clone()));
+                // A group on an emulated link shows it beside the profile.
+                let p = match r.link.as_str() {
+                    "" | "loopback" => r.profile.clone(),
+                    link => format!("{} @ {link}", r.profile),
+                };
+                cells.push(Cell::from(p));
             }
             if narrow {
                 cells.extend([

@@ -268,6 +268,7 @@ fn the_dashboard_asks_only_for_exposed_metrics() {
     let labels = Labels {
         groups: vec!["g".into()],
         profiles: vec!["p".into()],
+        links: vec![],
     };
     let page = chainstorm::metrics::exposition::render(
         &agg,

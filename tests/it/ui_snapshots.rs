@@ -90,12 +90,12 @@ fn frame(elapsed: f64) -> UiFrame {
                 "Connection refused (os error 111)"),
         ],
         groups: vec![
-            BreakdownRow { name: "legacy-devices".into(), profile: "legacy-only".into(), connect_total: stats(1_200_000), chain_validation: stats(75_000), failed: 0 },
-            BreakdownRow { name: "java-clients".into(), profile: "jdk-8u212".into(), connect_total: Stats::default(), chain_validation: stats(84_000), failed: 300 },
+            BreakdownRow { name: "legacy-devices".into(), profile: "legacy-only".into(), link: String::new(), connect_total: stats(1_200_000), chain_validation: stats(75_000), failed: 0 },
+            BreakdownRow { name: "java-clients".into(), profile: "jdk-8u212".into(), link: String::new(), connect_total: Stats::default(), chain_validation: stats(84_000), failed: 300 },
         ],
         endpoints: vec![
-            BreakdownRow { name: "legacy".into(), profile: String::new(), connect_total: stats(1_200_000), chain_validation: stats(76_000), failed: 300 },
-            BreakdownRow { name: "ats-rsa".into(), profile: String::new(), connect_total: stats(1_220_000), chain_validation: stats(77_000), failed: 70 },
+            BreakdownRow { name: "legacy".into(), profile: String::new(), link: String::new(), connect_total: stats(1_200_000), chain_validation: stats(76_000), failed: 300 },
+            BreakdownRow { name: "ats-rsa".into(), profile: String::new(), link: String::new(), connect_total: stats(1_220_000), chain_validation: stats(77_000), failed: 70 },
         ],
     };
     UiFrame {

@@ -4,14 +4,16 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use chainstorm::link::PROFILES;
 use chainstorm::model::BUILTIN_MODELS;
 use chainstorm::pki::PkiBundle;
 use chainstorm::trust::TrustProfile;
 
 use crate::args::ProfilesArgs;
 
-/// Lists the trust profiles with what each trusts and distrusts, then the
-/// device models with what each imitates and is made of.
+/// Lists the trust profiles with what each trusts and distrusts, the
+/// device models with what each imitates and is made of, and the named
+/// links with the sources of their numbers.
 pub fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
     let bundle = PkiBundle::load_or_cache(a.pki.as_deref())?;
     let mut out = Vec::new();
@@ -45,7 +47,22 @@ pub fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
                 })
             })
             .collect();
-        let v = serde_json::json!({"profiles": v, "models": models});
+        let links: Vec<_> = PROFILES
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.name,
+                    "rtt_ms": p.link.rtt_ms,
+                    "jitter_ms": p.link.jitter_ms,
+                    "down_kbps": p.link.down_kbps,
+                    "up_kbps": p.link.up_kbps,
+                    "loss": p.link.loss,
+                    "mtu": p.link.mtu,
+                    "sources": p.sources.iter().map(|(what, basis, source)| serde_json::json!({"values": what, "basis": basis.label(), "source": source})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({"profiles": v, "models": models, "links": links});
         let text = serde_json::to_string_pretty(&v)?;
         outln!("{text}");
         return Ok(ExitCode::SUCCESS);
@@ -70,6 +87,13 @@ pub fn profiles(a: ProfilesArgs) -> Result<ExitCode> {
         outln!("{:<22} {}", b.name, b.imitates);
         outln!("{:<22}   {}", "", m.parts_line());
         outln!("{:<22}   checked against {}", "", b.checked_against);
+    }
+    outln!("\nlinks (a fleet group's `link = \"NAME\"`, or [fleet.link] with profile = \"NAME\" and overrides):");
+    for p in PROFILES {
+        outln!("{:<22} {}", p.name, p.link.describe());
+        for (what, basis, source) in p.sources {
+            outln!("{:<22}   {what} ({}): {source}", "", basis.label());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

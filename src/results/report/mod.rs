@@ -180,6 +180,42 @@ fn breakdown_html(s: &Summary) -> String {
     o
 }
 
+/// Bytes and seconds per connect by chain and link.
+fn wire_html(s: &Summary) -> String {
+    use crate::metrics::{format_ns, Figure};
+    if s.wire.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from(
+        "<h2>Bytes and seconds per connect by chain and link</h2>\n<table><tr><th>group</th><th>link</th><th>endpoint</th><th>certs</th><th>connects</th><th>connect p50</th><th>p99</th><th>TLS bytes down</th><th>TLS bytes up</th><th>MQTT bytes down/up</th><th>TCP header bytes</th><th>records down</th><th>flights</th><th>retransmits</th></tr>\n",
+    );
+    for w in &s.wire {
+        let m = |f: Figure| w.figure(f).mean;
+        let ct = w.figure(Figure::ConnectTotalNs);
+        o.push_str(&format!(
+            "<tr><td>{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}/{:.0}</td><td>{:.0}</td><td>{:.1}</td><td>{:.1}</td><td>{:.2}</td></tr>\n",
+            escape(&w.group),
+            escape(&w.link_params),
+            escape(&w.link),
+            w.endpoint,
+            w.certs,
+            w.connects,
+            format_ns(ct.p50 as f64),
+            format_ns(ct.p99 as f64),
+            m(Figure::TlsBytesDown),
+            m(Figure::TlsBytesUp),
+            m(Figure::MqttBytesDown),
+            m(Figure::MqttBytesUp),
+            m(Figure::TcpBytes),
+            m(Figure::TlsRecordsDown),
+            m(Figure::TlsFlights),
+            m(Figure::Retransmits),
+        ));
+    }
+    o.push_str("</table>\n<p>Means per connect; bytes are TLS records (MQTT travels inside them), TCP counts IPv4 and TCP headers only.</p>\n");
+    o
+}
+
 /// Every failure kind with its whole first sample.
 fn failures_html(s: &Summary) -> String {
     if s.failures.is_empty() {
@@ -351,6 +387,7 @@ pub fn report(dir: &Path) -> Result<ReportOutput, ResultsError> {
         html.push_str(&body);
         html.push('\n');
     }
+    html.push_str(&wire_html(&summary));
     html.push_str(&breakdown_html(&summary));
     html.push_str(&failures_html(&summary));
     html.push_str("</body></html>\n");

@@ -212,6 +212,8 @@ pub struct WireStats {
     pub certs: u8,
     /// Connects counted.
     pub connects: u64,
+    /// Share of them with at least one retransmission.
+    pub retransmitted: f64,
     /// Each figure's statistics.
     pub figures: BTreeMap<Figure, FigureStats>,
 }
@@ -265,6 +267,14 @@ fn wire_stats(
                 endpoint: k.endpoint,
                 certs: k.certs,
                 connects: h.of(Figure::ConnectTotalNs).len(),
+                retransmitted: {
+                    let r = h.of(Figure::Retransmits);
+                    if r.is_empty() {
+                        0.0
+                    } else {
+                        1.0 - r.count_between(0, 0) as f64 / r.len() as f64
+                    }
+                },
                 figures,
             })
         })

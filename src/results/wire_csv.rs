@@ -14,7 +14,7 @@ pub fn write(dir: &Path, wire: &[WireStats]) -> Result<(), ResultsError> {
     if wire.is_empty() {
         return Ok(());
     }
-    let mut o = String::from("group,link,endpoint,certs,connects");
+    let mut o = String::from("group,link,endpoint,certs,connects,retransmitted_share");
     for f in Figure::ALL {
         let _ = write!(o, ",{0}_p50,{0}_p99,{0}_mean", f.label());
     }
@@ -22,12 +22,13 @@ pub fn write(dir: &Path, wire: &[WireStats]) -> Result<(), ResultsError> {
     for w in wire {
         let _ = write!(
             o,
-            "{},{},{},{},{}",
+            "{},{},{},{},{},{:.4}",
             field(&w.group),
             field(&w.link),
             w.endpoint,
             w.certs,
-            w.connects
+            w.connects,
+            w.retransmitted
         );
         for f in Figure::ALL {
             let s = w.figure(f);

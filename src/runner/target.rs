@@ -68,7 +68,7 @@ pub(super) fn start(s: &Scenario, pki: &PkiBundle) -> Result<Started, RunError> 
         require_sni: true,
         settings: e.settings.clone(),
         mqtt: MqttLimits::default(),
-        handshake_timeout_s: 10.0,
+        handshake_timeout_s: handshake_timeout_s(s),
         reuse_port: false,
         no_alpn: Default::default(),
     };
@@ -79,4 +79,17 @@ pub(super) fn start(s: &Scenario, pki: &PkiBundle) -> Result<Started, RunError> 
         description: format!("embedded mock endpoint on {addr} ({})", e.listener.label()),
         embedded: Some((handle, rt)),
     })
+}
+
+/// The embedded endpoint's handshake timeout: 10 s, or longer when a group
+/// is on an emulated link. The emulated TCP connect (its round trip and SYN
+/// retransmissions) is taken after the loopback connect, so it falls inside
+/// the server's wait, which on a real link starts only once the SYN got
+/// through: the server waits as long as such a device may take.
+fn handshake_timeout_s(s: &Scenario) -> f64 {
+    s.groups
+        .iter()
+        .filter(|g| !g.link.is_loopback())
+        .map(|g| (g.timeouts.0 + g.timeouts.1).as_secs_f64())
+        .fold(10.0, f64::max)
 }

@@ -27,6 +27,7 @@ mod interop;
 mod jdk_policy;
 mod keylog_tshark;
 mod kubernetes;
+mod links;
 mod live_metrics;
 mod mqtt_codec;
 mod outside_tools;

@@ -316,6 +316,11 @@ pub struct ServeArgs {
     /// Stop by itself after this many seconds (0 < s <= 604800).
     #[arg(long, value_parser = seconds, allow_negative_numbers = true)]
     pub duration_s: Option<f64>,
+    /// Seconds a client may take from the accept to the end of its TLS
+    /// handshake (0 < s <= 604800): raise it for devices on slow emulated
+    /// links, whose emulated TCP connect falls inside this wait.
+    #[arg(long, default_value_t = 10.0, value_parser = seconds, allow_negative_numbers = true)]
+    pub handshake_timeout_s: f64,
 }
 
 /// Arguments of `compare`.

@@ -100,7 +100,7 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
             client_id_must_match_cn: a.client_id_must_match_cn,
             ..MqttLimits::default()
         },
-        handshake_timeout_s: 10.0,
+        handshake_timeout_s: a.handshake_timeout_s,
         reuse_port: a.reuse_port,
         no_alpn: if a.no_alpn_close {
             NoAlpn::Close

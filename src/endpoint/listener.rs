@@ -323,8 +323,9 @@ async fn pick_chain(
         return Some(kind);
     }
     let rotation = &cfg.settings.rotation;
-    let i = rotation.pick(shared.rotation.next(), shared.started.elapsed());
-    Some(rotation.chain(kind, i))
+    let n = shared.rotation.next();
+    let i = rotation.pick(n, shared.started.elapsed());
+    Some(rotation.chain_for(kind, i, n))
 }
 
 /// The handshake delay and pause faults, before the server's flight.

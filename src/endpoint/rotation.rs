@@ -30,6 +30,11 @@ pub struct Rotation {
     /// Starfield G2, as AWS does (only M01's chain can go without it).
     #[serde(default = "yes")]
     pub starfield_cross: bool,
+    /// With `starfield_cross`: the share of M01 connections that get the
+    /// cross-certificate (1: all, as AWS; less, to compare chains with and
+    /// without it in one run).
+    #[serde(default = "all")]
+    pub starfield_cross_share: f64,
     /// Also append Starfield G2 cross-signed by the Starfield Class 2 root
     /// (M01's RSA chain only).
     #[serde(default)]
@@ -48,6 +53,9 @@ fn two() -> u8 {
 fn yes() -> bool {
     true
 }
+fn all() -> f64 {
+    1.0
+}
 
 impl Default for Rotation {
     /// M01 only, with the Starfield cross-certificate: what the endpoint
@@ -58,6 +66,7 @@ impl Default for Rotation {
             switch_after_s: None,
             switch_to: 2,
             starfield_cross: true,
+            starfield_cross_share: 1.0,
             class2_cross: false,
             seed: 0,
         }
@@ -83,6 +92,14 @@ impl Rotation {
                 key: "rotation.weights",
                 value: format!("{:?}", self.weights),
                 allowed: "four weights >= 0 (M01..M04), not all 0",
+            });
+        }
+        let share = self.starfield_cross_share;
+        if !(share.is_finite() && (0.0..=1.0).contains(&share)) {
+            return Err(EndpointError::OutOfRange {
+                key: "rotation.starfield_cross_share",
+                value: share.to_string(),
+                allowed: "0 to 1",
             });
         }
         if !(1..=4).contains(&self.switch_to) {
@@ -124,6 +141,21 @@ impl Rotation {
         3
     }
 
+    /// The chain for connection `n`: [`Rotation::chain`], except that an
+    /// M01 RSA chain goes without the cross-certificate for the connections
+    /// outside `starfield_cross_share`.
+    pub fn chain_for(&self, base: ChainKind, index: usize, n: u64) -> ChainKind {
+        let k = self.chain(base, index);
+        let share = self.starfield_cross_share;
+        if k == ChainKind::AtsRsaCrossSigned && share < 1.0 {
+            let u = (mix(self.seed ^ n ^ 0xc105_5000) >> 11) as f64 / (1u64 << 53) as f64;
+            if u >= share {
+                return ChainKind::AtsRsa;
+            }
+        }
+        k
+    }
+
     /// The chain to serve when the routing chose `base` (an ATS RSA or ECC
     /// chain) and the rotation chose intermediate `index`.
     pub fn chain(&self, base: ChainKind, index: usize) -> ChainKind {
@@ -149,6 +181,9 @@ impl Rotation {
     /// Every chain this rotation can serve besides the fixed ones.
     pub fn chains(&self) -> Vec<ChainKind> {
         let mut v = Vec::new();
+        if self.starfield_cross_share < 1.0 {
+            v.push(ChainKind::AtsRsa);
+        }
         for i in 0..4 {
             for base in [ChainKind::AtsRsaCrossSigned, ChainKind::AtsEcc] {
                 let k = self.chain(base, i);
@@ -222,6 +257,33 @@ mod tests {
         );
         assert!(Rotation {
             weights: [0.0; 4],
+            ..Rotation::default()
+        }
+        .validate()
+        .is_err());
+    }
+
+    #[test]
+    fn a_share_of_m01_connections_goes_without_the_cross_certificate() {
+        let r = Rotation {
+            starfield_cross_share: 0.5,
+            ..Rotation::default()
+        };
+        let with = (0..10_000u64)
+            .filter(|n| {
+                r.chain_for(ChainKind::AtsRsaCrossSigned, 0, *n) == ChainKind::AtsRsaCrossSigned
+            })
+            .count();
+        // 10,000 draws at 0.5: 4 sigma is 200.
+        assert!((with as i64 - 5_000).abs() < 200, "{with}");
+        assert!(r.chains().contains(&ChainKind::AtsRsa));
+        let all = Rotation::default();
+        assert_eq!(
+            all.chain_for(ChainKind::AtsRsaCrossSigned, 0, 7),
+            ChainKind::AtsRsaCrossSigned
+        );
+        assert!(Rotation {
+            starfield_cross_share: 1.5,
             ..Rotation::default()
         }
         .validate()

@@ -81,7 +81,7 @@ mod tests {
         assert_eq!(s.0[Figure::MqttBytesUp as usize], 8);
         assert_eq!(s.0[Figure::MqttBytesDown as usize], 6);
         assert_eq!(s.0[Figure::TlsRecordsDown as usize], 1);
-        assert_eq!(s.0[Figure::TcpBytes as usize], 40 * (3 + 4));
+        assert_eq!(s.0[Figure::TcpBytes as usize], 52 * (3 + 4));
         assert!(shaper(&Link::LOOPBACK, 1, 0, 0, 0).is_none());
     }
 }

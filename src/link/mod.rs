@@ -28,7 +28,7 @@ pub struct Link {
     pub up_kbps: Option<f64>,
     /// Probability that a segment is lost, each direction, 0 to 0.5.
     pub loss: f64,
-    /// Largest IP packet, bytes (segments carry MTU - 40 bytes of payload).
+    /// Largest IP packet, bytes (segments carry MTU - 52 bytes of payload).
     pub mtu: u32,
 }
 
@@ -120,9 +120,9 @@ mod tests {
             down_kbps: Some(20.0),
             ..Link::LOOPBACK
         };
-        // 4,792 B in 4 segments of at most 1,460 B: 4,952 B on the wire.
+        // 4,792 B in 4 segments of at most 1,448 B: 5,000 B on the wire.
         let t = l.serialization(4_792, l.down_kbps);
-        assert!((t.as_secs_f64() - 4_952.0 * 8.0 / 20_000.0).abs() < 1e-9);
+        assert!((t.as_secs_f64() - 5_000.0 * 8.0 / 20_000.0).abs() < 1e-9);
         assert_eq!(l.serialization(4_792, None), Duration::ZERO);
         assert!(Link::LOOPBACK.is_loopback() && !l.is_loopback());
     }

@@ -3,8 +3,8 @@
 //! The model (README, "Devices on real links", says the same):
 //! - Each direction is a serial line at its bandwidth: bytes wait until the
 //!   bytes before them are on the wire, then take `wire bytes × 8 / rate`
-//!   to serialize, where wire bytes are the payload plus 40 bytes of IPv4
-//!   and TCP header per MTU-sized segment.
+//!   to serialize, where wire bytes are the payload plus 52 bytes of IPv4
+//!   and TCP header (with the timestamp option) per MTU-sized segment.
 //! - Then they travel half the RTT, plus a uniform draw in ±jitter/2; data
 //!   is delivered in order, so a short delay never overtakes a longer one.
 //! - Each segment is lost with probability `loss`, independently, each
@@ -25,8 +25,10 @@ use tokio::time::Instant;
 
 use super::Link;
 
-/// IPv4 (20 B) and TCP (20 B) headers of one segment, without options.
-pub const TCP_HEADER_BYTES: u32 = 40;
+/// IPv4 (20 B) and TCP (20 B) headers of one segment, and the TCP
+/// timestamp option (12 B) Linux sends by default (`tcp_timestamps = 1`):
+/// 1,448 B of payload in a 1,500 B MTU, as Linux's own MSS.
+pub const TCP_HEADER_BYTES: u32 = 52;
 
 /// Linux's minimum retransmission timeout (`TCP_RTO_MIN`).
 const RTO_MIN: Duration = Duration::from_millis(200);
@@ -208,11 +210,11 @@ mod tests {
     fn bytes_queue_behind_each_other_and_arrive_in_order() {
         let mut s = Shaper::new(link(100.0, Some(20.0), 0.0), 1);
         let t0 = Instant::now();
-        // 1,460 B + 40 B header at 20 kbit/s: 600 ms, then 50 ms of travel.
-        let a = s.downlink(t0, 1_460);
+        // 1,448 B + 52 B header at 20 kbit/s: 600 ms, then 50 ms of travel.
+        let a = s.downlink(t0, 1_448);
         assert_eq!(a - t0, Duration::from_millis(650));
         // The next segment waits for the line: 1,200 ms on the wire.
-        let b = s.downlink(t0, 1_460);
+        let b = s.downlink(t0, 1_448);
         assert_eq!(b - t0, Duration::from_millis(1_250));
         // Unlimited uplink: only the travel.
         assert_eq!(s.uplink(t0, 10_000) - t0, Duration::from_millis(50));

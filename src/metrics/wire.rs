@@ -28,7 +28,7 @@ pub enum Figure {
     /// Intended start to connected, ns.
     ConnectTotalNs,
     /// TCP/IP header bytes, both ways: the connect's three segments and
-    /// 40 bytes per data segment.
+    /// 52 bytes per data segment.
     TcpBytes,
     /// TLS handshake bytes, device to server.
     TlsBytesUp,

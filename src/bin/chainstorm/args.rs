@@ -302,6 +302,10 @@ pub struct ServeArgs {
     /// Serve the ATS RSA chain without the Starfield cross-certificate.
     #[arg(long)]
     pub no_starfield_cross: bool,
+    /// Share of M01 connections served with the Starfield cross-certificate
+    /// (0 to 1; the rest get M01 alone), to compare both chains in one run.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub starfield_cross_share: f64,
     /// Append Starfield G2 cross-signed by the Starfield Class 2 root.
     #[arg(long)]
     pub class2_cross: bool,

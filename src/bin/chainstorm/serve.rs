@@ -69,6 +69,7 @@ fn config(a: &ServeArgs) -> Result<EndpointConfig> {
         switch_after_s: a.rotate_after_s,
         switch_to: a.rotate_to,
         starfield_cross: !a.no_starfield_cross,
+        starfield_cross_share: a.starfield_cross_share,
         class2_cross: a.class2_cross,
         seed: 0,
     };

@@ -181,13 +181,21 @@ fn wire(o: &mut String, s: &Summary) {
 /// connect, connect_total's median and 99th percentile.
 pub fn wire_table(s: &Summary) -> String {
     let mut o = String::new();
+    // The group column is as wide as the longest name, so rows stay aligned.
+    let gw = s
+        .wire
+        .iter()
+        .map(|w| w.group.len())
+        .max()
+        .unwrap_or(0)
+        .max(18);
     let _ = writeln!(
         o,
         "\nbytes and seconds per connect by chain and link (means; bytes as TLS records, TCP = IPv4+TCP headers)"
     );
     let _ = writeln!(
         o,
-        "{:<18} {:<16} {:<8} {:>5} {:>8} {:>10} {:>10} {:>9} {:>7} {:>9} {:>8} {:>7} {:>7} {:>5}",
+        "{:<gw$} {:<16} {:<8} {:>5} {:>8} {:>10} {:>10} {:>9} {:>7} {:>9} {:>8} {:>7} {:>7} {:>5}",
         "group",
         "link",
         "endpoint",
@@ -207,7 +215,7 @@ pub fn wire_table(s: &Summary) -> String {
         let m = |f: Figure| w.figure(f).mean;
         let _ = writeln!(
             o,
-            "{:<18} {:<16} {:<8} {:>5} {:>8} {:>10} {:>10} {:>9.0} {:>7.0} {:>9} {:>8.0} {:>7.1} {:>7.1} {:>5.2}",
+            "{:<gw$} {:<16} {:<8} {:>5} {:>8} {:>10} {:>10} {:>9.0} {:>7.0} {:>9} {:>8.0} {:>7.1} {:>7.1} {:>5.2}",
             w.group,
             w.link,
             w.endpoint,

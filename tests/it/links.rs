@@ -291,3 +291,112 @@ fn tbf_and_the_emulated_bandwidth_agree() {
         "tbf {a:.0} ns vs chainstorm {b:.0} ns"
     );
 }
+
+/// A Toxiproxy latency toxic (the `noxious` crate, Toxiproxy's model in
+/// Rust) of 100 ms each way in front of the endpoint, against chainstorm's
+/// `rtt_ms = 200` straight to it. The TLS handshake and CONNECT/CONNACK
+/// each take one round trip through either: p50 within 10 %. The TCP
+/// connect cannot match: the proxy accepts at once (its toxics act on data,
+/// not on the SYN), so through it the connect stays a loopback one, while
+/// chainstorm adds the SYN/SYN-ACK round trip.
+#[test]
+fn a_toxiproxy_latency_toxic_and_the_emulated_rtt_agree() {
+    use noxious::proxy::{ProxyConfig, ProxyRunner, Runner, Toxics};
+    use noxious::signal::{Close, Stop};
+    use noxious::toxic::{StreamDirection, Toxic, ToxicKind};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ep = rt.block_on(crate::common::endpoint(|_| {}));
+    let upstream = ep.addrs()[0].1;
+    let port = crate::common::free_port();
+    let latency = |direction| Toxic {
+        kind: ToxicKind::Latency {
+            latency: 100,
+            jitter: 0,
+        },
+        name: format!("{direction:?}"),
+        toxicity: 1.0,
+        direction,
+    };
+    let config = ProxyConfig {
+        name: "endpoint".into(),
+        listen: format!("127.0.0.1:{port}"),
+        upstream: upstream.to_string(),
+        enabled: true,
+        rand_seed: Some(1),
+    };
+    let toxics = Toxics {
+        upstream: vec![latency(StreamDirection::Upstream)],
+        downstream: vec![latency(StreamDirection::Downstream)],
+    };
+    rt.spawn(async move {
+        let (listener, info) =
+            ProxyRunner::initialize_proxy::<noxious::socket::TcpListener>(config, toxics)
+                .await
+                .unwrap();
+        let (_events, receiver) = bmrng::channel(1);
+        let (stop, _stopper) = Stop::new();
+        let (_close, closer) = Close::new();
+        let _ = ProxyRunner::run_proxy(listener, info, receiver, stop, closer).await;
+    });
+    assert!(crate::common::wait_port(port), "the proxy listens");
+    let pki = crate::common::pki_files();
+    let scenario = |name: &str, addr: &str, link: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[run]\nname = \"{name}\"\nseed = 2\nduration_s = 3\ndrain_timeout_s = 20\noutput_dir = \"{out}\"\n\
+                 [target]\nkind = \"external\"\naddresses = [\"{addr}\"]\npki = \"{pki}\"\n\
+                 [[fleet]]\nname = \"g\"\ndevices = 100\nprofile = \"ats-rsa-only\"\nprotocol = \"mqtt311\"\nendpoint = \"ats\"\ntls_versions = [\"1.3\"]\n{link}\n\
+                 [arrival]\nmode = \"rate\"\nstart_rate = 50\nstages = [{{ to_rate = 50, over_s = 2 }}]\n",
+                out = dir.path().join("results").display(),
+                pki = pki.path().display()
+            ),
+        )
+        .unwrap();
+        (dir, path)
+    };
+    let summary = |path: &Path| {
+        let opts = RunOptions::default();
+        let sc = runner::prepare(path, &opts).unwrap();
+        let s = runner::run_scenario(sc, opts, Control::new(), |_| {})
+            .unwrap()
+            .summary;
+        assert_eq!(s.totals.failed, 0, "{:?}", s.failures);
+        s
+    };
+    let (_a, proxied) = scenario("proxied", &format!("127.0.0.1:{port}"), "");
+    let (_b, emulated) = scenario(
+        "emulated",
+        &upstream.to_string(),
+        "[fleet.link]\nrtt_ms = 200",
+    );
+    let (p, e) = (summary(&proxied), summary(&emulated));
+    let phase =
+        |s: &Summary, ph: Phase| s.phases.iter().find(|k| k.phase == ph).unwrap().stats.p50 as f64;
+    for ph in [Phase::TlsHandshake, Phase::MqttConnack] {
+        let (x, y) = (phase(&p, ph), phase(&e, ph));
+        eprintln!(
+            "{ph} p50: noxious {x:.0} ns, chainstorm {y:.0} ns, ratio {:.3}",
+            y / x
+        );
+        assert!(
+            (y - x).abs() <= 0.10 * x,
+            "{ph}: noxious {x:.0} ns vs chainstorm {y:.0} ns"
+        );
+    }
+    let (x, y) = (phase(&p, Phase::TcpConnect), phase(&e, Phase::TcpConnect));
+    eprintln!(
+        "tcp_connect p50: noxious {x:.0} ns (the proxy accepts at once), chainstorm {y:.0} ns"
+    );
+    assert!(
+        x < 50e6 && y >= 190e6,
+        "tcp_connect: noxious {x:.0} ns, chainstorm {y:.0} ns"
+    );
+    drop(ep);
+}

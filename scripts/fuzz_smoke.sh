@@ -12,7 +12,7 @@ export RUSTC_BOOTSTRAP=1
 cargo fuzz build -s none
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for t in server_handshake mqtt_decode chain_verify scenario_parse clienthello_roundtrip; do
+for t in server_handshake mqtt_decode chain_verify scenario_parse clienthello_roundtrip record_count; do
     cp -r "fuzz/corpus/$t" "$work/$t"
     if ! cargo fuzz run -s none "$t" "$work/$t" -- -runs="$RUNS" -max_total_time="$MAX_S" >"$work/$t.log" 2>&1; then
         tail -40 "$work/$t.log"

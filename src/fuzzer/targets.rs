@@ -145,6 +145,25 @@ pub fn mqtt_decode(data: &[u8]) {
     }
 }
 
+/// `record_count`: the transport's TLS record counter on arbitrary bytes
+/// (what a peer sends), split at the points the first byte chooses: the
+/// count never depends on the split and never exceeds one record per
+/// five bytes.
+pub fn record_count(data: &[u8]) {
+    use crate::transport::RecordCounter;
+    let Some((&step, bytes)) = data.split_first() else {
+        return;
+    };
+    let mut whole = RecordCounter::default();
+    whole.feed(bytes);
+    let mut split = RecordCounter::default();
+    for part in bytes.chunks(usize::from(step).max(1)) {
+        split.feed(part);
+    }
+    assert_eq!(whole, split, "the split changed the count");
+    assert!(whole.records as usize <= bytes.len() / 5 + 1);
+}
+
 /// `chain_verify`: arbitrary DER certificates (u16 length-prefixed) as a
 /// served chain, through the timed verifier with the JDK and browser
 /// distrust policies and plain trust stores.

@@ -17,7 +17,7 @@ type Target = (&'static str, fn(&[u8]));
 
 #[test]
 fn every_corpus_replays_without_a_panic() {
-    let runs: [Target; 5] = [
+    let runs: [Target; 6] = [
         ("server_handshake", |d| {
             targets::server_handshake(d);
         }),
@@ -25,6 +25,7 @@ fn every_corpus_replays_without_a_panic() {
         ("chain_verify", targets::chain_verify),
         ("scenario_parse", targets::scenario_parse),
         ("clienthello_roundtrip", targets::clienthello_roundtrip),
+        ("record_count", targets::record_count),
     ];
     for (name, f) in runs {
         let n = targets::replay_dir(&corpus(name), f).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -40,16 +40,22 @@ const RTO_SYN: Duration = Duration::from_secs(1);
 /// the chance of more is under 1 %, and the bound keeps a draw finite.
 const MAX_LOSSES: u32 = 6;
 
-/// One connection's link state: free times of each direction, the last
-/// delivery each way, and the retransmissions charged so far.
+/// One direction of a connection's link: when the line is free again and
+/// when the last bytes were delivered (later bytes never overtake them).
+#[derive(Clone, Copy, Debug, Default)]
+struct Line {
+    free: Option<Instant>,
+    last: Option<Instant>,
+}
+
+/// One connection's link state: each direction's line, and the
+/// retransmissions charged so far.
 #[derive(Clone, Debug)]
 pub struct Shaper {
     link: Link,
     rng: u64,
-    up_free: Option<Instant>,
-    down_free: Option<Instant>,
-    last_up: Option<Instant>,
-    last_down: Option<Instant>,
+    up: Line,
+    down: Line,
     retransmits: u32,
 }
 
@@ -60,10 +66,8 @@ impl Shaper {
         Shaper {
             link,
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
-            up_free: None,
-            down_free: None,
-            last_up: None,
-            last_down: None,
+            up: Line::default(),
+            down: Line::default(),
             retransmits: 0,
         }
     }
@@ -101,40 +105,40 @@ impl Shaper {
 
     /// When `n` bytes the device writes at `now` reach the server.
     pub fn uplink(&mut self, now: Instant, n: usize) -> Instant {
-        let kbps = self.link.up_kbps;
-        let (free, last) = (self.up_free, self.last_up);
-        let (free, at) = self.transfer(now, n, kbps, free, last);
-        self.up_free = Some(free);
-        self.last_up = Some(at);
+        let (line, kbps) = (self.up, self.link.up_kbps);
+        let (line, at) = self.transfer(line, now, n, kbps);
+        self.up = line;
         at
     }
 
     /// When `n` bytes the server sent (read here at `now`: on loopback the
     /// server's write arrives at once) reach the device.
     pub fn downlink(&mut self, now: Instant, n: usize) -> Instant {
-        let kbps = self.link.down_kbps;
-        let (free, last) = (self.down_free, self.last_down);
-        let (free, at) = self.transfer(now, n, kbps, free, last);
-        self.down_free = Some(free);
-        self.last_down = Some(at);
+        let (line, kbps) = (self.down, self.link.down_kbps);
+        let (line, at) = self.transfer(line, now, n, kbps);
+        self.down = line;
         at
     }
 
     /// Serialize after what is already on the line, travel, lose segments;
-    /// returns the line's next free time and the delivery time.
+    /// returns the line after it and the delivery time.
     fn transfer(
         &mut self,
+        line: Line,
         now: Instant,
         n: usize,
         kbps: Option<f64>,
-        free: Option<Instant>,
-        last: Option<Instant>,
-    ) -> (Instant, Instant) {
-        let start = free.map_or(now, |f| f.max(now));
+    ) -> (Line, Instant) {
+        let start = line.free.map_or(now, |f| f.max(now));
         let on_wire = start + self.link.serialization(n, kbps);
         let segments = n.div_ceil(self.link.mss() as usize).max(1);
         let at = on_wire + self.one_way() + self.loss_penalty(segments);
-        (on_wire, last.map_or(at, |l| l.max(at)))
+        let at = line.last.map_or(at, |l| l.max(at));
+        let line = Line {
+            free: Some(on_wire),
+            last: Some(at),
+        };
+        (line, at)
     }
 
     /// The longest retransmission delay among `segments` segments.
@@ -239,7 +243,7 @@ mod tests {
                     "{extra}"
                 );
             }
-            s.last_up = None;
+            s.up.last = None;
         }
         let share = delayed as f64 / 20_000.0;
         assert!((share - 0.1).abs() < 0.0085, "{share}");

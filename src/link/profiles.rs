@@ -126,7 +126,7 @@ pub const PROFILES: &[Profile] = &[
         name: "satellite-geo",
         link: link(600.0, 20.0, 10_000.0, 1_000.0),
         sources: &[
-            ("rtt_ms", Basis::Measured, RFC_2488),
+            ("rtt_ms", Basis::Peak, RFC_2488),
             (
                 "rtt_ms (the 42 ms above 558), jitter_ms, down_kbps, up_kbps",
                 Basis::Assumed,

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command -> Debian package
-declare -A NEED=( [tshark]=tshark [chromium]=chromium [openssl]=openssl [mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients [mosquitto_sub]=mosquitto-clients [tmux]=tmux [promtool]=prometheus [certtool]=gnutls-bin [go]=golang-go [faketime]=faketime [cc]=gcc [javac]=default-jdk-headless )
+declare -A NEED=( [tshark]=tshark [chromium]=chromium [openssl]=openssl [mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients [mosquitto_sub]=mosquitto-clients [tmux]=tmux [promtool]=prometheus [certtool]=gnutls-bin [go]=golang-go [faketime]=faketime [cc]=gcc [javac]=default-jdk-headless [tc]=iproute2 [ip]=iproute2 )
 # The device-model differential test compiles small harnesses against the
 # real libraries: header file -> Debian package.
 declare -A HEADERS=( [/usr/include/openssl/x509_vfy.h]=libssl-dev [/usr/include/mbedtls/x509_crt.h]=libmbedtls-dev [/usr/include/wolfssl/ssl.h]=libwolfssl-dev [/etc/ssl/certs/Starfield_Class_2_CA.pem]=ca-certificates )

@@ -16,6 +16,7 @@ pub mod fuzzer;
 pub mod link;
 pub mod live;
 pub mod metrics;
+pub mod mix;
 pub mod model;
 pub mod mqtt;
 pub mod pki;

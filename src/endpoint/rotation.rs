@@ -73,14 +73,6 @@ impl Default for Rotation {
     }
 }
 
-/// splitmix64: a stateless, well-mixed hash of the connection number.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 impl Rotation {
     /// Refuses weights that cannot choose (negative, not finite, all zero)
     /// and a switch target outside 1-4.
@@ -130,7 +122,7 @@ impl Rotation {
             }
         }
         let total: f64 = self.weights.iter().sum();
-        let u = (mix(self.seed ^ n) >> 11) as f64 / (1u64 << 53) as f64 * total;
+        let u = crate::mix::unit(self.seed ^ n) * total;
         let mut acc = 0.0;
         for (i, w) in self.weights.iter().enumerate() {
             acc += w;
@@ -148,7 +140,7 @@ impl Rotation {
         let k = self.chain(base, index);
         let share = self.starfield_cross_share;
         if k == ChainKind::AtsRsaCrossSigned && share < 1.0 {
-            let u = (mix(self.seed ^ n ^ 0xc105_5000) >> 11) as f64 / (1u64 << 53) as f64;
+            let u = crate::mix::unit(self.seed ^ n ^ 0xc105_5000);
             if u >= share {
                 return ChainKind::AtsRsa;
             }

@@ -65,7 +65,7 @@ impl Shaper {
     pub fn new(link: Link, seed: u64) -> Shaper {
         Shaper {
             link,
-            rng: seed ^ 0x9e37_79b9_7f4a_7c15,
+            rng: seed,
             up: Line::default(),
             down: Line::default(),
             retransmits: 0,
@@ -177,15 +177,11 @@ impl Shaper {
         self.link.loss > 0.0 && self.unit() < self.link.loss
     }
 
-    /// A uniform draw in [0, 1) (SplitMix64: repeatable per seed, no
-    /// allocation, 8 bytes of state).
+    /// A uniform draw in [0, 1): the hash of a counter (repeatable per
+    /// seed, no allocation, 8 bytes of state).
     fn unit(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
+        self.rng = self.rng.wrapping_add(1);
+        crate::mix::unit(self.rng)
     }
 }
 

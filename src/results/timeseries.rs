@@ -185,7 +185,7 @@ pub struct FailureCsvRow {
 
 /// One CSV field as RFC 4180 writes it: quoted when it holds a comma, a
 /// quote or a line break (device-model causes carry sizes like `4,792 B`).
-fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\"")).into()
     } else {

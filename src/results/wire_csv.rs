@@ -6,6 +6,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::summary::WireStats;
+use super::timeseries::csv_field as field;
 use super::{write_err, ResultsError};
 use crate::metrics::Figure;
 
@@ -38,13 +39,4 @@ pub fn write(dir: &Path, wire: &[WireStats]) -> Result<(), ResultsError> {
     }
     let path = dir.join("wire.csv");
     std::fs::write(&path, o).map_err(write_err(&path))
-}
-
-/// A CSV field: quoted when it holds a comma or a quote.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

@@ -198,8 +198,9 @@ for t, h in sorted(by.items()):
     );
 }
 
-/// pandas reads both CSVs without options: numeric columns, the header's
-/// units, and failures.csv rows that sum to the summary's failures.
+/// pandas reads the CSVs without options: numeric columns, the header's
+/// units, failures.csv rows that sum to the summary's failures, and
+/// wire.csv rows whose connects sum to the summary's `wire`.
 #[test]
 fn pandas_reads_the_csvs() {
     let s = summary();
@@ -219,14 +220,21 @@ for t_, rows in f.groupby("elapsed_s", sort=True):
     now = set(zip(rows["phase"], rows["cause"]))
     assert seen <= now, (t_, seen - now)
     seen |= now
-print(int(t["attempted"].sum()), int(t["failed"].sum()), int(f["count"].sum()))
+w = pd.read_csv({ws:?})
+assert list(w.columns[:6]) == ["group", "link", "endpoint", "certs", "connects", "retransmitted_share"], w.columns
+assert all(pd.api.types.is_numeric_dtype(w[c]) for c in w.columns[3:]), w.dtypes
+assert "tls_bytes_down_mean" in w.columns and "connect_total_ns_p99" in w.columns
+print(int(t["attempted"].sum()), int(t["failed"].sum()), int(f["count"].sum()), int(w["connects"].sum()))
 "#,
         ts = run_dir().join("timeseries.csv").display().to_string(),
         fs = run_dir().join("failures.csv").display().to_string(),
+        ws = run_dir().join("wire.csv").display().to_string(),
     ));
     let n: Vec<u64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
     let failed: u64 = s.failures.iter().map(|f| f.count).sum();
-    assert_eq!(n, [s.totals.attempted, s.totals.failed, failed]);
+    let connects: u64 = s.wire.iter().map(|w| w.connects).sum();
+    assert!(connects > 0, "the run connected");
+    assert_eq!(n, [s.totals.attempted, s.totals.failed, failed, connects]);
 }
 
 /// Every certificate `pki init` writes (CA hierarchies, broken variants,

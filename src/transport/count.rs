@@ -123,6 +123,25 @@ mod tests {
         }
     }
 
+    /// Hostile input: a header cut short is not a record until its last
+    /// byte arrives; a repeated header is two records; the largest length
+    /// a header can claim (65,535, beyond TLS's 2^14 + 256) is skipped whole.
+    #[test]
+    fn truncated_repeated_and_oversized_headers() {
+        let mut c = RecordCounter::default();
+        c.feed(&[22, 3, 3, 0]);
+        assert_eq!(c.records, 0);
+        c.feed(&[0]);
+        assert_eq!((c.records, c.body_left), (1, 0));
+        c.feed(&[22, 3, 3, 0, 0, 22, 3, 3, 0, 0]);
+        assert_eq!(c.records, 3);
+        c.feed(&[23, 3, 3, 0xff, 0xff]);
+        c.feed(&vec![0u8; 65_535]);
+        assert_eq!((c.records, c.body_left), (4, 0));
+        c.feed(&[21, 3, 3, 0, 2, 1, 0]);
+        assert_eq!((c.records, c.header_seen, c.body_left), (5, 0, 0));
+    }
+
     /// Hostile input: any bytes, split anywhere, never panic, and the count
     /// never exceeds one record per five bytes.
     #[test]
